@@ -1,0 +1,195 @@
+"""Conversions between database rows and the dataclasses that cross the Temporal boundary."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from caseflow.store import models
+from caseflow.store.cases import CaseWrite
+from caseflow.store.directory import ActiveEntitlement
+from caseflow.workflows.calendar import CalendarSpec, WeeklyHours
+from caseflow.workflows.model import (
+    CaseRecord,
+    CaseStatus,
+    Channel,
+    Customer,
+    Entitlement,
+    KpiClock,
+    KpiEvent,
+    KpiName,
+    KpiTarget,
+    Resolution,
+    RoutingRule,
+    SlaPolicy,
+    Survey,
+    TimelineEvent,
+)
+
+_DURATION = TypeAdapter(timedelta)
+_RESOLUTION = TypeAdapter(Resolution)
+_SURVEY = TypeAdapter(Survey)
+_KPI_HISTORY = TypeAdapter(list[KpiEvent])
+
+
+def duration(text: str) -> timedelta:
+    """An ISO 8601 duration such as `PT15M` or `P3D`."""
+    return _DURATION.validate_python(text)
+
+
+def wall_time(text: str) -> time:
+    """`09:00`; `24:00` is midnight at the end of the day."""
+    return time(0, 0) if text == "24:00" else time.fromisoformat(text)
+
+
+def calendar(row: models.Calendar) -> CalendarSpec:
+    return CalendarSpec(
+        name=row.name,
+        timezone=row.timezone,
+        always_open=row.always_open,
+        hours=[
+            WeeklyHours(int(h["weekday"]), wall_time(h["start"]), wall_time(h["end"]))
+            for h in row.hours
+        ],
+        holidays=[date.fromisoformat(d) for d in row.holidays],
+    )
+
+
+def sla_policy(row: models.SlaPolicy) -> SlaPolicy:
+    targets = [
+        KpiTarget(KpiName(kpi), duration(spec["warn_after"]), duration(spec["fail_after"]))
+        for kpi, spec in sorted(row.targets.items())
+    ]
+    pause_states = [CaseStatus(s) for s in row.pause_states]
+    return SlaPolicy(
+        name=row.name, calendar=calendar(row.calendar), targets=targets, pause_states=pause_states
+    )
+
+
+def routing_rule(row: models.RoutingRule) -> RoutingRule:
+    conditions = row.conditions
+    return RoutingRule(
+        name=row.name,
+        queue=row.queue.name,
+        entitlements=list(conditions.get("entitlements", [])),
+        channels=[Channel(c) for c in conditions.get("channels", [])],
+        priorities=[int(p) for p in conditions.get("priorities", [])],
+        products=list(conditions.get("products", [])),
+        subject_words=list(conditions.get("subject_words", [])),
+    )
+
+
+def customer(contact: models.Contact) -> Customer:
+    account = contact.account
+    return Customer(
+        email=contact.email,
+        name=contact.name,
+        contact_id=contact.id,
+        account_id=account.id if account else None,
+        account_name=account.name if account else "",
+    )
+
+
+def entitlement(active: ActiveEntitlement | None) -> Entitlement | None:
+    if active is None:
+        return None
+    row = active.entitlement
+    return Entitlement(
+        id=row.id,
+        name=row.name,
+        remaining=active.remaining,
+        sla_policy=row.sla_policy.name if row.sla_policy else None,
+    )
+
+
+def case_write(record: CaseRecord) -> CaseWrite:
+    snap = record.snapshot
+    values: dict[str, Any] = {
+        "subject": snap.subject,
+        "description": snap.description,
+        "channel": str(snap.channel),
+        "status": str(snap.status),
+        "stage": str(snap.stage),
+        "priority": snap.priority,
+        "queue": snap.queue,
+        "routed_by": snap.routed_by,
+        "owner": snap.owner,
+        "customer_email": snap.customer.email,
+        "customer_name": snap.customer.name,
+        "contact_id": snap.customer.contact_id,
+        "account_id": snap.customer.account_id,
+        "product": snap.product,
+        "fields": dict(snap.fields),
+        "entitlement_id": snap.entitlement_id,
+        "sla_policy": snap.sla_policy,
+        "sla_status": snap.sla_status,
+        "sla_due_at": snap.sla_due_at,
+        "follow_up_of": snap.follow_up_of,
+        "participants": list(snap.participants),
+        "resolution": _RESOLUTION.dump_python(snap.resolution, mode="json")
+        if snap.resolution
+        else None,
+        "survey": _SURVEY.dump_python(snap.survey, mode="json") if snap.survey else None,
+        "created_at": snap.created_at,
+        "updated_at": snap.updated_at,
+        "resolved_at": snap.resolved_at,
+        "closed_at": snap.closed_at,
+    }
+    return CaseWrite(
+        number=snap.number,
+        seq=record.seq,
+        values=values,
+        actor=record.actor,
+        action=record.action,
+        at=snap.updated_at,
+        events=[_event(e) for e in record.events],
+        sla_instances=[_sla_instance(k) for k in snap.kpis],
+        entitlement_uses=[
+            {
+                "key": c.key,
+                "entitlement_id": c.entitlement_id,
+                "case_number": c.case_number,
+                "delta": c.delta,
+                "at": snap.updated_at,
+            }
+            for c in record.entitlement_changes
+        ],
+    )
+
+
+def _event(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "at": event.at,
+        "actor": event.actor[:100],
+        "summary": event.summary[:500],
+        "body": event.body,
+        "data": dict(event.data),
+        "email_key": event.data.get("key") if event.kind == "email_in" else None,
+    }
+
+
+def _sla_instance(clock: KpiClock) -> dict[str, Any]:
+    return {
+        "kpi": str(clock.kpi),
+        "instance": clock.instance,
+        "status": str(clock.status),
+        "started_at": clock.started_at,
+        "warn_at": clock.warn_at,
+        "fail_at": clock.fail_at,
+        "warned_at": clock.warned_at,
+        "failed_at": clock.failed_at,
+        "stopped_at": clock.stopped_at,
+        "elapsed_seconds": int(clock.elapsed.total_seconds()),
+        "met_by_seconds": _seconds(clock.met_by),
+        "missed_by_seconds": _seconds(clock.missed_by),
+        "warn_after_seconds": int(clock.warn_after.total_seconds()),
+        "fail_after_seconds": int(clock.fail_after.total_seconds()),
+        "history": _KPI_HISTORY.dump_python(clock.history, mode="json"),
+    }
+
+
+def _seconds(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds())

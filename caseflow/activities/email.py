@@ -1,0 +1,138 @@
+"""The email activity: render, record in the outbox, send over SMTP, once per business key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from caseflow import signing
+from caseflow.mail import compose, smtp
+from caseflow.settings import Settings
+from caseflow.store import directory, messages
+from caseflow.store.db import transaction
+from caseflow.workflows.model import ActivityName, EmailRequest, Recipients
+
+
+class EmailActivities:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        templates: compose.Templates | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._templates = templates or compose.Templates()
+        self._smtp = smtp.SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value(),
+            starttls=settings.smtp_starttls,
+            use_ssl=settings.smtp_ssl,
+        )
+
+    @activity.defn(name=ActivityName.SEND_EMAIL)
+    def send_email(self, request: EmailRequest) -> None:
+        with transaction(self._sessions) as session:
+            entry = messages.outbox_entry(session, request.key)
+            if entry is not None and entry.status == "sent":
+                activity.logger.info("email %s was already sent", request.key)
+                return
+            recipients = self._recipients(session, request.to)
+            references = request.references + messages.recent_message_ids(
+                session, request.case_number
+            )
+        if not recipients:
+            raise ApplicationError(
+                f"nobody to send {request.template} to ({request.to})",
+                type="InvalidRecipient",
+                non_retryable=True,
+            )
+        message = self._build(request, recipients, references)
+        with transaction(self._sessions) as session:
+            messages.add_to_outbox(
+                session,
+                {
+                    "key": request.key,
+                    "case_number": request.case_number,
+                    "message_id": message["Message-ID"],
+                    "template": request.template,
+                    "audience": "customer" if request.to.addresses else "agents",
+                    "recipients": recipients,
+                    "subject": str(message["Subject"]),
+                },
+            )
+        self._deliver(request, message, recipients)
+
+    def _deliver(self, request: EmailRequest, message: EmailMessage, recipients: list[str]) -> None:
+        try:
+            refused = smtp.send(self._smtp, message, self._settings.support_address, recipients)
+        except smtp.PermanentMailError as err:
+            with transaction(self._sessions) as session:
+                messages.mark_failed(session, request.key, str(err))
+            raise ApplicationError(str(err), type="InvalidRecipient", non_retryable=True) from err
+        except smtp.TransientMailError as err:
+            activity.logger.warning("email %s not sent yet: %s", request.key, err)
+            raise
+        with transaction(self._sessions) as session:
+            messages.mark_sent(session, request.key, datetime.now(UTC))
+        if refused:
+            activity.logger.warning("email %s: %d recipients refused", request.key, len(refused))
+
+    def _recipients(self, session: Session, to: Recipients) -> list[str]:
+        found = list(to.addresses)
+        found += directory.agent_emails(session, to.agents)
+        found += directory.queue_member_emails(session, to.queues)
+        if to.supervisors:
+            found += directory.supervisor_emails(session)
+        unique: dict[str, None] = {}
+        for address in found:
+            unique.setdefault(address.strip().lower(), None)
+        return [a for a in unique if a]
+
+    def _build(
+        self, request: EmailRequest, recipients: list[str], references: list[str]
+    ) -> EmailMessage:
+        s = self._settings
+        secret = s.secret_key.get_secret_value()
+        links = {
+            purpose: f"{s.public_url}/{purpose}/"
+            + signing.sign_link(
+                secret, signing.LinkClaims(request.case_number, purpose, request.link_episode)
+            )
+            for purpose in request.link_purposes
+        }
+        customer_facing = bool(request.to.addresses)
+        local, _, domain = s.support_address.partition("@")
+        reply_to = ""
+        if customer_facing:
+            reply_to = f"{local}+{signing.reply_token(secret, request.case_number)}@{domain}"
+        outgoing = compose.Outgoing(
+            key=request.key,
+            case_number=request.case_number,
+            template=request.template,
+            subject=request.subject,
+            sender=s.support_address,
+            sender_name=s.support_name,
+            recipients=recipients,
+            context={
+                **request.context,
+                "links": links,
+                "case_url": f"{s.public_url}/cases/{request.case_number}",
+            },
+            date=datetime.now(UTC),
+            auto_submitted=request.auto_submitted,
+            reply_to=reply_to,
+            in_reply_to=request.in_reply_to if customer_facing else "",
+            references=_dedupe(references) if customer_facing else [],
+        )
+        return compose.build(outgoing, self._templates, s.support_domain)
+
+
+def _dedupe(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in ids if i))

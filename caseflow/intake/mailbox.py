@@ -1,0 +1,146 @@
+"""One IMAP connection to a support mailbox: list, fetch, move, wait for new mail.
+
+Blocking (imapclient); the intake calls it from a worker thread. Messages are never deleted:
+each one ends in `Processed` or `Quarantine`. `\\Seen` is not used as state, because people
+reading the mailbox set it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+logger = logging.getLogger(__name__)
+
+PROCESSED = "Processed"
+QUARANTINE = "Quarantine"
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    host: str
+    port: int
+    user: str
+    password: str
+    ssl: bool = False
+    folder: str = "INBOX"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    size: int
+    raw: bytes
+
+
+class Mailbox:
+    def __init__(self, config: MailboxConfig) -> None:
+        self.config = config
+        self._client: IMAPClient | None = None
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise ConnectionError("not connected")
+        return self._client
+
+    def connect(self) -> None:
+        c = self.config
+        client = IMAPClient(c.host, port=c.port, ssl=c.ssl, timeout=c.timeout)
+        try:
+            client.login(c.user, c.password)
+            for folder in (PROCESSED, QUARANTINE):
+                if not client.folder_exists(folder):
+                    _create_folder(client, folder)
+            client.select_folder(c.folder)
+        except BaseException:
+            _quietly(client.logout)
+            raise
+        self._client = client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _quietly(client.logout)
+
+    def pending(self) -> list[int]:
+        """UIDs waiting in the folder, oldest first."""
+        self.client.noop()
+        return sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        if not uids:
+            return {}
+        data = self.client.fetch(uids, ["RFC822.SIZE"])
+        return {int(uid): int(item[b"RFC822.SIZE"]) for uid, item in data.items()}
+
+    def fetch(self, uid: int) -> Fetched | None:
+        """The message's bytes, leaving `\\Seen` alone; None if it has gone meanwhile."""
+        data = self.client.fetch([uid], ["RFC822.SIZE", "BODY.PEEK[]"])
+        item = data.get(uid)
+        if item is None or b"BODY[]" not in item:
+            return None
+        raw = bytes(item[b"BODY[]"])
+        return Fetched(uid=uid, size=int(item.get(b"RFC822.SIZE", len(raw))), raw=raw)
+
+    def move(self, uid: int, folder: str) -> bool:
+        """Move one message; False when it was already gone (another intake moved it)."""
+        client = self.client
+        try:
+            if client.has_capability("MOVE"):
+                client.move([uid], folder)
+            else:
+                client.copy([uid], folder)
+                client.delete_messages([uid])
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge([uid])
+                else:
+                    client.expunge()
+        except IMAPClientError as err:
+            if "no longer exist" in str(err).lower() or "expungeissued" in str(err).lower():
+                return False
+            raise
+        return True
+
+    def wait_for_mail(self, seconds: float, stopping: Callable[[], bool]) -> None:
+        """Wait up to `seconds` for the server to announce new mail (IDLE), or simply sleep."""
+        client = self.client
+        if not client.has_capability("IDLE"):
+            _sleep(seconds, stopping)
+            return
+        client.idle()
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not stopping():
+                if client.idle_check(timeout=1):
+                    break
+        finally:
+            client.idle_done()
+
+
+def _create_folder(client: IMAPClient, folder: str) -> None:
+    try:
+        client.create_folder(folder)
+    except IMAPClientError as err:
+        if "exist" not in str(err).lower():
+            raise
+    _quietly(lambda: client.subscribe_folder(folder))
+
+
+def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stopping():
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception as err:  # closing a broken connection may fail in any way
+        logger.debug("ignored while closing: %s", err)

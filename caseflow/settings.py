@@ -1,0 +1,86 @@
+"""Configuration of every Caseflow process, read from `CASEFLOW_*` environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "caseflow-development-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    """Every default works for `make run`; production must set its own secret key."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    home: Path = Field(default=Path(".caseflow"), description="State of the development stack.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty.")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "caseflow"
+
+    support_address: str = "support@caseflow.test"
+    support_name: str = "Caseflow Support"
+    imap_host: str = "127.0.0.1"
+    imap_port: int = 1143
+    imap_ssl: bool = False
+    imap_user: str = ""
+    imap_password: SecretStr = SecretStr("caseflow")
+    imap_folder: str = "INBOX"
+    imap_poll_interval: timedelta = timedelta(seconds=30)
+    imap_idle: bool = True
+    # Larger messages are quarantined from their RFC822.SIZE, before they are downloaded.
+    imap_max_message_size: int = 25_000_000
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+
+    auto_close_after: timedelta = timedelta(days=7)
+    survey_delay: timedelta = timedelta(hours=1)
+    survey_reminder_after: timedelta = timedelta(days=3)
+    survey_expires_after: timedelta = timedelta(days=7)
+    late_timer_threshold: timedelta = timedelta(minutes=1)
+
+    @model_validator(mode="after")
+    def _refuse_development_secret_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+                raise ValueError("CASEFLOW_SECRET_KEY must be set in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("CASEFLOW_SECRET_KEY must be at least 32 characters")
+        for name in ("auto_close_after", "survey_reminder_after", "survey_expires_after"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"CASEFLOW_{name.upper()} must be a positive duration")
+        if self.survey_delay < timedelta(0):
+            raise ValueError("CASEFLOW_SURVEY_DELAY must not be negative")
+        return self
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'caseflow.db').resolve()}"
+
+    @property
+    def support_domain(self) -> str:
+        return self.support_address.rpartition("@")[2]
+
+    @property
+    def imap_login(self) -> str:
+        return self.imap_user or self.support_address

@@ -1,0 +1,191 @@
+"""Case numbers and the read model of cases: written at each transition, read by the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from caseflow.store.models import (
+    AuditEntry,
+    Case,
+    CaseEvent,
+    CaseNumber,
+    EntitlementUse,
+    SlaInstance,
+)
+
+NUMBER_PREFIX = "CAS-"
+AUDITED = (
+    "status",
+    "stage",
+    "priority",
+    "queue",
+    "owner",
+    "product",
+    "fields",
+    "sla_status",
+    "resolution",
+)
+
+
+def format_case_number(sequence: int) -> str:
+    return f"{NUMBER_PREFIX}{sequence:06d}"
+
+
+def allocate_case_number(session: Session, origin_key: str) -> str:
+    """The case number for this origin; the same one however often asked, even concurrently."""
+    existing = session.scalar(select(CaseNumber.id).where(CaseNumber.origin_key == origin_key))
+    if existing is not None:
+        return format_case_number(existing)
+    try:
+        with session.begin_nested():
+            row = CaseNumber(origin_key=origin_key)
+            session.add(row)
+        return format_case_number(row.id)
+    except IntegrityError:
+        winner = session.scalar(select(CaseNumber.id).where(CaseNumber.origin_key == origin_key))
+        assert winner is not None
+        return format_case_number(winner)
+
+
+def origin_of(session: Session, number: str) -> str | None:
+    """The origin key a case number was allocated for, e.g. `email:<message key>`."""
+    if not number.startswith(NUMBER_PREFIX) or not number[len(NUMBER_PREFIX) :].isdigit():
+        return None
+    sequence = int(number[len(NUMBER_PREFIX) :])
+    return session.scalar(select(CaseNumber.origin_key).where(CaseNumber.id == sequence))
+
+
+@dataclass
+class CaseWrite:
+    """One transition of one case, as rows: applied once, whatever the retries."""
+
+    number: str
+    seq: int
+    values: dict[str, Any]
+    actor: str
+    action: str
+    at: datetime
+    events: list[dict[str, Any]] = field(default_factory=list)
+    sla_instances: list[dict[str, Any]] = field(default_factory=list)
+    entitlement_uses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def apply_case_write(session: Session, write: CaseWrite) -> bool:
+    """Write the transition unless it is already there; False when it was."""
+    case = session.get(Case, write.number, with_for_update=True)
+    if case is not None and case.last_seq >= write.seq:
+        return False
+    changes = _changes(case, write.values)
+    if case is None:
+        case = Case(number=write.number, **write.values)
+        session.add(case)
+    else:
+        for name, value in write.values.items():
+            setattr(case, name, value)
+    case.last_seq = write.seq
+    for position, event in enumerate(write.events):
+        session.add(CaseEvent(case_number=write.number, seq=write.seq, position=position, **event))
+    session.add(
+        AuditEntry(
+            case_number=write.number,
+            seq=write.seq,
+            actor=write.actor,
+            action=write.action,
+            at=write.at,
+            changes=changes,
+        )
+    )
+    _upsert_sla_instances(session, write.number, write.sla_instances)
+    _add_entitlement_uses(session, write.entitlement_uses)
+    return True
+
+
+def _changes(case: Case | None, values: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in AUDITED:
+        before = getattr(case, name) if case is not None else None
+        after = values.get(name)
+        if before != after:
+            changes[name] = {"from": before, "to": after}
+    return changes
+
+
+def _upsert_sla_instances(session: Session, number: str, rows: list[dict[str, Any]]) -> None:
+    existing = {
+        (row.kpi, row.instance): row
+        for row in session.scalars(select(SlaInstance).where(SlaInstance.case_number == number))
+    }
+    for values in rows:
+        row = existing.get((values["kpi"], values["instance"]))
+        if row is None:
+            session.add(SlaInstance(case_number=number, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+
+
+def _add_entitlement_uses(session: Session, uses: list[dict[str, Any]]) -> None:
+    for use in uses:
+        known = session.scalar(select(EntitlementUse.id).where(EntitlementUse.key == use["key"]))
+        if known is None:
+            session.add(EntitlementUse(**use))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+@dataclass
+class CaseFilter:
+    status: list[str] = field(default_factory=list)
+    queue: str | None = None
+    owner: str | None = None
+    customer: str | None = None
+    priority: int | None = None
+    sla_status: str | None = None
+
+
+def get_case(session: Session, number: str) -> Case | None:
+    return session.get(Case, number)
+
+
+def list_cases(
+    session: Session, filters: CaseFilter, limit: int, offset: int
+) -> tuple[list[Case], int]:
+    query = select(Case)
+    if filters.status:
+        query = query.where(Case.status.in_(filters.status))
+    if filters.queue:
+        query = query.where(Case.queue == filters.queue)
+    if filters.owner:
+        query = query.where(Case.owner == filters.owner)
+    if filters.customer:
+        query = query.where(Case.customer_email == filters.customer.lower())
+    if filters.priority is not None:
+        query = query.where(Case.priority == filters.priority)
+    if filters.sla_status:
+        query = query.where(Case.sla_status == filters.sla_status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Case.priority, Case.created_at, Case.number).limit(limit).offset(offset)
+    return list(session.scalars(page)), total
+
+
+def case_events(session: Session, number: str) -> list[CaseEvent]:
+    query = select(CaseEvent).where(CaseEvent.case_number == number)
+    return list(session.scalars(query.order_by(CaseEvent.seq, CaseEvent.position)))
+
+
+def case_sla_instances(session: Session, number: str) -> list[SlaInstance]:
+    query = select(SlaInstance).where(SlaInstance.case_number == number)
+    return list(session.scalars(query.order_by(SlaInstance.kpi, SlaInstance.instance)))
+
+
+def case_audit(session: Session, number: str) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.case_number == number)
+    return list(session.scalars(query.order_by(AuditEntry.seq)))

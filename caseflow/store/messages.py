@@ -1,0 +1,189 @@
+"""Email in and out: raw messages by content hash, the fate of each inbound message, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from caseflow.store.models import Case, CaseEvent, InboundMessage, OutboundEmail, RawMessage, utcnow
+
+RECEIVED = "received"
+DELIVERED = "delivered"
+QUARANTINED = "quarantined"
+IGNORED = "ignored"
+
+
+def store_raw(session: Session, sha256: str, data: bytes) -> None:
+    """Keep the bytes as they arrived; storing the same bytes twice is a no-op."""
+    if session.get(RawMessage, sha256) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(RawMessage(sha256=sha256, size=len(data), data=data))
+    except IntegrityError:
+        pass  # another intake stored the same bytes first
+
+
+def raw_message(session: Session, sha256: str) -> bytes | None:
+    row = session.get(RawMessage, sha256)
+    return row.data if row is not None else None
+
+
+@dataclass
+class InboundFacts:
+    dedup_key: str
+    mailbox: str
+    raw_sha256: str
+    message_id: str
+    sender: str
+    subject: str
+    mail_class: str
+
+
+def claim_inbound(session: Session, facts: InboundFacts) -> InboundMessage:
+    """The row of this message, created on first sight; its status says how far it got."""
+    row = inbound_by_key(session, facts.dedup_key)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = InboundMessage(
+                dedup_key=facts.dedup_key,
+                mailbox=facts.mailbox,
+                raw_sha256=facts.raw_sha256,
+                message_id=facts.message_id[:998],
+                sender=facts.sender[:320],
+                subject=facts.subject[:998],
+                mail_class=facts.mail_class,
+                status=RECEIVED,
+            )
+            session.add(row)
+        return row
+    except IntegrityError:
+        existing = inbound_by_key(session, facts.dedup_key)
+        assert existing is not None
+        return existing
+
+
+def inbound_by_key(session: Session, dedup_key: str) -> InboundMessage | None:
+    return session.scalar(select(InboundMessage).where(InboundMessage.dedup_key == dedup_key))
+
+
+def mark_delivered(session: Session, dedup_key: str, case_number: str, threaded_by: str) -> None:
+    row = inbound_by_key(session, dedup_key)
+    assert row is not None
+    row.status = DELIVERED
+    row.case_number = case_number
+    row.threaded_by = threaded_by
+    row.delivered_at = utcnow()
+
+
+def mark_quarantined(session: Session, dedup_key: str, reason: str) -> None:
+    row = inbound_by_key(session, dedup_key)
+    if row is not None:
+        row.status = QUARANTINED
+        row.reason = reason[:10_000]
+
+
+def mark_ignored(session: Session, dedup_key: str, reason: str) -> None:
+    row = inbound_by_key(session, dedup_key)
+    if row is not None:
+        row.status = IGNORED
+        row.reason = reason[:10_000]
+
+
+def quarantined_messages(session: Session) -> list[InboundMessage]:
+    query = select(InboundMessage).where(InboundMessage.status == QUARANTINED)
+    return list(session.scalars(query.order_by(InboundMessage.received_at)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Threading look-ups
+
+
+def case_by_message_ids(session: Session, message_ids: list[str]) -> str | None:
+    """The case one of these Message-IDs belongs to: ours (outbox) first, then inbound ones."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    # Only what we sent customers threads: a reply to an SLA notice is not customer mail.
+    ours = select(OutboundEmail.case_number).where(
+        OutboundEmail.message_id.in_(ids), OutboundEmail.audience == "customer"
+    )
+    number = session.scalars(ours).first()
+    if number is not None:
+        return number
+    theirs = select(InboundMessage.case_number).where(
+        InboundMessage.message_id.in_(ids), InboundMessage.case_number.is_not(None)
+    )
+    return session.scalars(theirs).first()
+
+
+def case_has_email(session: Session, number: str, key: str) -> bool:
+    """Whether the case's timeline already holds this message (read after its workflow ended)."""
+    query = select(CaseEvent.id).where(CaseEvent.case_number == number, CaseEvent.email_key == key)
+    return session.scalar(query.limit(1)) is not None
+
+
+@dataclass
+class CaseParticipants:
+    number: str
+    status: str
+    participants: list[str]
+
+
+def case_participants(session: Session, number: str) -> CaseParticipants | None:
+    case = session.get(Case, number)
+    if case is None:
+        return None
+    return CaseParticipants(case.number, case.status, [str(p) for p in case.participants])
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbox
+
+
+def outbox_entry(session: Session, key: str) -> OutboundEmail | None:
+    return session.get(OutboundEmail, key)
+
+
+def add_to_outbox(session: Session, values: dict[str, Any]) -> OutboundEmail:
+    """The outbox row for this key, created on first sight."""
+    existing = session.get(OutboundEmail, values["key"])
+    if existing is not None:
+        return existing
+    row = OutboundEmail(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def mark_sent(session: Session, key: str, at: datetime) -> None:
+    row = session.get(OutboundEmail, key)
+    assert row is not None
+    row.status = "sent"
+    row.sent_at = at
+    row.error = ""
+
+
+def mark_failed(session: Session, key: str, error: str) -> None:
+    row = session.get(OutboundEmail, key)
+    if row is not None:
+        row.status = "failed"
+        row.error = error[:10_000]
+
+
+def recent_message_ids(session: Session, number: str, limit: int = 5) -> list[str]:
+    """Our latest Message-IDs on this case, oldest first, for References."""
+    query = (
+        select(OutboundEmail.message_id)
+        .where(OutboundEmail.case_number == number, OutboundEmail.status == "sent")
+        .order_by(OutboundEmail.sent_at.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(session.scalars(query))))

@@ -1,0 +1,366 @@
+"""Tables of the system of record: configuration, customers, agents, and the read model of cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) and PG."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# ---------------------------------------------------------------------------------------------
+# Customers and what they are entitled to
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="account")
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account | None] = relationship(back_populates="contacts")
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    always_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    hours: Mapped[list[Any]] = mapped_column(default=list)  # [{"weekday", "start", "end"}]
+    holidays: Mapped[list[Any]] = mapped_column(default=list)  # ["2026-12-25", ...]
+
+
+class SlaPolicy(Base):
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
+    # {"first_response": {"warn_after": "PT10M", "fail_after": "PT15M"}, ...}
+    targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pause_states: Mapped[list[Any]] = mapped_column(default=list)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    calendar: Mapped[Calendar] = relationship()
+
+
+class Entitlement(Base):
+    __tablename__ = "entitlements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    total_cases: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # empty: every channel
+
+    sla_policy: Mapped[SlaPolicy | None] = relationship()
+
+
+class EntitlementUse(Base):
+    """One case consumed (-1) or given back (+1); keyed so a retried activity counts once."""
+
+    __tablename__ = "entitlement_uses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    entitlement_id: Mapped[int] = mapped_column(ForeignKey("entitlements.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(32))
+    delta: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------------------------------------
+# Work organisation
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    queues: Mapped[list[Queue]] = relationship(secondary="queue_members")
+
+
+class QueueMember(Base):
+    __tablename__ = "queue_members"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), primary_key=True)
+
+
+class RoutingRule(Base):
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    # {"entitlements": [...], "channels": [...], "priorities": [...], "subject_words": [...]}
+    conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    queue: Mapped[Queue] = relationship()
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class KnowledgeArticle(Base):
+    __tablename__ = "knowledge_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(String(500), default="")
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases: numbers, the read model, timeline, audit, SLA instances
+
+
+class CaseNumber(Base):
+    """Case numbers handed out once per origin (a message, an API request): CAS-<id>."""
+
+    __tablename__ = "case_numbers"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin_key: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer, index=True)
+    queue: Mapped[str] = mapped_column(String(100), index=True)
+    routed_by: Mapped[str] = mapped_column(String(100), default="")
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    customer_email: Mapped[str] = mapped_column(String(320), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    product: Mapped[str | None] = mapped_column(String(100))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    entitlement_id: Mapped[int | None] = mapped_column(ForeignKey("entitlements.id"))
+    sla_policy: Mapped[str] = mapped_column(String(100), default="")
+    sla_status: Mapped[str] = mapped_column(String(32), default="none", index=True)
+    sla_due_at: Mapped[datetime | None] = mapped_column()
+    follow_up_of: Mapped[str | None] = mapped_column(String(32))
+    participants: Mapped[list[Any]] = mapped_column(default=list)
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseEvent(Base):
+    """The timeline: every transition and every email in and out, in order."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_number", "seq", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    email_key: Mapped[str | None] = mapped_column(String(300), index=True)
+
+
+class AuditEntry(Base):
+    """Who did what when, and which fields of the case it changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("case_number", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column()
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SlaInstance(Base):
+    __tablename__ = "sla_instances"
+    __table_args__ = (UniqueConstraint("case_number", "kpi", "instance"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), index=True)
+    kpi: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column()
+    warn_at: Mapped[datetime | None] = mapped_column()
+    fail_at: Mapped[datetime | None] = mapped_column()
+    warned_at: Mapped[datetime | None] = mapped_column()
+    failed_at: Mapped[datetime | None] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    elapsed_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    met_by_seconds: Mapped[int | None] = mapped_column(Integer)
+    missed_by_seconds: Mapped[int | None] = mapped_column(Integer)
+    warn_after_seconds: Mapped[int] = mapped_column(Integer)
+    fail_after_seconds: Mapped[int] = mapped_column(Integer)
+    history: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Email in and out
+
+
+class RawMessage(Base):
+    """Every message as it arrived, stored by the SHA-256 of its bytes."""
+
+    __tablename__ = "raw_messages"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundMessage(Base):
+    """One incoming message, keyed by its normalised Message-ID (or a digest), and its fate."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    mailbox: Mapped[str] = mapped_column(String(320))
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    mail_class: Mapped[str] = mapped_column(String(20), default="human")
+    status: Mapped[str] = mapped_column(String(20), index=True)  # received, delivered, quarantined
+    case_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    threaded_by: Mapped[str] = mapped_column(String(40), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboundEmail(Base):
+    """The outbox: one row per business key, so an email is sent once however often retried."""
+
+    __tablename__ = "outbound_emails"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), index=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    template: Mapped[str] = mapped_column(String(40))
+    audience: Mapped[str] = mapped_column(String(20), default="customer")  # or "agents"
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(String(998))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,65 @@
+"""Composition root of the worker: the case workflow and its activities on the `caseflow` queue."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from caseflow.activities.cases import CaseActivities
+from caseflow.activities.email import EmailActivities
+from caseflow.settings import Settings
+from caseflow.store.db import make_engine, session_factory
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.starter import connect
+
+logger = logging.getLogger(__name__)
+
+ACTIVITY_THREADS = 20
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+def build_worker(
+    client: Client,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    executor: ThreadPoolExecutor,
+    **options: object,
+) -> Worker:
+    """The worker with everything registered; tests pass extra Worker options."""
+    case_activities = CaseActivities(sessions, settings, client)
+    email_activities = EmailActivities(sessions, settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[CaseWorkflow],
+        activities=[
+            case_activities.load_case_context,
+            case_activities.record_case,
+            case_activities.open_follow_up,
+            email_activities.send_email,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until cancelled (SIGINT or SIGTERM), finishing activities in flight first."""
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+            worker = build_worker(client, session_factory(engine), settings, executor)
+            logger.info(
+                "worker polling task queue %s at %s", settings.task_queue, settings.temporal_address
+            )
+            await worker.run()
+    finally:
+        engine.dispose()

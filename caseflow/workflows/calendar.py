@@ -1,0 +1,138 @@
+"""Business-time arithmetic over a calendar: weekly hours in a time zone, minus holidays.
+
+Pure functions of their arguments (stdlib only), so they run inside the workflow sandbox and are
+tested against a brute-force oracle. Instants are timezone-aware; results are in UTC. Business
+hours are wall-clock times in the calendar's zone; a wall time that does not exist on a DST
+change day is read with `fold=0` (the offset in force before the change), as `zoneinfo` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MIDNIGHT = time(0, 0)
+# A duration that no calendar with at least one weekly interval needs more than this to cover:
+# ten years of holidays in a row is a configuration mistake, not a due date.
+_MAX_DAYS = 3660
+
+
+@dataclass
+class WeeklyHours:
+    """One interval of business hours on a weekday (0 = Monday); `end` 00:00 means 24:00."""
+
+    weekday: int
+    start: time
+    end: time
+
+
+@dataclass
+class CalendarSpec:
+    name: str = "24x7"
+    timezone: str = "UTC"
+    always_open: bool = True
+    hours: list[WeeklyHours] = field(default_factory=list)
+    holidays: list[date] = field(default_factory=list)
+
+
+TWENTY_FOUR_SEVEN = CalendarSpec()
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be used to count business time."""
+
+
+def validate_calendar(cal: CalendarSpec) -> None:
+    """Refuse what would make the arithmetic meaningless: bad zone, empty or overlapping hours."""
+    try:
+        ZoneInfo(cal.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CalendarError(f"unknown time zone {cal.timezone!r}") from exc
+    if cal.always_open:
+        return
+    if not cal.hours:
+        raise CalendarError(f"calendar {cal.name!r} has no business hours")
+    by_day: dict[int, list[tuple[time, time]]] = {}
+    for h in cal.hours:
+        if not 0 <= h.weekday <= 6:
+            raise CalendarError(f"weekday {h.weekday} is not 0 (Monday) to 6 (Sunday)")
+        if h.end != MIDNIGHT and h.end <= h.start:
+            raise CalendarError(f"interval {h.start}-{h.end} on weekday {h.weekday} is empty")
+        by_day.setdefault(h.weekday, []).append((h.start, h.end))
+    for weekday, spans in by_day.items():
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            if end == MIDNIGHT or start < end:
+                raise CalendarError(f"intervals overlap on weekday {weekday}")
+
+
+def add_business_time(cal: CalendarSpec, start: datetime, duration: timedelta) -> datetime:
+    """The instant when `duration` of business time has passed since `start`."""
+    start = start.astimezone(UTC)
+    if cal.always_open or duration <= timedelta(0):
+        return start + max(duration, timedelta(0))
+    left = duration
+    for open_at, close_at in _intervals_from(cal, start):
+        begin = max(open_at, start)
+        if begin >= close_at:
+            continue
+        if close_at - begin >= left:
+            return begin + left
+        left -= close_at - begin
+    raise CalendarError(f"calendar {cal.name!r} has no business hours within {_MAX_DAYS} days")
+
+
+def business_time_between(cal: CalendarSpec, start: datetime, end: datetime) -> timedelta:
+    """Business time in [start, end); zero when end is not after start."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return timedelta(0)
+    if cal.always_open:
+        return end - start
+    total = timedelta(0)
+    for open_at, close_at in _intervals_from(cal, start):
+        if open_at >= end:
+            break
+        begin, finish = max(open_at, start), min(close_at, end)
+        if finish > begin:
+            total += finish - begin
+    return total
+
+
+def is_business_time(cal: CalendarSpec, instant: datetime) -> bool:
+    if cal.always_open:
+        return True
+    instant = instant.astimezone(UTC)
+    for open_at, close_at in _intervals_from(cal, instant):
+        if open_at > instant:
+            return False
+        if open_at <= instant < close_at:
+            return True
+    return False
+
+
+def _intervals_from(cal: CalendarSpec, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Business intervals in UTC, in order, from the local day before `start` onwards."""
+    if not cal.hours:
+        raise CalendarError(f"calendar {cal.name!r} has no business hours")
+    zone = ZoneInfo(cal.timezone)
+    holidays = set(cal.holidays)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    for _ in range(_MAX_DAYS):
+        if day not in holidays:
+            yield from _day_intervals(cal, zone, day)
+        day += timedelta(days=1)
+
+
+def _day_intervals(
+    cal: CalendarSpec, zone: ZoneInfo, day: date
+) -> Iterator[tuple[datetime, datetime]]:
+    spans = sorted((h.start, h.end) for h in cal.hours if h.weekday == day.weekday())
+    for start, end in spans:
+        end_day = day + timedelta(days=1) if end == MIDNIGHT else day
+        open_at = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
+        close_at = datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+        if close_at > open_at:
+            yield open_at, close_at

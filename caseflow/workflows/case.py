@@ -1,0 +1,406 @@
+"""CaseWorkflow: one durable workflow per case, from creation until its survey ends.
+
+The workflow decides and never does I/O. Handlers call a rule in `lifecycle` and commit what it
+returns; two drainers carry the committed effects out in order through activities (database
+records in one lane, emails in the other, so a mail outage never blocks an agent). Every timer
+(SLA warnings and failures, auto-close, survey) is derived from the state by
+`lifecycle.next_wakeup`, so the main loop sleeps on one durable timer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from caseflow.workflows import lifecycle, search, views
+    from caseflow.workflows.model import (
+        ActionRequest,
+        ActivityName,
+        AdvanceRequest,
+        AssignRequest,
+        CaseContext,
+        CaseInput,
+        CaseResult,
+        CaseState,
+        CaseView,
+        ContextRequest,
+        EmailRequest,
+        EscalateRequest,
+        FollowUpResult,
+        InboundEmail,
+        KpiClock,
+        MessageRequest,
+        NewCase,
+        ResolutionResponse,
+        ResolveRequest,
+        SurveyAnswer,
+        WaitRequest,
+    )
+
+CONTEXT_TIMEOUT = timedelta(seconds=30)
+RECORD_TIMEOUT = timedelta(seconds=30)
+EMAIL_TIMEOUT = timedelta(seconds=60)
+FOLLOW_UP_TIMEOUT = timedelta(seconds=30)
+DATABASE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["InvalidRecipient", "InvalidEmail"],
+)
+_UNSET = object()
+T = TypeVar("T")
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self._state: CaseState | None = inp.state
+        self._early_emails: list[InboundEmail] = []
+        self._wake = False
+        self._visible: dict[str, object] = {}
+
+    @property
+    def state(self) -> CaseState:
+        assert self._state is not None, "the case is not created yet"
+        return self._state
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> CaseResult:
+        if self._state is None:
+            assert inp.new is not None, "a new case needs its origin"
+            await self._create(inp.number, inp.new)
+        else:
+            self._publish()
+        drainers = [
+            asyncio.create_task(self._drain_records()),
+            asyncio.create_task(self._drain_emails()),
+        ]
+        continue_as_new = await self._live()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._drained())
+        for task in drainers:
+            task.cancel()
+        if continue_as_new:
+            workflow.continue_as_new(CaseInput(number=self.state.number, state=self.state))
+        survey = self.state.survey
+        return CaseResult(
+            number=self.state.number,
+            status=self.state.status,
+            survey_rating=survey.rating if survey else None,
+        )
+
+    # -- the main loop: timers ----------------------------------------------------------------
+
+    async def _live(self) -> bool:
+        """Fire timers as they fall due until the case is finished; True to continue as new."""
+        while not self.state.finished:
+            if workflow.info().is_continue_as_new_suggested():
+                return True
+            await self._sleep_until_next_timer()
+            for action, effects in lifecycle.fire_timers(self.state, workflow.now()):
+                self._commit(effects, "system", action)
+        return False
+
+    async def _sleep_until_next_timer(self) -> None:
+        wake_at = lifecycle.next_wakeup(self.state)
+        self._wake = False
+
+        def woken() -> bool:
+            return (
+                self._wake or self.state.finished or workflow.info().is_continue_as_new_suggested()
+            )
+
+        if wake_at is None:
+            await workflow.wait_condition(woken)
+            return
+        timeout = wake_at - workflow.now()
+        if timeout <= timedelta(0):
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(woken, timeout=timeout, timeout_summary="next case timer")
+
+    # -- creation and commits -----------------------------------------------------------------
+
+    async def _create(self, number: str, new: NewCase) -> None:
+        context = await workflow.execute_activity(
+            ActivityName.LOAD_CASE_CONTEXT,
+            ContextRequest(new.customer_email, new.customer_name, new.channel),
+            result_type=CaseContext,
+            start_to_close_timeout=CONTEXT_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+            summary="look up customer, entitlement, routing and SLA policy",
+        )
+        self._state, effects = lifecycle.create(number, new, context, workflow.now())
+        self._commit(effects, new.created_by, "create")
+        for email in self._early_emails:
+            self.email_received(email)
+        self._early_emails.clear()
+
+    def _commit(self, effects: lifecycle.Effects, actor: str, action: str) -> int:
+        seq = lifecycle.commit(self.state, effects, actor, action, workflow.now())
+        self._publish()
+        self._wake = True
+        return seq
+
+    def _publish(self) -> None:
+        """Keep search attributes and the UI's current details in step with the state."""
+        if not self._visible:
+            current = workflow.info().typed_search_attributes
+            self._visible = {key.name: current.get(key) for key in search.ALL_KEYS}
+        values = views.visibility(self.state)
+        changed = {k: v for k, v in values.items() if self._visible.get(k, _UNSET) != v}
+        if changed:
+            workflow.upsert_search_attributes(search.updates(changed))
+            self._visible.update(changed)
+        workflow.set_current_details(views.details(self.state))
+
+    def _drained(self) -> bool:
+        state = self.state
+        return not (state.pending_records or state.pending_emails or state.pending_follow_ups)
+
+    # -- drainers: carry effects out, in order ------------------------------------------------
+
+    async def _drain_records(self) -> None:
+        state = self.state
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(state.pending_records or state.pending_follow_ups)
+            )
+            if state.pending_records:
+                record = state.pending_records[0]
+                await workflow.execute_activity(
+                    ActivityName.RECORD_CASE,
+                    record,
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                    retry_policy=DATABASE_RETRY,
+                    summary=f"record {record.action}",
+                )
+                state.pending_records.pop(0)
+                state.recorded_seq = record.seq
+            else:
+                request = state.pending_follow_ups[0]
+                result = await workflow.execute_activity(
+                    ActivityName.OPEN_FOLLOW_UP,
+                    request,
+                    result_type=FollowUpResult,
+                    start_to_close_timeout=FOLLOW_UP_TIMEOUT,
+                    retry_policy=DATABASE_RETRY,
+                    summary="open a follow-up case",
+                )
+                state.pending_follow_ups.pop(0)
+                effects = lifecycle.follow_up_opened(state, request, result.number, workflow.now())
+                self._commit(effects, "system", "follow_up")
+
+    async def _drain_emails(self) -> None:
+        state = self.state
+        while True:
+            await workflow.wait_condition(lambda: bool(state.pending_emails))
+            email = state.pending_emails[0]
+            try:
+                await self._send(email)
+            except ActivityError as err:
+                reason = str(err.cause) if err.cause else str(err)
+                self._commit(
+                    lifecycle.email_failed(state, email, reason, workflow.now()),
+                    "system",
+                    "email_failed",
+                )
+            state.pending_emails.pop(0)
+
+    async def _send(self, email: EmailRequest) -> None:
+        await workflow.execute_activity(
+            ActivityName.SEND_EMAIL,
+            email,
+            start_to_close_timeout=EMAIL_TIMEOUT,
+            retry_policy=EMAIL_RETRY,
+            summary=f"email {email.template}",
+        )
+
+    # -- facts: signals -----------------------------------------------------------------------
+
+    @workflow.signal
+    def email_received(self, email: InboundEmail) -> None:
+        if self._state is None:
+            self._early_emails.append(email)
+            return
+        effects = lifecycle.receive_email(self.state, email, workflow.now())
+        if effects is not None:
+            self._commit(effects, "customer", "email")
+
+    # -- agent actions: updates whose validators refuse what the state does not allow ----------
+
+    async def _act(self, name: str, request: Any) -> CaseView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        effects = _refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
+        return await self._committed(effects, request.actor.handle, name)
+
+    async def _committed(self, effects: lifecycle.Effects, actor: str, action: str) -> CaseView:
+        """Commit, then answer once the read model has it, so a read after the answer agrees."""
+        seq = self._commit(effects, actor, action)
+        await workflow.wait_condition(lambda: self.state.recorded_seq >= seq)
+        return views.view(self.state)
+
+    def _validate(self, name: str, request: Any) -> None:
+        if self._state is not None:
+            _refusing(lambda: lifecycle.validate(self.state, name, request))
+
+    @workflow.update
+    async def pick(self, request: ActionRequest) -> CaseView:
+        return await self._act("pick", request)
+
+    @pick.validator
+    def _validate_pick(self, request: ActionRequest) -> None:
+        self._validate("pick", request)
+
+    @workflow.update
+    async def assign(self, request: AssignRequest) -> CaseView:
+        return await self._act("assign", request)
+
+    @assign.validator
+    def _validate_assign(self, request: AssignRequest) -> None:
+        self._validate("assign", request)
+
+    @workflow.update
+    async def reply(self, request: MessageRequest) -> CaseView:
+        return await self._act("reply", request)
+
+    @reply.validator
+    def _validate_reply(self, request: MessageRequest) -> None:
+        self._validate("reply", request)
+
+    @workflow.update
+    async def note(self, request: MessageRequest) -> CaseView:
+        return await self._act("note", request)
+
+    @note.validator
+    def _validate_note(self, request: MessageRequest) -> None:
+        self._validate("note", request)
+
+    @workflow.update
+    async def wait(self, request: WaitRequest) -> CaseView:
+        return await self._act("wait", request)
+
+    @wait.validator
+    def _validate_wait(self, request: WaitRequest) -> None:
+        self._validate("wait", request)
+
+    @workflow.update
+    async def hold(self, request: WaitRequest) -> CaseView:
+        return await self._act("hold", request)
+
+    @hold.validator
+    def _validate_hold(self, request: WaitRequest) -> None:
+        self._validate("hold", request)
+
+    @workflow.update
+    async def resume(self, request: ActionRequest) -> CaseView:
+        return await self._act("resume", request)
+
+    @resume.validator
+    def _validate_resume(self, request: ActionRequest) -> None:
+        self._validate("resume", request)
+
+    @workflow.update
+    async def advance(self, request: AdvanceRequest) -> CaseView:
+        return await self._act("advance", request)
+
+    @advance.validator
+    def _validate_advance(self, request: AdvanceRequest) -> None:
+        self._validate("advance", request)
+
+    @workflow.update
+    async def resolve(self, request: ResolveRequest) -> CaseView:
+        return await self._act("resolve", request)
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveRequest) -> None:
+        self._validate("resolve", request)
+
+    @workflow.update
+    async def reopen(self, request: ActionRequest) -> CaseView:
+        return await self._act("reopen", request)
+
+    @reopen.validator
+    def _validate_reopen(self, request: ActionRequest) -> None:
+        self._validate("reopen", request)
+
+    @workflow.update
+    async def cancel(self, request: ActionRequest) -> CaseView:
+        return await self._act("cancel", request)
+
+    @cancel.validator
+    def _validate_cancel(self, request: ActionRequest) -> None:
+        self._validate("cancel", request)
+
+    @workflow.update
+    async def escalate(self, request: EscalateRequest) -> CaseView:
+        return await self._act("escalate", request)
+
+    @escalate.validator
+    def _validate_escalate(self, request: EscalateRequest) -> None:
+        self._validate("escalate", request)
+
+    # -- the customer's signed links ----------------------------------------------------------
+
+    @workflow.update
+    async def respond_to_resolution(self, response: ResolutionResponse) -> CaseView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        effects = _refusing(
+            lambda: lifecycle.respond_to_resolution(self.state, response, workflow.now())
+        )
+        return await self._committed(effects, "customer", "respond_to_resolution")
+
+    @respond_to_resolution.validator
+    def _validate_respond_to_resolution(self, response: ResolutionResponse) -> None:
+        if self._state is not None:
+            _refusing(lambda: lifecycle.check_resolution_response(self.state, response))
+
+    @workflow.update
+    async def answer_survey(self, answer: SurveyAnswer) -> CaseView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        effects = _refusing(lambda: lifecycle.answer_survey(self.state, answer, workflow.now()))
+        return await self._committed(effects, "customer", "answer_survey")
+
+    @answer_survey.validator
+    def _validate_answer_survey(self, answer: SurveyAnswer) -> None:
+        if self._state is not None:
+            _refusing(lambda: lifecycle.check_survey_answer(self.state, answer))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    @workflow.update
+    async def created(self) -> CaseView:
+        """Answers once the new case is recorded: the API's create waits on it."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        await workflow.wait_condition(lambda: self.state.recorded_seq >= 1)
+        return views.view(self.state)
+
+    @workflow.query
+    def view(self) -> CaseView:
+        return views.view(self.state)
+
+    @workflow.query
+    def sla_clocks(self) -> list[KpiClock]:
+        """Every KPI instance with its full timeline: started, paused, resumed, warned, failed."""
+        return list(self.state.kpis)
+
+
+def _refusing(step: Callable[[], T]) -> T:
+    """Run a rule; its refusal becomes an ApplicationError, which fails only the update."""
+    try:
+        return step()
+    except lifecycle.Refusal as refusal:
+        raise ApplicationError(refusal.detail, type=refusal.code, non_retryable=True) from None

@@ -1,0 +1,922 @@
+"""The case lifecycle as pure functions: who may do what in which state, and what follows.
+
+Each function takes the case state, a request and the current time, refuses with `Refusal` before
+changing anything, or changes the state and returns the `Effects` the workflow must carry out:
+timeline events to record, emails to send, entitlement changes, follow-up cases to open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from caseflow.workflows import routing, sla
+from caseflow.workflows.model import (
+    ActionRequest,
+    Actor,
+    AdvanceRequest,
+    AssignRequest,
+    CaseContext,
+    CaseRecord,
+    CaseState,
+    CaseStatus,
+    EmailRequest,
+    EntitlementChange,
+    EscalateRequest,
+    FollowUpRequest,
+    InboundEmail,
+    KpiClock,
+    KpiName,
+    KpiStatus,
+    MailClass,
+    MessageRequest,
+    NewCase,
+    Priority,
+    Recipients,
+    Resolution,
+    ResolutionResponse,
+    ResolveRequest,
+    Role,
+    Stage,
+    Survey,
+    SurveyAnswer,
+    SurveyStatus,
+    TimelineEvent,
+    WaitRequest,
+)
+from caseflow.workflows.views import snapshot
+
+ACTIVE = frozenset(
+    {CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD}
+)
+WORKING = frozenset({CaseStatus.OPEN, CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD})
+PAUSED_BY_WAITING = frozenset({CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD})
+FINAL = frozenset({CaseStatus.CLOSED, CaseStatus.CANCELLED, CaseStatus.MERGED})
+STAGE_ORDER = (Stage.IDENTIFY, Stage.RESEARCH, Stage.RESOLVE)
+STAGE_FIELDS: dict[Stage, tuple[str, ...]] = {
+    Stage.IDENTIFY: ("category",),
+    Stage.RESEARCH: ("diagnosis",),
+    Stage.RESOLVE: (),
+}
+ESCALATIONS_QUEUE = "escalations"
+MAX_TEXT = 100_000
+
+
+class Refusal(Exception):
+    """An action the case refuses; `code` is machine-readable, `detail` says why to a person."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Effects:
+    events: list[TimelineEvent] = field(default_factory=list)
+    emails: list[EmailRequest] = field(default_factory=list)
+    entitlement_changes: list[EntitlementChange] = field(default_factory=list)
+    follow_ups: list[FollowUpRequest] = field(default_factory=list)
+
+    def event(
+        self, kind: str, at: datetime, actor: str, summary: str, body: str = "", **data: str
+    ) -> None:
+        self.events.append(TimelineEvent(kind, at, actor, summary, body, dict(data)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation and commit
+
+
+def create(
+    number: str, new: NewCase, context: CaseContext, now: datetime
+) -> tuple[CaseState, Effects]:
+    """A new case: routed to a queue, its SLA policy chosen and pinned, clocks started."""
+    entitlement = routing.usable_entitlement(context.entitlement)
+    priority = new.priority if new.priority in Priority.ALL else Priority.NORMAL
+    facts = routing.CaseFacts(
+        channel=new.channel,
+        priority=priority,
+        subject=new.subject,
+        entitlement=entitlement.name if entitlement else None,
+        product=new.product,
+    )
+    queue, rule = routing.route(context.rules, facts, context.default_queue)
+    policy = routing.choose_policy(context)
+    state = CaseState(
+        number=number,
+        subject=new.subject[:500] or "(no subject)",
+        description=new.description[:MAX_TEXT],
+        channel=new.channel,
+        customer=context.customer,
+        priority=priority,
+        created_at=now,
+        queue=queue,
+        routed_by=rule,
+        product=new.product,
+        entitlement=entitlement,
+        policy=policy,
+        timings=context.timings,
+        kpis=[sla.start_clock(t, policy.calendar, now) for t in policy.targets],
+        participants=[context.customer.email],
+        follow_up_of=new.follow_up_of,
+        updated_at=now,
+    )
+    effects = Effects()
+    effects.event(
+        "created",
+        now,
+        new.created_by,
+        f"Case created from {new.channel} in queue {queue} (rule {rule})",
+        queue=queue,
+        rule=rule,
+        sla_policy=policy.name,
+        entitlement=entitlement.name if entitlement else "",
+        exhausted_entitlement=_exhausted_name(context),
+        follow_up_of=new.follow_up_of or "",
+    )
+    if new.email is not None:
+        _take_in_email(state, new.email, now, effects)
+    if _should_acknowledge(new):
+        effects.emails.append(_acknowledgement(state, new.email))
+    return state, effects
+
+
+def commit(state: CaseState, effects: Effects, actor: str, action: str, now: datetime) -> int:
+    """Queue the effects for the workflow to carry out, in order; returns the event number."""
+    state.seq += 1
+    state.updated_at = now
+    state.pending_records.append(
+        CaseRecord(
+            seq=state.seq,
+            snapshot=snapshot(state),
+            events=effects.events,
+            actor=actor,
+            action=action,
+            entitlement_changes=effects.entitlement_changes,
+        )
+    )
+    state.pending_emails.extend(effects.emails)
+    state.pending_follow_ups.extend(effects.follow_ups)
+    return state.seq
+
+
+# ---------------------------------------------------------------------------------------------
+# Agent actions
+
+
+@dataclass(frozen=True)
+class Action:
+    states: frozenset[CaseStatus]
+    apply: Callable[[CaseState, Any, datetime], Effects]
+    check: Callable[[CaseState, Any], None] | None = None
+    supervisors_only: bool = False
+
+
+def validate(state: CaseState, name: str, request: Any) -> None:
+    """Refuse what the current state or the actor's role does not allow; changes nothing."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise Refusal("unknown_action", f"there is no action {name!r}")
+    if state.status not in action.states:
+        allowed = ", ".join(sorted(action.states))
+        raise Refusal(
+            "invalid_state", f"cannot {name} a case that is {state.status} (allowed: {allowed})"
+        )
+    _authorize(state, name, request.actor, action.supervisors_only)
+    if action.check is not None:
+        action.check(state, request)
+
+
+def perform(state: CaseState, name: str, request: Any, now: datetime) -> Effects:
+    validate(state, name, request)
+    return ACTIONS[name].apply(state, request, now)
+
+
+def _authorize(state: CaseState, name: str, actor: Actor, supervisors_only: bool) -> None:
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        return
+    if actor.role is not Role.AGENT:
+        raise Refusal("forbidden", "only agents act on cases")
+    if supervisors_only:
+        raise Refusal("forbidden", f"only supervisors and admins may {name} cases")
+    if state.queue in actor.queues or state.owner == actor.handle:
+        return
+    raise Refusal("forbidden", f"{actor.handle} is not a member of queue {state.queue}")
+
+
+def _check_pick(state: CaseState, request: ActionRequest) -> None:
+    if state.owner is not None:
+        raise Refusal("already_owned", f"{state.number} is already owned by {state.owner}")
+
+
+def _pick(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
+    state.owner = request.actor.handle
+    if state.status is CaseStatus.NEW:
+        _enter(state, CaseStatus.OPEN, now, "picked")
+    effects = Effects()
+    effects.event("picked", now, request.actor.handle, f"Picked by {state.owner}")
+    return effects
+
+
+def _check_assign(state: CaseState, request: AssignRequest) -> None:
+    if not request.owner:
+        raise Refusal("invalid_input", "owner is required")
+    if request.owner == state.owner:
+        raise Refusal("no_change", f"{state.number} is already owned by {state.owner}")
+
+
+def _assign(state: CaseState, request: AssignRequest, now: datetime) -> Effects:
+    previous = state.owner
+    state.owner = request.owner
+    if state.status is CaseStatus.NEW:
+        _enter(state, CaseStatus.OPEN, now, "assigned")
+    effects = Effects()
+    effects.event(
+        "assigned",
+        now,
+        request.actor.handle,
+        f"Assigned to {request.owner}",
+        request.comment,
+        previous_owner=previous or "",
+    )
+    return effects
+
+
+def _check_message(state: CaseState, request: MessageRequest) -> None:
+    _check_text("body", request.body)
+
+
+def _reply(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
+    effects = Effects()
+    _send_reply(state, request.actor.handle, request.body, now, effects)
+    return effects
+
+
+def _note(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
+    effects = Effects()
+    effects.event("note", now, request.actor.handle, "Internal note", request.body)
+    return effects
+
+
+def _check_wait(state: CaseState, request: WaitRequest) -> None:
+    if request.body:
+        _check_text("body", request.body)
+
+
+def _wait(state: CaseState, request: WaitRequest, now: datetime) -> Effects:
+    return _suspend(state, request, now, CaseStatus.AWAITING_CUSTOMER, "Waiting on the customer")
+
+
+def _hold(state: CaseState, request: WaitRequest, now: datetime) -> Effects:
+    return _suspend(state, request, now, CaseStatus.ON_HOLD, "On hold")
+
+
+def _suspend(
+    state: CaseState, request: WaitRequest, now: datetime, status: CaseStatus, summary: str
+) -> Effects:
+    effects = Effects()
+    if request.body:
+        _send_reply(state, request.actor.handle, request.body, now, effects)
+    _enter(state, status, now, request.reason or str(status))
+    effects.event(str(status), now, request.actor.handle, summary, request.reason)
+    return effects
+
+
+def _resume(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
+    _enter(state, CaseStatus.OPEN, now, "resumed")
+    effects = Effects()
+    effects.event("resumed", now, request.actor.handle, "Work resumed", request.comment)
+    return effects
+
+
+def _check_advance(state: CaseState, request: AdvanceRequest) -> None:
+    if state.stage is STAGE_ORDER[-1]:
+        raise Refusal("last_stage", f"{state.number} is already in its last stage")
+    for name, value in request.fields.items():
+        if len(name) > 64 or len(value) > 1000:
+            raise Refusal("invalid_input", f"field {name[:64]!r} is too long")
+    missing = [name for name in STAGE_FIELDS[state.stage] if not _field(state, request, name)]
+    if missing:
+        raise Refusal(
+            "missing_fields", f"stage {state.stage} needs {', '.join(missing)} before advancing"
+        )
+
+
+def _advance(state: CaseState, request: AdvanceRequest, now: datetime) -> Effects:
+    state.fields.update({k: v for k, v in request.fields.items() if v})
+    previous = state.stage
+    state.stage = STAGE_ORDER[STAGE_ORDER.index(previous) + 1]
+    effects = Effects()
+    effects.event(
+        "advanced",
+        now,
+        request.actor.handle,
+        f"Stage {previous} → {state.stage}",
+        **{f"field.{k}": v for k, v in request.fields.items()},
+    )
+    return effects
+
+
+def _check_resolve(state: CaseState, request: ResolveRequest) -> None:
+    _check_text("resolution", request.resolution)
+    if request.time_spent_minutes < 0 or request.billable_minutes < 0:
+        raise Refusal("invalid_input", "time spent and billable time cannot be negative")
+    if request.billable_minutes > request.time_spent_minutes:
+        raise Refusal("invalid_input", "billable time cannot exceed the time spent")
+
+
+def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effects:
+    effects = Effects()
+    state.episode += 1
+    state.resolution = Resolution(
+        text=request.resolution,
+        time_spent_minutes=request.time_spent_minutes,
+        billable_minutes=request.billable_minutes,
+        resolved_by=request.actor.handle,
+        resolved_at=now,
+        episode=state.episode,
+    )
+    state.resolved_at = now
+    state.status = CaseStatus.RESOLVED
+    _respond(state, now)
+    _stop_clock(state, KpiName.RESOLUTION, now, KpiStatus.SUCCEEDED, "resolved")
+    if state.entitlement is not None:
+        effects.entitlement_changes.append(_entitlement_change(state, "use", -1))
+    effects.event(
+        "resolved",
+        now,
+        request.actor.handle,
+        f"Resolved (episode {state.episode}), {request.time_spent_minutes} min spent",
+        request.resolution,
+        time_spent_minutes=str(request.time_spent_minutes),
+        billable_minutes=str(request.billable_minutes),
+    )
+    effects.emails.append(
+        _to_customer(
+            state,
+            key=f"{state.number}:resolution:{state.episode}",
+            template="resolution",
+            subject=f"Proposed resolution: {state.subject}",
+            context={"resolution": request.resolution, "agent": request.actor.handle},
+            link_purposes=["resolution"],
+        )
+    )
+    return effects
+
+
+def _reopen(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
+    effects = Effects()
+    _reopen_case(state, now, effects, request.actor.handle, request.comment or "reopened")
+    return effects
+
+
+def _cancel(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
+    state.status = CaseStatus.CANCELLED
+    state.closed_at = now
+    for clock in state.kpis:
+        sla.stop(clock, state.policy.calendar, now, KpiStatus.CANCELLED, "case cancelled")
+    state.finished = True
+    effects = Effects()
+    effects.event("cancelled", now, request.actor.handle, "Case cancelled", request.comment)
+    return effects
+
+
+def _check_escalate(state: CaseState, request: EscalateRequest) -> None:
+    if request.priority is not None and request.priority not in Priority.ALL:
+        raise Refusal("invalid_input", f"priority must be one of {Priority.ALL}")
+    if request.priority is not None and request.priority > state.priority:
+        raise Refusal("invalid_input", "an escalation cannot lower the priority")
+    priority, queue = _escalation_target(state, request)
+    if priority == state.priority and queue == state.queue:
+        raise Refusal("no_change", f"{state.number} is already at priority {priority} in {queue}")
+
+
+def _escalate(state: CaseState, request: EscalateRequest, now: datetime) -> Effects:
+    priority, queue = _escalation_target(state, request)
+    previous = (state.priority, state.queue)
+    state.priority, state.queue = priority, queue
+    effects = Effects()
+    effects.event(
+        "escalated",
+        now,
+        request.actor.handle,
+        f"Escalated to priority {priority} in queue {queue}",
+        request.reason,
+        previous_priority=str(previous[0]),
+        previous_queue=previous[1],
+    )
+    if queue != previous[1]:
+        effects.emails.append(
+            _to_agents(
+                state,
+                key=f"{state.number}:escalated:{state.seq + 1}",
+                template="escalated",
+                to=Recipients(queues=[queue]),
+                subject=f"Escalated to {queue}: {state.subject}",
+                context={"reason": request.reason, "actor": request.actor.handle},
+            )
+        )
+    return effects
+
+
+def _escalation_target(state: CaseState, request: EscalateRequest) -> tuple[int, str]:
+    if request.priority is not None:
+        priority = request.priority
+    else:
+        priority = max(Priority.CRITICAL, state.priority - 1)
+    return priority, request.queue or ESCALATIONS_QUEUE
+
+
+ACTIONS: dict[str, Action] = {
+    "pick": Action(ACTIVE, _pick, _check_pick),
+    "assign": Action(ACTIVE, _assign, _check_assign, supervisors_only=True),
+    "reply": Action(WORKING, _reply, _check_message),
+    "note": Action(ACTIVE | {CaseStatus.RESOLVED, CaseStatus.CLOSED}, _note, _check_message),
+    "wait": Action(frozenset({CaseStatus.OPEN}), _wait, _check_wait),
+    "hold": Action(frozenset({CaseStatus.OPEN}), _hold, _check_wait),
+    "resume": Action(PAUSED_BY_WAITING, _resume),
+    "advance": Action(WORKING, _advance, _check_advance),
+    "resolve": Action(WORKING, _resolve, _check_resolve),
+    "reopen": Action(frozenset({CaseStatus.RESOLVED}), _reopen),
+    "cancel": Action(ACTIVE, _cancel),
+    "escalate": Action(ACTIVE, _escalate, _check_escalate),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The customer: email, resolution links, survey
+
+
+def receive_email(state: CaseState, email: InboundEmail, now: datetime) -> Effects | None:
+    """An email threaded to this case; None when it was already seen (a redelivery)."""
+    if email.key in state.seen_keys:
+        return None
+    effects = Effects()
+    _take_in_email(state, email, now, effects)
+    if email.mail_class is not MailClass.HUMAN:
+        return effects
+    if state.status is CaseStatus.AWAITING_CUSTOMER:
+        _enter(state, CaseStatus.OPEN, now, "customer replied")
+        effects.event("resumed", now, "customer", "The customer replied; work resumed")
+    elif state.status is CaseStatus.RESOLVED:
+        _reopen_case(state, now, effects, "customer", "the customer replied to the resolution")
+    elif state.status in FINAL:
+        effects.follow_ups.append(
+            FollowUpRequest(origin_key=f"email:{email.key}", follow_up_of=state.number, email=email)
+        )
+        effects.event("follow_up_requested", now, "customer", "Reply to a closed case")
+    return effects
+
+
+def respond_to_resolution(state: CaseState, response: ResolutionResponse, now: datetime) -> Effects:
+    check_resolution_response(state, response)
+    effects = Effects()
+    if response.accept:
+        effects.event("accepted", now, "customer", "The customer accepted the resolution")
+        _close(state, now, effects, "customer", "accepted by the customer")
+    else:
+        _reopen_case(
+            state,
+            now,
+            effects,
+            "customer",
+            f"the customer rejected the resolution: {response.comment}".rstrip(": "),
+        )
+    return effects
+
+
+def check_resolution_response(state: CaseState, response: ResolutionResponse) -> None:
+    if response.episode != state.episode or state.status is not CaseStatus.RESOLVED:
+        raise Refusal("link_used", "this resolution has already been answered or replaced")
+    if len(response.comment) > MAX_TEXT:
+        raise Refusal("invalid_input", "comment is too long")
+
+
+def answer_survey(state: CaseState, answer: SurveyAnswer, now: datetime) -> Effects:
+    check_survey_answer(state, answer)
+    assert state.survey is not None
+    state.survey.status = SurveyStatus.ANSWERED
+    state.survey.answered_at = now
+    state.survey.rating = answer.rating
+    state.survey.comment = answer.comment
+    state.finished = True
+    effects = Effects()
+    effects.event(
+        "survey_answered",
+        now,
+        "customer",
+        f"Survey answered: {answer.rating}/5",
+        answer.comment,
+        rating=str(answer.rating),
+    )
+    return effects
+
+
+def check_survey_answer(state: CaseState, answer: SurveyAnswer) -> None:
+    survey = state.survey
+    if survey is None or survey.episode != answer.episode:
+        raise Refusal("link_used", "this survey link is no longer valid")
+    if survey.status is SurveyStatus.ANSWERED:
+        raise Refusal("link_used", "this survey has already been answered")
+    if survey.status is SurveyStatus.EXPIRED:
+        raise Refusal("survey_expired", "this survey has expired")
+    if survey.status is SurveyStatus.SCHEDULED:
+        raise Refusal("link_used", "this survey is not open yet")
+    if answer.rating not in range(1, 6):
+        raise Refusal("invalid_input", "rating must be between 1 and 5")
+    if len(answer.comment) > MAX_TEXT:
+        raise Refusal("invalid_input", "comment is too long")
+
+
+def email_failed(state: CaseState, email: EmailRequest, reason: str, now: datetime) -> Effects:
+    """An email the mail server refused for good; the case goes on and says so."""
+    effects = Effects()
+    effects.event(
+        "email_failed",
+        now,
+        "system",
+        f"Email {email.template} could not be sent",
+        reason[:2000],
+        key=email.key,
+    )
+    return effects
+
+
+def follow_up_opened(
+    state: CaseState, request: FollowUpRequest, number: str, now: datetime
+) -> Effects:
+    state.follow_ups.append(number)
+    effects = Effects()
+    effects.event(
+        "follow_up_opened", now, "system", f"Follow-up case {number} opened", number=number
+    )
+    return effects
+
+
+# ---------------------------------------------------------------------------------------------
+# Timers: SLA warnings and failures, auto-close, survey
+
+
+def next_wakeup(state: CaseState) -> datetime | None:
+    """The earliest instant at which a timer of this case falls due; None when nothing waits."""
+    instants = [due for clock in state.kpis if (due := sla.next_due(clock)) is not None]
+    if state.status is CaseStatus.RESOLVED and state.resolved_at is not None:
+        instants.append(state.resolved_at + state.timings.auto_close_after)
+    if (survey_due := _survey_due(state)) is not None:
+        instants.append(survey_due)
+    return min(instants) if instants else None
+
+
+def fire_timers(state: CaseState, now: datetime) -> list[tuple[str, Effects]]:
+    """Carry out every timer that has fallen due, each as its own recorded transition."""
+    fired: list[tuple[str, Effects]] = []
+    for clock in state.kpis:
+        effects = _fire_clock(state, clock, now)
+        if effects is not None:
+            fired.append(("sla", effects))
+    if (effects := _fire_auto_close(state, now)) is not None:
+        fired.append(("auto_close", effects))
+    if (effects := _fire_survey(state, now)) is not None:
+        fired.append(("survey", effects))
+    return fired
+
+
+def _fire_clock(state: CaseState, clock: KpiClock, now: datetime) -> Effects | None:
+    due = {sla.WARNING: clock.warn_at, sla.FAILURE: clock.fail_at}
+    fired = sla.fire_due(clock, state.policy.calendar, now)
+    if not fired:
+        return None
+    effects = Effects()
+    for what in fired:
+        due_at = due[what]
+        assert due_at is not None
+        late = _lateness(state, due_at, now)
+        effects.event(
+            f"sla_{what}",
+            now,
+            "system",
+            f"SLA {what}: {clock.kpi} (instance {clock.instance})"
+            + (f", late by {late}" if late else ""),
+            kpi=str(clock.kpi),
+            due_at=due_at.isoformat(),
+            late_by=late,
+        )
+        effects.emails.append(_sla_email(state, clock, what, due_at, late))
+    return effects
+
+
+def _sla_email(
+    state: CaseState, clock: KpiClock, what: str, due_at: datetime, late: str
+) -> EmailRequest:
+    if what == sla.WARNING:
+        to = Recipients(agents=[state.owner]) if state.owner else Recipients(queues=[state.queue])
+    else:
+        to = Recipients(
+            agents=[state.owner] if state.owner else [],
+            queues=[] if state.owner else [state.queue],
+            supervisors=True,
+        )
+    fail_at = clock.fail_at or due_at
+    return _to_agents(
+        state,
+        key=f"{state.number}:sla-{what}:{clock.kpi}:{clock.instance}",
+        template=f"sla_{what}",
+        to=to,
+        subject=f"SLA {what}: {clock.kpi.replace('_', ' ')} on {state.subject}",
+        context={
+            "kpi": str(clock.kpi),
+            "due_at": due_at.isoformat(timespec="seconds"),
+            "fail_at": fail_at.isoformat(timespec="seconds"),
+            "late_by": late,
+            "owner": state.owner or "",
+        },
+    )
+
+
+def _fire_auto_close(state: CaseState, now: datetime) -> Effects | None:
+    if state.status is not CaseStatus.RESOLVED or state.resolved_at is None:
+        return None
+    due = state.resolved_at + state.timings.auto_close_after
+    if due > now + sla.DUE_TOLERANCE:
+        return None
+    effects = Effects()
+    late = _lateness(state, due, now)
+    effects.event(
+        "auto_closed",
+        now,
+        "system",
+        "Closed automatically: no answer to the resolution",
+        late_by=late,
+    )
+    _close(state, now, effects, "system", "auto-closed")
+    return effects
+
+
+def _survey_due(state: CaseState) -> datetime | None:
+    survey = state.survey
+    if survey is None:
+        return None
+    timings = state.timings
+    if survey.status is SurveyStatus.SCHEDULED:
+        return survey.send_at
+    if survey.status in (SurveyStatus.SENT, SurveyStatus.REMINDED):
+        assert survey.sent_at is not None and survey.expires_at is not None
+        remind_at = survey.sent_at + timings.survey_reminder_after
+        if survey.status is SurveyStatus.SENT and remind_at < survey.expires_at:
+            return remind_at
+        return survey.expires_at
+    return None
+
+
+def _fire_survey(state: CaseState, now: datetime) -> Effects | None:
+    survey = state.survey
+    due = _survey_due(state)
+    if survey is None or due is None or due > now + sla.DUE_TOLERANCE:
+        return None
+    effects = Effects()
+    late = _lateness(state, due, now)
+    if survey.status is SurveyStatus.SCHEDULED:
+        survey.status = SurveyStatus.SENT
+        survey.sent_at = now
+        survey.expires_at = now + state.timings.survey_expires_after
+        effects.event("survey_sent", now, "system", "Satisfaction survey sent", late_by=late)
+        effects.emails.append(_survey_email(state, survey, "survey", "How did we do?"))
+    elif survey.status is SurveyStatus.SENT and due != survey.expires_at:
+        survey.status = SurveyStatus.REMINDED
+        survey.reminded_at = now
+        effects.event("survey_reminded", now, "system", "Survey reminder sent", late_by=late)
+        effects.emails.append(
+            _survey_email(state, survey, "survey_reminder", "A minute for our survey?")
+        )
+    else:
+        survey.status = SurveyStatus.EXPIRED
+        state.finished = True
+        effects.event("survey_expired", now, "system", "Survey expired unanswered", late_by=late)
+    return effects
+
+
+def _survey_email(state: CaseState, survey: Survey, template: str, subject: str) -> EmailRequest:
+    return _to_customer(
+        state,
+        key=f"{state.number}:{template.replace('_', '-')}:{survey.episode}",
+        template=template,
+        subject=subject,
+        context={},
+        link_purposes=["survey"],
+        episode=survey.episode,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared steps
+
+
+def _enter(state: CaseState, status: CaseStatus, now: datetime, reason: str) -> None:
+    """Change status, pausing or resuming the SLA clocks as the policy says."""
+    previous, state.status = state.status, status
+    pausing = set(state.policy.pause_states)
+    calendar = state.policy.calendar
+    if status in pausing and previous not in pausing:
+        for clock in state.kpis:
+            sla.pause(clock, calendar, now, reason)
+    elif previous in pausing and status not in pausing:
+        for clock in state.kpis:
+            sla.resume(clock, calendar, now, reason)
+
+
+def _reopen_case(
+    state: CaseState, now: datetime, effects: Effects, actor: str, reason: str
+) -> None:
+    state.status = CaseStatus.OPEN
+    state.resolved_at = None
+    clock = sla.find(state.kpis, KpiName.RESOLUTION)
+    if clock is not None:
+        sla.reactivate(clock, state.policy.calendar, now, reason)
+    if state.entitlement is not None:
+        effects.entitlement_changes.append(_entitlement_change(state, "restore", +1))
+    effects.event("reopened", now, actor, "Case reopened", reason)
+
+
+def _close(state: CaseState, now: datetime, effects: Effects, actor: str, how: str) -> None:
+    state.status = CaseStatus.CLOSED
+    state.closed_at = now
+    state.survey = Survey(
+        episode=state.episode,
+        status=SurveyStatus.SCHEDULED,
+        send_at=now + state.timings.survey_delay,
+    )
+    effects.event("closed", now, actor, f"Case closed ({how})")
+
+
+def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects: Effects) -> None:
+    state.seen_keys.append(email.key)
+    if email.message_id and email.message_id not in state.thread:
+        state.thread.append(email.message_id)
+    sender = email.sender.lower()
+    if email.verified and sender and sender not in state.participants:
+        state.participants.append(sender)
+    effects.event(
+        "email_in",
+        now,
+        "customer" if email.mail_class is MailClass.HUMAN else str(email.mail_class),
+        f"Email from {email.sender_name or email.sender}: {email.subject}"[:300],
+        email.text[:MAX_TEXT],
+        message_id=email.message_id,
+        mail_class=str(email.mail_class),
+        raw_sha256=email.raw_sha256,
+        key=email.key,
+        verified=str(email.verified).lower(),
+    )
+
+
+def _send_reply(state: CaseState, agent: str, body: str, now: datetime, effects: Effects) -> None:
+    _respond(state, now)
+    effects.event("replied", now, agent, "Public reply to the customer", body)
+    effects.emails.append(
+        _to_customer(
+            state,
+            key=f"{state.number}:reply:{state.seq + 1}",
+            template="reply",
+            subject=f"Re: {state.subject}",
+            context={"body": body, "agent": agent},
+            auto_submitted="no",
+        )
+    )
+
+
+def _respond(state: CaseState, now: datetime) -> None:
+    """The first public response stops the first-response clock."""
+    if state.responded:
+        return
+    state.responded = True
+    _stop_clock(state, KpiName.FIRST_RESPONSE, now, KpiStatus.SUCCEEDED, "first response sent")
+
+
+def _stop_clock(
+    state: CaseState, kpi: KpiName, now: datetime, outcome: KpiStatus, reason: str
+) -> None:
+    clock = sla.find(state.kpis, kpi)
+    if clock is not None:
+        sla.stop(clock, state.policy.calendar, now, outcome, reason)
+
+
+def _acknowledgement(state: CaseState, email: InboundEmail | None) -> EmailRequest:
+    return _to_customer(
+        state,
+        key=f"{state.number}:ack",
+        template="ack",
+        subject=f"We received your request: {state.subject}",
+        context={
+            "description": state.description[:2000],
+            "follow_up_of": state.follow_up_of or "",
+            "queue": state.queue,
+        },
+        auto_submitted="auto-replied" if email is not None else "auto-generated",
+    )
+
+
+def _should_acknowledge(new: NewCase) -> bool:
+    if not new.customer_email:
+        return False
+    return new.email is None or new.email.mail_class is MailClass.HUMAN
+
+
+def _to_customer(
+    state: CaseState,
+    *,
+    key: str,
+    template: str,
+    subject: str,
+    context: dict[str, str],
+    auto_submitted: str = "auto-generated",
+    link_purposes: list[str] | None = None,
+    episode: int | None = None,
+) -> EmailRequest:
+    return EmailRequest(
+        key=key,
+        case_number=state.number,
+        template=template,
+        to=Recipients(addresses=[state.customer.email]),
+        subject=subject,
+        context={"customer_name": state.customer.name, "case_subject": state.subject, **context},
+        auto_submitted=auto_submitted,
+        in_reply_to=state.thread[-1] if state.thread else "",
+        references=state.thread[-10:],
+        link_purposes=link_purposes or [],
+        link_episode=state.episode if episode is None else episode,
+    )
+
+
+def _to_agents(
+    state: CaseState,
+    *,
+    key: str,
+    template: str,
+    to: Recipients,
+    subject: str,
+    context: dict[str, str],
+) -> EmailRequest:
+    return EmailRequest(
+        key=key,
+        case_number=state.number,
+        template=template,
+        to=to,
+        subject=subject,
+        context={
+            "case_subject": state.subject,
+            "queue": state.queue,
+            "priority": str(state.priority),
+            "status": str(state.status),
+            **context,
+        },
+    )
+
+
+def _entitlement_change(state: CaseState, what: str, delta: int) -> EntitlementChange:
+    assert state.entitlement is not None
+    return EntitlementChange(
+        key=f"{state.number}:entitlement:{what}:{state.episode}",
+        entitlement_id=state.entitlement.id,
+        case_number=state.number,
+        delta=delta,
+    )
+
+
+def _exhausted_name(context: CaseContext) -> str:
+    entitlement = context.entitlement
+    if entitlement is not None and routing.usable_entitlement(entitlement) is None:
+        return entitlement.name
+    return ""
+
+
+def _lateness(state: CaseState, due: datetime, now: datetime) -> str:
+    late = now - due
+    return humanize(late) if late >= state.timings.late_threshold else ""
+
+
+def _field(state: CaseState, request: AdvanceRequest, name: str) -> str:
+    return request.fields.get(name) or state.fields.get(name, "")
+
+
+def _check_text(name: str, value: str) -> None:
+    if not value.strip():
+        raise Refusal("invalid_input", f"{name} must not be empty")
+    if len(value) > MAX_TEXT:
+        raise Refusal("invalid_input", f"{name} is longer than {MAX_TEXT} characters")
+
+
+def humanize(duration: timedelta) -> str:
+    """`2 days 3 h 4 min` for people reading emails; seconds only below a minute."""
+    seconds = int(duration.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    return " ".join(parts)

@@ -1,0 +1,563 @@
+"""The data that crosses the Temporal boundary: case state, signals, updates and activity inputs.
+
+Every workflow, signal, update and activity takes one dataclass so fields with defaults can be added
+without breaking running cases. All case state is `CaseState`, which is also what continue-as-new
+carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from caseflow.workflows.calendar import TWENTY_FOUR_SEVEN, CalendarSpec
+
+TASK_QUEUE = "caseflow"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    MERGED = "merged"
+
+
+class Stage(StrEnum):
+    IDENTIFY = "identify"
+    RESEARCH = "research"
+    RESOLVE = "resolve"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    WEB = "web"
+    FACEBOOK = "facebook"
+    TWITTER = "twitter"
+    IOT = "iot"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class KpiName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class KpiStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    NEARING_NONCOMPLIANCE = "nearing_noncompliance"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    NONCOMPLIANT = "noncompliant"
+    CANCELLED = "cancelled"
+
+
+class SurveyStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    REMINDED = "reminded"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+
+
+class MailClass(StrEnum):
+    """What kind of sender wrote an incoming message; only `human` mail is ever acknowledged."""
+
+    HUMAN = "human"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    BULK = "bulk"
+    FEEDBACK = "feedback"
+    OWN_LOOP = "own_loop"
+
+
+class Priority:
+    """Priorities as numbers, 1 most urgent, as in ServiceNow."""
+
+    CRITICAL = 1
+    HIGH = 2
+    NORMAL = 3
+    LOW = 4
+    ALL = (1, 2, 3, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# People
+
+
+@dataclass
+class Actor:
+    """Who asks for an action: an agent (with role and queues), the customer, or the system."""
+
+    handle: str
+    role: Role | None = None
+    queues: list[str] = field(default_factory=list)
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role is not None
+
+
+SYSTEM = Actor(handle="system")
+CUSTOMER = Actor(handle="customer")
+
+
+@dataclass
+class Customer:
+    email: str
+    name: str = ""
+    contact_id: int | None = None
+    account_id: int | None = None
+    account_name: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration pinned to a case when it is created
+
+
+@dataclass
+class KpiTarget:
+    kpi: KpiName
+    warn_after: timedelta
+    fail_after: timedelta
+
+
+@dataclass
+class SlaPolicy:
+    name: str
+    calendar: CalendarSpec = field(default_factory=lambda: TWENTY_FOUR_SEVEN)
+    targets: list[KpiTarget] = field(default_factory=list)
+    pause_states: list[CaseStatus] = field(
+        default_factory=lambda: [CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD]
+    )
+
+
+@dataclass
+class CaseTimings:
+    """Durations from settings, pinned at creation so a running case keeps its own."""
+
+    auto_close_after: timedelta = timedelta(days=7)
+    survey_delay: timedelta = timedelta(hours=1)
+    survey_reminder_after: timedelta = timedelta(days=3)
+    survey_expires_after: timedelta = timedelta(days=7)
+    late_threshold: timedelta = timedelta(minutes=1)
+
+
+@dataclass
+class Entitlement:
+    id: int
+    name: str
+    remaining: int | None  # None: unlimited
+    sla_policy: str | None = None
+
+
+@dataclass
+class RoutingRule:
+    """Ordered conditions on a new case; empty conditions match everything."""
+
+    name: str
+    queue: str
+    entitlements: list[str] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)
+    priorities: list[int] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    subject_words: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseContext:
+    """What the database knows that creating a case needs; the workflow decides with it."""
+
+    customer: Customer
+    entitlement: Entitlement | None
+    rules: list[RoutingRule]
+    policies: list[SlaPolicy]
+    default_policy: str
+    default_queue: str
+    timings: CaseTimings
+
+
+# ---------------------------------------------------------------------------------------------
+# Case state
+
+
+@dataclass
+class KpiEvent:
+    at: datetime
+    event: str  # started, paused, resumed, warned, failed, succeeded, cancelled
+    reason: str = ""
+
+
+@dataclass
+class KpiClock:
+    """One SLA KPI instance. Elapsed business time is `elapsed` plus the running segment."""
+
+    kpi: KpiName
+    warn_after: timedelta
+    fail_after: timedelta
+    started_at: datetime
+    status: KpiStatus = KpiStatus.IN_PROGRESS
+    instance: int = 1
+    elapsed: timedelta = timedelta(0)
+    running_since: datetime | None = None
+    warn_at: datetime | None = None
+    fail_at: datetime | None = None
+    warned_at: datetime | None = None
+    failed_at: datetime | None = None
+    stopped_at: datetime | None = None
+    met_by: timedelta | None = None
+    missed_by: timedelta | None = None
+    history: list[KpiEvent] = field(default_factory=list)
+
+
+@dataclass
+class Resolution:
+    text: str
+    time_spent_minutes: int
+    billable_minutes: int
+    resolved_by: str
+    resolved_at: datetime
+    episode: int
+
+
+@dataclass
+class Survey:
+    episode: int
+    status: SurveyStatus
+    send_at: datetime
+    sent_at: datetime | None = None
+    reminded_at: datetime | None = None
+    expires_at: datetime | None = None
+    answered_at: datetime | None = None
+    rating: int | None = None
+    comment: str = ""
+
+
+@dataclass
+class Recipients:
+    """Who an email goes to; agent handles, queues and supervisors are resolved by the activity."""
+
+    addresses: list[str] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    supervisors: bool = False
+
+
+@dataclass
+class EmailRequest:
+    """One outgoing email; `key` is its business key, so it is sent once however often retried."""
+
+    key: str
+    case_number: str
+    template: str
+    to: Recipients
+    subject: str
+    context: dict[str, str] = field(default_factory=dict)
+    auto_submitted: str = "auto-generated"  # "no" for an agent's own reply
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    link_purposes: list[str] = field(
+        default_factory=list
+    )  # signed links to build: survey, resolution
+    link_episode: int = 0
+
+
+@dataclass
+class TimelineEvent:
+    kind: str
+    at: datetime
+    actor: str
+    summary: str
+    body: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EntitlementChange:
+    key: str
+    entitlement_id: int
+    case_number: str
+    delta: int  # -1 consumes one case, +1 gives it back
+
+
+@dataclass
+class FollowUpRequest:
+    """A customer wrote to a closed case: open a new case linked to it."""
+
+    origin_key: str
+    follow_up_of: str
+    email: InboundEmail
+
+
+@dataclass
+class InboundEmail:
+    """An email the intake has stored and threaded to a case (the `email_received` signal)."""
+
+    key: str
+    sender: str
+    subject: str
+    received_at: datetime
+    text: str = ""
+    sender_name: str = ""
+    message_id: str = ""
+    references: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    mail_class: MailClass = MailClass.HUMAN
+    raw_sha256: str = ""
+    verified: bool = True
+
+
+@dataclass
+class NewCase:
+    """How a case begins: from an email, or from an agent through the API."""
+
+    channel: Channel
+    subject: str
+    description: str
+    customer_email: str
+    customer_name: str = ""
+    priority: int | None = None
+    product: str | None = None
+    follow_up_of: str | None = None
+    email: InboundEmail | None = None
+    created_by: str = "customer"
+
+
+@dataclass
+class CaseState:
+    number: str
+    subject: str
+    description: str
+    channel: Channel
+    customer: Customer
+    priority: int
+    created_at: datetime
+    status: CaseStatus = CaseStatus.NEW
+    stage: Stage = Stage.IDENTIFY
+    queue: str = ""
+    routed_by: str = ""
+    owner: str | None = None
+    product: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    entitlement: Entitlement | None = None
+    policy: SlaPolicy = field(default_factory=lambda: SlaPolicy(name="none"))
+    timings: CaseTimings = field(default_factory=CaseTimings)
+    kpis: list[KpiClock] = field(default_factory=list)
+    participants: list[str] = field(default_factory=list)
+    thread: list[str] = field(default_factory=list)  # Message-IDs of the conversation
+    seen_keys: list[str] = field(default_factory=list)
+    seq: int = 0
+    episode: int = 0
+    responded: bool = False
+    resolution: Resolution | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime | None = None
+    survey: Survey | None = None
+    follow_up_of: str | None = None
+    follow_ups: list[str] = field(default_factory=list)
+    # Effects decided but not yet carried out, in order; carried across continue-as-new.
+    pending_records: list[CaseRecord] = field(default_factory=list)
+    pending_emails: list[EmailRequest] = field(default_factory=list)
+    pending_follow_ups: list[FollowUpRequest] = field(default_factory=list)
+    recorded_seq: int = 0
+    finished: bool = False
+
+
+@dataclass
+class CaseSnapshot:
+    """The read-model row of a case: what `record_case` writes to the database."""
+
+    number: str
+    subject: str
+    description: str
+    channel: Channel
+    status: CaseStatus
+    stage: Stage
+    priority: int
+    queue: str
+    routed_by: str
+    owner: str | None
+    customer: Customer
+    product: str | None
+    fields: dict[str, str]
+    entitlement_id: int | None
+    sla_policy: str
+    sla_status: str
+    sla_due_at: datetime | None
+    follow_up_of: str | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: Resolution | None
+    survey: Survey | None
+    kpis: list[KpiClock]
+    participants: list[str]
+
+
+@dataclass
+class CaseRecord:
+    """Input of the `record_case` activity: the snapshot after event `seq` and what happened."""
+
+    seq: int
+    snapshot: CaseSnapshot
+    events: list[TimelineEvent]
+    actor: str
+    action: str
+    entitlement_changes: list[EntitlementChange] = field(default_factory=list)
+
+
+@dataclass
+class CaseInput:
+    number: str
+    new: NewCase | None = None
+    state: CaseState | None = None  # set when continuing as new
+
+
+@dataclass
+class CaseResult:
+    number: str
+    status: CaseStatus
+    survey_rating: int | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Updates (agent actions and the customer's links)
+
+
+@dataclass
+class ActionRequest:
+    """pick, resume, reopen, cancel and other actions that carry only a comment."""
+
+    actor: Actor
+    comment: str = ""
+
+
+@dataclass
+class AssignRequest:
+    actor: Actor
+    owner: str
+    comment: str = ""
+
+
+@dataclass
+class MessageRequest:
+    """reply (public, emailed to the customer) and note (internal)."""
+
+    actor: Actor
+    body: str
+
+
+@dataclass
+class WaitRequest:
+    """wait (on the customer) or hold (on a third party); an optional public message with it."""
+
+    actor: Actor
+    reason: str = ""
+    body: str = ""
+
+
+@dataclass
+class AdvanceRequest:
+    actor: Actor
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ResolveRequest:
+    actor: Actor
+    resolution: str
+    time_spent_minutes: int = 0
+    billable_minutes: int = 0
+
+
+@dataclass
+class EscalateRequest:
+    actor: Actor
+    reason: str = ""
+    priority: int | None = None
+    queue: str | None = None
+
+
+@dataclass
+class ResolutionResponse:
+    """The customer accepts or rejects a proposed resolution through the signed link."""
+
+    episode: int
+    accept: bool
+    comment: str = ""
+
+
+@dataclass
+class SurveyAnswer:
+    episode: int
+    rating: int
+    comment: str = ""
+
+
+@dataclass
+class KpiView:
+    kpi: KpiName
+    status: KpiStatus
+    warn_at: datetime | None
+    fail_at: datetime | None
+    elapsed_seconds: int
+    met_by_seconds: int | None
+    missed_by_seconds: int | None
+
+
+@dataclass
+class CaseView:
+    """What an update answers: the case as it is after the action."""
+
+    number: str
+    subject: str
+    status: CaseStatus
+    stage: Stage
+    priority: int
+    queue: str
+    owner: str | None
+    channel: Channel
+    customer_email: str
+    product: str | None
+    sla_status: str
+    sla_due_at: datetime | None
+    kpis: list[KpiView]
+    episode: int
+    survey_status: SurveyStatus | None
+    follow_up_of: str | None
+    updated_at: datetime | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities, by name: workflows do not import the activities package.
+
+
+class ActivityName:
+    LOAD_CASE_CONTEXT = "load_case_context"
+    RECORD_CASE = "record_case"
+    SEND_EMAIL = "send_email"
+    OPEN_FOLLOW_UP = "open_follow_up"
+
+
+@dataclass
+class ContextRequest:
+    customer_email: str
+    customer_name: str = ""
+    channel: Channel = Channel.EMAIL
+
+
+@dataclass
+class FollowUpResult:
+    number: str

@@ -1,0 +1,100 @@
+"""How clients reach case workflows: connect, start a case once, signal it, await its creation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+)
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from caseflow.workflows import search, views
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import (
+    TASK_QUEUE,
+    CaseInput,
+    CaseResult,
+    CaseStatus,
+    CaseView,
+    InboundEmail,
+    NewCase,
+    Priority,
+)
+
+# A closed case's number is never reused: a late reply becomes a follow-up case instead.
+ID_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    """A client with the pydantic data converter, as every Caseflow client must have."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+def case_handle(client: Client, number: str) -> WorkflowHandle[CaseWorkflow, CaseResult]:
+    """The case's workflow, whichever run is current (continue-as-new changes the run)."""
+    return client.get_workflow_handle_for(CaseWorkflow.run, number)
+
+
+async def start_case(
+    client: Client, number: str, new: NewCase, task_queue: str = TASK_QUEUE
+) -> WorkflowHandle[CaseWorkflow, CaseResult]:
+    """Start the case's workflow once: a second call with the same number starts nothing."""
+    try:
+        return await client.start_workflow(
+            CaseWorkflow.run,
+            CaseInput(number=number, new=new),
+            id=number,
+            task_queue=task_queue,
+            id_reuse_policy=ID_REUSE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=views.summary(number, new.subject),
+            search_attributes=_initial_attributes(new),
+        )
+    except WorkflowAlreadyStartedError:
+        return case_handle(client, number)
+
+
+async def create_case_and_wait(
+    client: Client,
+    number: str,
+    new: NewCase,
+    timeout: timedelta,
+    task_queue: str = TASK_QUEUE,
+) -> CaseView:
+    """Start the case (once) and answer when it is created and recorded."""
+    operation = WithStartWorkflowOperation(
+        CaseWorkflow.run,
+        CaseInput(number=number, new=new),
+        id=number,
+        task_queue=task_queue,
+        id_reuse_policy=ID_REUSE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=views.summary(number, new.subject),
+        search_attributes=_initial_attributes(new),
+    )
+    return await client.execute_update_with_start_workflow(
+        CaseWorkflow.created, start_workflow_operation=operation, rpc_timeout=timeout
+    )
+
+
+async def signal_email(client: Client, number: str, email: InboundEmail) -> None:
+    """Give an email to a running case; raises RPCError NOT_FOUND when the case has ended."""
+    await case_handle(client, number).signal(CaseWorkflow.email_received, email)
+
+
+def _initial_attributes(new: NewCase) -> TypedSearchAttributes:
+    priority = new.priority if new.priority in Priority.ALL else Priority.NORMAL
+    return search.initial(
+        {
+            "CaseState": str(CaseStatus.NEW),
+            "CaseChannel": str(new.channel),
+            "CasePriority": priority,
+        }
+    )

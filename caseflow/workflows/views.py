@@ -1,0 +1,127 @@
+"""Views of a case: the read-model snapshot, the update answer, and what ops see in the UI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from caseflow.workflows import sla
+from caseflow.workflows.model import CaseSnapshot, CaseState, CaseView, KpiClock, KpiView
+
+SUMMARY_LIMIT = 200
+
+
+def snapshot(state: CaseState) -> CaseSnapshot:
+    return CaseSnapshot(
+        number=state.number,
+        subject=state.subject,
+        description=state.description,
+        channel=state.channel,
+        status=state.status,
+        stage=state.stage,
+        priority=state.priority,
+        queue=state.queue,
+        routed_by=state.routed_by,
+        owner=state.owner,
+        customer=state.customer,
+        product=state.product,
+        fields=dict(state.fields),
+        entitlement_id=state.entitlement.id if state.entitlement else None,
+        sla_policy=state.policy.name,
+        sla_status=sla.overall_status(state.kpis),
+        sla_due_at=sla.due_at(state.kpis),
+        follow_up_of=state.follow_up_of,
+        created_at=state.created_at,
+        updated_at=state.updated_at or state.created_at,
+        resolved_at=state.resolved_at,
+        closed_at=state.closed_at,
+        resolution=state.resolution,
+        survey=state.survey,
+        kpis=list(state.kpis),
+        participants=list(state.participants),
+    )
+
+
+def kpi_view(clock: KpiClock) -> KpiView:
+    return KpiView(
+        kpi=clock.kpi,
+        status=clock.status,
+        warn_at=clock.warn_at,
+        fail_at=clock.fail_at,
+        elapsed_seconds=int(clock.elapsed.total_seconds()),
+        met_by_seconds=_seconds(clock.met_by),
+        missed_by_seconds=_seconds(clock.missed_by),
+    )
+
+
+def view(state: CaseState) -> CaseView:
+    return CaseView(
+        number=state.number,
+        subject=state.subject,
+        status=state.status,
+        stage=state.stage,
+        priority=state.priority,
+        queue=state.queue,
+        owner=state.owner,
+        channel=state.channel,
+        customer_email=state.customer.email,
+        product=state.product,
+        sla_status=sla.overall_status(state.kpis),
+        sla_due_at=sla.due_at(state.kpis),
+        kpis=[kpi_view(clock) for clock in state.kpis],
+        episode=state.episode,
+        survey_status=state.survey.status if state.survey else None,
+        follow_up_of=state.follow_up_of,
+        updated_at=state.updated_at,
+    )
+
+
+def summary(number: str, subject: str) -> str:
+    """The one line the Temporal UI lists for a case."""
+    line = " ".join(f"{number}: {subject}".split())
+    return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
+
+
+def details(state: CaseState) -> str:
+    """Markdown the Temporal UI shows as the case's current details."""
+    paragraphs = [
+        f"**{summary(state.number, state.subject)}**",
+        f"**{state.status}** · stage {state.stage} · priority {state.priority}",
+        f"Queue **{state.queue}** · owner **{state.owner or 'unassigned'}** · "
+        f"channel {state.channel}",
+        f"SLA **{sla.overall_status(state.kpis)}** (policy {state.policy.name})",
+        "\n".join(f"- {clock.kpi}: {clock.status}{_due_text(clock)}" for clock in state.kpis),
+    ]
+    if state.survey is not None:
+        paragraphs.append(f"Survey: {state.survey.status}")
+    if state.follow_up_of:
+        paragraphs.append(f"Follow-up of {state.follow_up_of}")
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def visibility(state: CaseState) -> dict[str, str | int | datetime | None]:
+    """Values of the search attributes; no personal data goes here."""
+    return {
+        "CaseState": str(state.status),
+        "CaseStage": str(state.stage),
+        "CaseQueue": state.queue,
+        "CaseOwner": state.owner,
+        "CaseChannel": str(state.channel),
+        "CaseProduct": state.product,
+        "SlaStatus": sla.overall_status(state.kpis),
+        "CasePriority": state.priority,
+        "SlaDueAt": sla.due_at(state.kpis),
+    }
+
+
+def _due_text(clock: KpiClock) -> str:
+    if clock.fail_at is not None:
+        return f", due {clock.fail_at.isoformat(timespec='seconds')}"
+    if clock.met_by is not None:
+        return f", met with {int(clock.met_by.total_seconds())} s to spare"
+    if clock.missed_by is not None:
+        return f", missed by {int(clock.missed_by.total_seconds())} s"
+    return ""
+
+
+def _seconds(value: timedelta | None) -> int | None:
+    return None if value is None else int(value.total_seconds())
