@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 LINK_MAC_BYTES = 16
 REPLY_MAC_CHARS = 12
-_REPLY_TOKEN = re.compile(r"^(cas-\d{6,})\.([a-z2-7]+)$")
+_REPLY_TOKEN = re.compile(r"^(cas-[0-9]{6,})\.([a-z2-7]+)$")
 
 
 @dataclass(frozen=True)
@@ -89,4 +89,7 @@ def _b64(data: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # unused trailing bits set: one token must have one spelling
+        raise ValueError("not canonical base64url")
+    return data

@@ -118,7 +118,7 @@ class Mailbox:
         try:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and not stopping():
-                if client.idle_check(timeout=1):
+                if client.idle_check(timeout=min(1.0, max(deadline - time.monotonic(), 0))):
                     break
         finally:
             client.idle_done()

@@ -200,7 +200,7 @@ def decode_part(part: Message) -> str:
     for candidate in (charset, "utf-8"):
         try:
             return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # the `undefined` codec raises a bare UnicodeError
             continue
     return payload.decode("latin-1")
 
@@ -229,6 +229,13 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        """An unknown `<![keyword[` raises AssertionError in the stdlib: skip the marker."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return i + 3
 
 
 def html_to_text(html: str) -> str:

@@ -41,6 +41,7 @@ class Templates:
     """The text and HTML templates of every email Caseflow sends."""
 
     def __init__(self, directory: Path = TEMPLATES) -> None:
+        self._directory = directory
         self._env = Environment(
             loader=FileSystemLoader(directory),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
@@ -56,7 +57,7 @@ class Templates:
         return text, html
 
     def names(self) -> set[str]:
-        return {path.name.split(".")[0] for path in TEMPLATES.glob("*.txt")}
+        return {path.name.split(".")[0] for path in self._directory.glob("*.txt")}
 
 
 def message_id(key: str, case_number: str, domain: str) -> str:

@@ -3,7 +3,8 @@
 Pure functions of their arguments (stdlib only), so they run inside the workflow sandbox and are
 tested against a brute-force oracle. Instants are timezone-aware; results are in UTC. Business
 hours are wall-clock times in the calendar's zone; a wall time that does not exist on a DST
-change day is read with `fold=0` (the offset in force before the change), as `zoneinfo` does.
+change day (it falls in the gap) is read as the instant the clock jumps past it, and a repeated
+wall time is read as its first occurrence (`fold=0`).
 """
 
 from __future__ import annotations
@@ -132,7 +133,24 @@ def _day_intervals(
     spans = sorted((h.start, h.end) for h in cal.hours if h.weekday == day.weekday())
     for start, end in spans:
         end_day = day + timedelta(days=1) if end == MIDNIGHT else day
-        open_at = datetime.combine(day, start, tzinfo=zone).astimezone(UTC)
-        close_at = datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+        open_at = _wall_to_utc(day, start, zone)
+        close_at = _wall_to_utc(end_day, end, zone)
         if close_at > open_at:
             yield open_at, close_at
+
+
+def _wall_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """A local wall time as a UTC instant; one in a DST gap becomes the instant of the jump."""
+    local = datetime.combine(day, wall, tzinfo=zone)
+    after = local.astimezone(UTC)  # fold=0 reads a gap time with the old offset: past the jump
+    if after.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return after
+    # Bisect (in whole seconds, as zone transitions are) for the first instant showing >= wall.
+    naive = local.replace(tzinfo=None)
+    low = int(local.replace(fold=1).astimezone(UTC).timestamp())  # before the jump
+    high = int(after.timestamp())
+    while high - low > 1:
+        mid = (low + high) // 2
+        shown = datetime.fromtimestamp(mid, UTC).astimezone(zone).replace(tzinfo=None)
+        low, high = (low, mid) if shown >= naive else (mid, high)
+    return datetime.fromtimestamp(high, UTC)

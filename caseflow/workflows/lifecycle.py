@@ -458,6 +458,8 @@ def receive_email(state: CaseState, email: InboundEmail, now: datetime) -> Effec
     _take_in_email(state, email, now, effects)
     if email.mail_class is not MailClass.HUMAN:
         return effects
+    if not email.verified and state.status not in FINAL:
+        return effects  # a stranger's reply moves nothing until an agent confirms it
     if state.status is CaseStatus.AWAITING_CUSTOMER:
         _enter(state, CaseStatus.OPEN, now, "customer replied")
         effects.event("resumed", now, "customer", "The customer replied; work resumed")

@@ -64,4 +64,5 @@ def choose_policy(context: CaseContext) -> SlaPolicy:
 
 def _mentions_any(subject: str, words: list[str]) -> bool:
     lowered = subject.casefold()
-    return any(re.search(rf"\b{re.escape(word.casefold())}\b", lowered) for word in words)
+    # Lookarounds rather than \b, so that words starting or ending in a symbol (c++) match too.
+    return any(re.search(rf"(?<!\w){re.escape(word.casefold())}(?!\w)", lowered) for word in words)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -12,6 +17,7 @@ from temporalio.client import (
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.workflows import search, views
 from caseflow.workflows.case import CaseWorkflow
@@ -98,3 +104,26 @@ def _initial_attributes(new: NewCase) -> TypedSearchAttributes:
             "CasePriority": priority,
         }
     )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register Caseflow's search attributes on a cluster; answers the names it added."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server
+            raise
+        known = set()
+    wanted = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in search.ALL_KEYS
+        if key.name not in known
+    }
+    if wanted:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(search_attributes=wanted, namespace=namespace)
+        )
+    return sorted(wanted)

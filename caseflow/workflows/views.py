@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 
 from caseflow.workflows import sla
@@ -11,6 +12,7 @@ SUMMARY_LIMIT = 200
 
 
 def snapshot(state: CaseState) -> CaseSnapshot:
+    # Copies, not references: a record waits in the queue while later actions change the clocks.
     return CaseSnapshot(
         number=state.number,
         subject=state.subject,
@@ -35,8 +37,8 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         resolved_at=state.resolved_at,
         closed_at=state.closed_at,
         resolution=state.resolution,
-        survey=state.survey,
-        kpis=list(state.kpis),
+        survey=copy.deepcopy(state.survey),
+        kpis=copy.deepcopy(state.kpis),
         participants=list(state.participants),
     )
 

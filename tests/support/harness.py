@@ -1,0 +1,93 @@
+"""A worker with real activities (SQLite, SMTP sink) around a test's Temporal environment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from caseflow.settings import Settings
+from caseflow.signing import token_hash
+from caseflow.store import cases, directory
+from caseflow.store.db import make_engine, session_factory, transaction
+from caseflow.worker import ACTIVITY_THREADS, build_worker
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import (
+    Actor,
+    CaseResult,
+    Channel,
+    InboundEmail,
+    NewCase,
+    Role,
+)
+from caseflow.workflows.starter import start_case
+from tests.support.servers import SmtpSink
+
+AGENT = Actor(handle="ann", role=Role.AGENT, queues=["standard", "gold"])
+SUPERVISOR = Actor(handle="sam", role=Role.SUPERVISOR, queues=["escalations"])
+CUSTOMER = "carol@globex.example"  # no entitlement: standard policy, business-hours calendar
+GOLD_CUSTOMER = "alice@acme.example"  # Acme Gold: 15 minutes first response, 24x7
+
+
+@dataclass
+class Harness:
+    client: Client
+    settings: Settings
+    sessions: sessionmaker[Session]
+    sink: SmtpSink
+    worker: Worker
+
+    async def open_case(
+        self, customer: str = CUSTOMER, subject: str = "Printer on fire", **new: object
+    ) -> WorkflowHandle[CaseWorkflow, CaseResult]:
+        key = f"test:{uuid.uuid4().hex}"
+        with transaction(self.sessions) as session:
+            number = cases.allocate_case_number(session, key)
+        email = InboundEmail(
+            key=key,
+            sender=customer,
+            subject=subject,
+            received_at=datetime.now(UTC),
+            text="It is on fire.",
+            message_id=f"<{uuid.uuid4().hex}@customer.example>",
+        )
+        case = NewCase(
+            channel=Channel.EMAIL,
+            subject=subject,
+            description="It is on fire.",
+            customer_email=customer,
+            email=email,
+            **new,  # type: ignore[arg-type]
+        )
+        return await start_case(self.client, number, case, self.settings.task_queue)
+
+
+def add_agents(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        directory.create_agent(
+            session, "ann", "ann@caseflow.test", "agent", ["standard", "gold"], token_hash("ann")
+        )
+        directory.create_agent(
+            session, "sam", "sam@caseflow.test", "supervisor", ["escalations"], token_hash("sam")
+        )
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, sink: SmtpSink
+) -> AsyncIterator[Harness]:
+    engine = make_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    add_agents(sessions)
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        worker = build_worker(client, sessions, settings, executor)
+        async with worker:
+            yield Harness(client, settings, sessions, sink, worker)
+    engine.dispose()

@@ -1,0 +1,444 @@
+"""Parsing incoming messages: the facts Caseflow keeps, and no surprises on hostile input."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import email
+import email.policy
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from caseflow.intake.classify import classify
+from caseflow.intake.parse import (
+    MAX_TEXT,
+    MalformedEmail,
+    body_text,
+    dedup_key,
+    html_to_text,
+    message_ids,
+    normalize_message_id,
+    parse,
+)
+from caseflow.workflows.model import MailClass
+from tests.unit import emails
+from tests.unit.emails import CORPUS, CUSTOMER, SUPPORT, message, with_body_bytes
+
+
+def _message_object(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+# -- the facts of an ordinary message -------------------------------------------------------------
+
+
+def test_plain_message_yields_sender_subject_date_and_text() -> None:
+    parsed = parse(message(headers=[("Cc", "Bob <BOB@Example.com>, not-an-address")]))
+
+    assert parsed.sender == CUSTOMER
+    assert parsed.sender_name == "Ada Lovelace"
+    assert parsed.subject == "Printer on fire"
+    assert parsed.date == datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
+    assert parsed.text == "Hello,\nmy printer is on fire."
+    assert parsed.to == [SUPPORT]
+    assert parsed.cc == ["bob@example.com"]
+    assert parsed.message_id == "<m1.abc@mail.example.com>"
+    assert parsed.dedup_key == "mid:<m1.abc@mail.example.com>"
+    assert parsed.content_type == "text/plain"
+
+
+def test_sender_falls_back_to_the_sender_header_and_ignores_reply_to() -> None:
+    raw = message(
+        sender="undisclosed",
+        headers=[("Sender", "Ada <Ada@Example.com>"), ("Reply-To", "mallory@evil.example")],
+    )
+
+    assert parse(raw).sender == CUSTOMER
+
+
+def test_subject_whitespace_is_collapsed() -> None:
+    raw = message(subject="Printer\r\n  on\tfire  ")
+
+    assert parse(raw).subject == "Printer on fire"
+
+
+def test_references_and_in_reply_to_are_normalised_lists() -> None:
+    raw = message(
+        headers=[
+            ("In-Reply-To", "<CAS-000123.aa@Caseflow.TEST>"),
+            ("References", "<a@X.example>\r\n <b@y.example> junk <c@Z.EXAMPLE>"),
+        ]
+    )
+
+    parsed = parse(raw)
+
+    assert parsed.in_reply_to == ["<CAS-000123.aa@caseflow.test>"]
+    assert parsed.references == ["<a@x.example>", "<b@y.example>", "<c@z.example>"]
+
+
+def test_classifying_headers_are_kept_lower_cased() -> None:
+    raw = message(headers=[("Auto-Submitted", "auto-replied"), ("X-Unrelated", "1")])
+
+    assert parse(raw).headers == {"auto-submitted": "auto-replied"}
+
+
+def test_bad_date_gives_none_rather_than_failing() -> None:
+    assert parse(message(date="the day after tomorrow")).date is None
+    assert parse(message(date=None)).date is None
+
+
+# -- Message-IDs and the dedup key --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("<Local.Part@Example.COM>", "<Local.Part@example.com>"),
+        ("   <abc@example.com>   ", "<abc@example.com>"),
+        ("\r\n <abc@EXAMPLE.com>", "<abc@example.com>"),
+        ("<abc@example.com> (a comment)", "<abc@example.com>"),
+        ("<<abc@example.com>>", "<abc@example.com>"),
+        ("<first@a.example> <second@b.example>", "<first@a.example>"),
+        ("<no-at-sign>", "<no-at-sign>"),
+        ("<a@b@C.example>", "<a@b@c.example>"),
+        ("abc@example.com", ""),
+        ("< abc@example.com >", ""),
+        ("<>", ""),
+        ("", ""),
+    ],
+)
+def test_message_id_is_normalised_to_brackets_and_lower_case_domain(
+    header: str, expected: str
+) -> None:
+    assert normalize_message_id(header) == expected
+
+
+def test_message_id_local_part_keeps_its_case() -> None:
+    assert normalize_message_id("<ABC@x.example>") != normalize_message_id("<abc@x.example>")
+
+
+def test_message_ids_finds_every_bracketed_id() -> None:
+    assert message_ids("<a@B.example>,<b@c.example>\t<C@D>") == [
+        "<a@b.example>",
+        "<b@c.example>",
+        "<C@d>",
+    ]
+
+
+def test_message_id_spelled_differently_gives_the_same_dedup_key() -> None:
+    first = parse(message(message_id="<Abc.123@Mail.Example.COM>"))
+    again = parse(
+        message(
+            message_id="  <Abc.123@mail.example.com>",
+            headers=[("Received", "from relay.example by mx.example")],
+        )
+    )
+
+    assert first.dedup_key == again.dedup_key == "mid:<Abc.123@mail.example.com>"
+
+
+def test_missing_message_id_falls_back_to_a_stable_digest() -> None:
+    first = parse(message(message_id=None))
+    redelivered = parse(
+        message(message_id=None, headers=[("Received", "from another.relay by mx.example")])
+    )
+
+    assert first.message_id == ""
+    assert first.dedup_key.startswith("digest:")
+    assert first.dedup_key == redelivered.dedup_key
+    assert first.raw_sha256 != redelivered.raw_sha256
+
+
+def test_digest_dedup_key_changes_with_the_body_sender_date_or_subject() -> None:
+    base = parse(message(message_id=None)).dedup_key
+    variants = [
+        message(message_id=None, body="Something else\r\n"),
+        message(message_id=None, sender="bob@example.com"),
+        message(message_id=None, date="Tue, 03 Feb 2026 10:00:00 +0000"),
+        message(message_id=None, subject="Another subject"),
+    ]
+
+    assert all(parse(raw).dedup_key != base for raw in variants)
+
+
+def test_unusable_message_id_is_treated_as_missing() -> None:
+    parsed = parse(message(message_id="not-an-id"))
+
+    assert parsed.message_id == ""
+    assert parsed.dedup_key.startswith("digest:")
+
+
+def test_dedup_key_ignores_subject_whitespace_and_trims_the_date() -> None:
+    first = dedup_key("", CUSTOMER, " Mon, 02 Feb 2026 ", "a  b", "text")
+    second = dedup_key("", CUSTOMER, "Mon, 02 Feb 2026", "a b", "text")
+
+    assert first == second
+
+
+def test_huge_message_id_is_cut_in_the_dedup_key() -> None:
+    key = dedup_key("<" + "x" * 5000 + "@example.com>", CUSTOMER, "", "", "")
+
+    assert len(key) == len("mid:") + 280
+
+
+# -- body text ---------------------------------------------------------------------------------
+
+
+def test_plain_part_is_preferred_over_html() -> None:
+    assert parse(emails.ALTERNATIVE).text == "Plain words."
+
+
+def test_html_only_message_becomes_text_without_script_style_or_title() -> None:
+    text = parse(emails.HTML_ONLY).text
+
+    assert text == "First line & more\n\nSecond line"
+
+
+def test_outlook_reply_keeps_the_new_text_first_and_decodes_latin1() -> None:
+    parsed = parse(emails.OUTLOOK_REPLY)
+
+    assert parsed.sender == CUSTOMER
+    assert parsed.sender_name == "Lovelace, Ada"
+    assert parsed.text.startswith("Still burning, see photo.\n\nGrüße, Ada")
+    assert "-----Original Message-----" in parsed.text
+
+
+def test_outlook_html_with_conditional_comments_becomes_text() -> None:
+    msg = _message_object(emails.OUTLOOK_REPLY)
+    html_part = next(p for p in msg.walk() if p.get_content_type() == "text/html")
+
+    text = html_to_text(html_part.get_content())
+
+    assert text.splitlines()[0] == "Still burning, see photo."
+    assert "Grüße, Ada" in text
+    assert "MsoNormal" not in text
+
+
+def test_unknown_charset_falls_back_to_utf8() -> None:
+    raw = with_body_bytes(
+        f"From: {CUSTOMER}\nSubject: x\nContent-Type: text/plain; charset=x-unknown",
+        "Grüße".encode(),
+    )
+
+    assert parse(raw).text == "Grüße"
+
+
+def test_unknown_charset_with_non_utf8_bytes_falls_back_to_latin1() -> None:
+    raw = with_body_bytes(
+        f"From: {CUSTOMER}\nSubject: x\nContent-Type: text/plain; charset=x-unknown",
+        "Grüße".encode("latin-1"),
+    )
+
+    assert parse(raw).text == "Grüße"
+
+
+@pytest.mark.parametrize("charset", ["us-ascii", "utf-8", "utf-7", "idna", "undefined", "base64"])
+def test_wrong_declared_charset_still_gives_the_text(charset: str) -> None:
+    raw = with_body_bytes(
+        f"From: {CUSTOMER}\nSubject: x\nContent-Type: text/plain; charset={charset}",
+        "caf\xe9 ol\xe9".encode("latin-1"),
+    )
+
+    assert parse(raw).text == "café olé"
+
+
+def test_charset_declared_as_latin1_decodes_latin1() -> None:
+    raw = with_body_bytes(
+        f"From: {CUSTOMER}\nSubject: x\nContent-Type: text/plain; charset=iso-8859-1",
+        "café".encode("latin-1"),
+    )
+
+    assert parse(raw).text == "café"
+
+
+def test_html_with_unknown_marked_section_does_not_raise() -> None:
+    assert (
+        html_to_text("before<![foo[ inside ]]> after <b>bold</b>")
+        == "beforefoo[ inside ]]> after bold"
+    )
+    assert html_to_text("<![") == "<!["
+
+
+def test_html_to_text_keeps_paragraph_breaks_and_collapses_blank_lines() -> None:
+    html = "<p>one</p>\n\n\n<p>two<br>three</p><ul><li>a</li><li>b</li></ul>"
+
+    assert html_to_text(html) == "one\n\ntwo\nthree\n\na\n\nb"
+
+
+def test_message_without_any_text_part_has_empty_text() -> None:
+    raw = message(content_type="application/pdf", body="JVBERi0xLjMK\r\n")
+
+    assert parse(raw).text == ""
+
+
+def test_attachment_only_multipart_falls_back_to_first_text_part() -> None:
+    raw = with_body_bytes(
+        f"From: {CUSTOMER}\nSubject: x\nContent-Type: multipart/mixed; boundary=b",
+        b"--b\r\nContent-Type: text/csv\r\nContent-Disposition: attachment\r\n\r\na,b\r\n--b--\r\n",
+    )
+
+    assert body_text(_message_object(raw)) == "a,b"
+
+
+# -- hostile input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n\r\n  ", b"\r\n\r\njust a body without headers"])
+def test_empty_or_headerless_message_is_malformed(raw: bytes) -> None:
+    with pytest.raises(MalformedEmail):
+        parse(raw)
+
+
+def test_binary_garbage_is_malformed() -> None:
+    garbage = bytes(range(256)) * 8
+
+    with pytest.raises(MalformedEmail):
+        parse(garbage)
+
+
+@pytest.mark.parametrize(
+    "sender", ["", "undisclosed-recipients:;", "MAILER-DAEMON <>", "<@>", "a@b", "x" * 400]
+)
+def test_message_without_a_usable_sender_is_malformed(sender: str) -> None:
+    with pytest.raises(MalformedEmail, match="sender"):
+        parse(message(sender=sender))
+
+
+def test_two_megabyte_line_is_parsed_and_the_text_capped() -> None:
+    raw = message(body="x" * 2_000_000 + "\r\n")
+
+    parsed = parse(raw)
+
+    assert len(parsed.text) == MAX_TEXT
+    assert parsed.dedup_key == parse(raw).dedup_key
+
+
+def test_two_megabyte_html_line_is_parsed() -> None:
+    raw = message(content_type="text/html", body="<p>" + "y" * 2_000_000 + "</p>\r\n")
+
+    assert parse(raw).text == "y" * MAX_TEXT
+
+
+def test_multipart_nested_fifty_deep_finds_the_text() -> None:
+    assert parse(emails.nested_multipart(50)).text == "deep text"
+
+
+def test_raw_latin1_and_broken_encoded_words_in_headers_do_not_raise() -> None:
+    raw = (
+        b"From: =?utf-8?q?Ren=FF?= <rene@example.com>\r\n"
+        b"Subject: =?x-unknown?b?AAAA?= caf\xe9 =?utf-8?b?broken\r\n"
+        b'To: "unterminated <support@caseflow.test>\r\n'
+        b"Content-Type: text/plain; charset*=x-unknown''abc\r\n\r\nbody\r\n"
+    )
+
+    parsed = parse(raw)
+
+    assert parsed.sender == "rene@example.com"
+    assert parsed.text == "body"
+
+
+def test_rfc2231_report_type_parameter_does_not_raise() -> None:
+    raw = message(content_type="multipart/report; report-type*=''delivery-status; boundary=x")
+
+    assert parse(raw).content_type == "multipart/report"
+
+
+def test_bare_lf_line_endings_parse_like_crlf() -> None:
+    crlf = message()
+
+    assert parse(crlf.replace(b"\r\n", b"\n")).text == parse(crlf).text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_parse_never_raises_anything_but_malformed_email_on_arbitrary_bytes(raw: bytes) -> None:
+    with contextlib.suppress(MalformedEmail):
+        parse(raw)
+
+
+_HEADER_LINES = st.sampled_from(
+    [
+        b"From: a@example.com\r\n",
+        b"From: =?utf-8?q?=FF?= <b@example.com>\r\n",
+        b"Subject: =?x-unknown?b?AAAA?=\r\n",
+        b"Message-ID: <A@B.example>\r\n",
+        b"References: <a@B> <c@D>\r\n",
+        b"Date: Mon, 99 Foo\r\n",
+        b"Content-Type: multipart/mixed; boundary=x\r\n",
+        b"Content-Type: text/html; charset=undefined\r\n",
+        b"Content-Type: text/plain; charset*=x''a\r\n",
+        b"Content-Type: message/rfc822\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"Content-Disposition: attachment; filename*=utf-8''%ff\r\n",
+        b"\r\n",
+        b"--x\r\n",
+        b"--x--\r\n",
+        b" folded\r\n",
+        b"<![foo[ <p>x</p>\r\n",
+        b"=\r\n",
+        b"\xff\xfe\x00",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HEADER_LINES | st.binary(max_size=40), max_size=30))
+def test_parse_never_raises_anything_but_malformed_email_on_mail_like_bytes(
+    lines: list[bytes],
+) -> None:
+    with contextlib.suppress(MalformedEmail):
+        parse(b"".join(lines))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("<>![]/-=\"' abcdefpbrscriptstyle&#;x1"), max_size=200))
+def test_html_to_text_never_raises(html: str) -> None:
+    html_to_text(html)
+
+
+# -- the corpus of real-world messages ------------------------------------------------------------
+
+
+def _manifest() -> list[tuple[str, str]]:
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        return []
+    with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8", newline="") as manifest:
+        rows = list(csv.reader(manifest, delimiter="\t"))
+    return [(row[0], row[3]) for row in rows[1:] if row and not row[0].startswith("#")]
+
+
+_CORPUS = _manifest()
+
+# Bounces without any machine-readable sign: they need body heuristics (notes/email.md §3).
+_HEURISTIC_BOUNCES = {
+    "sisimai/bsd_lhost-apachejames-01.eml",  # From post_master@, plain text
+    "sisimai/bsd_lhost-fml-02.eml",  # a list manager's "you are not a member"
+    "sisimai/bsd_lhost-kddi-01.eml",  # From no-reply@, Japanese text and message/rfc822
+}
+# Apple's vacation reply only says so in X-Apple-Action and the subject.
+_HEURISTIC_AUTO_REPLIES = {"sisimai/bsd_rfc3834-03.eml"}
+
+
+@pytest.mark.skipif(not _CORPUS, reason=f"no corpus at {CORPUS}")
+@pytest.mark.parametrize(("name", "category"), _CORPUS, ids=[name for name, _ in _CORPUS])
+def test_corpus_message_parses_and_classifies(name: str, category: str) -> None:
+    raw = (CORPUS / name).read_bytes()
+    try:
+        parsed = parse(raw)
+    except MalformedEmail:
+        return
+    mail_class = classify(parsed, SUPPORT)
+
+    if category == "bounce" and name not in _HEURISTIC_BOUNCES:
+        assert mail_class is MailClass.BOUNCE
+    if category.startswith("auto-reply") and name not in _HEURISTIC_AUTO_REPLIES:
+        assert mail_class is MailClass.AUTO_REPLY
+    if category.startswith("abuse-report"):
+        assert mail_class is MailClass.FEEDBACK

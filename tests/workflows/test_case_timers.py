@@ -1,0 +1,223 @@
+"""Every timer path of the case workflow, on the time-skipping test server with real activities."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from caseflow.activities.convert import calendar
+from caseflow.settings import Settings
+from caseflow.store import cases
+from caseflow.store.db import transaction
+from caseflow.store.directory import sla_policies
+from caseflow.workflows.calendar import CalendarSpec, add_business_time
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import (
+    ActionRequest,
+    CaseResult,
+    CaseStatus,
+    KpiName,
+    KpiStatus,
+    MessageRequest,
+    ResolutionResponse,
+    ResolveRequest,
+    SurveyAnswer,
+    SurveyStatus,
+    WaitRequest,
+)
+from tests.support.harness import AGENT, GOLD_CUSTOMER, Harness, running_worker
+from tests.support.servers import SmtpSink
+
+Handle = WorkflowHandle[CaseWorkflow, CaseResult]
+
+
+@pytest.fixture
+async def harness(
+    skipping_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
+) -> AsyncIterator[Harness]:
+    async with running_worker(skipping_env.client, settings, smtp_sink) as h:
+        yield h
+
+
+async def resolved_case(harness: Harness, customer: str = GOLD_CUSTOMER) -> Handle:
+    handle = await harness.open_case(customer)
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="On it."))
+    await handle.execute_update(
+        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Replaced the fuser.")
+    )
+    return handle
+
+
+async def test_first_response_warning_then_failure_each_mailed_once(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)  # gold: warn 10 min, fail 15 min, 24x7
+    await skipping_env.sleep(timedelta(minutes=16))
+    harness.sink.wait_for(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
+    await skipping_env.sleep(timedelta(hours=2))
+    clocks = await handle.query(CaseWorkflow.sla_clocks)
+    first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    assert first.status is KpiStatus.NONCOMPLIANT
+    assert [e.event for e in first.history][-2:] == ["warned", "failed"]
+    assert len(harness.sink.with_subject("SLA warning: first response")) == 1
+    assert len(harness.sink.with_subject("SLA failure: first response")) == 1
+    failure = harness.sink.with_subject("SLA failure")[0]
+    assert "sam@caseflow.test" in str(failure["To"]) + str(failure["Cc"] or "")
+
+
+async def test_reply_before_warning_meets_first_response_and_sends_no_sla_mail(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Hello"))
+    await skipping_env.sleep(timedelta(minutes=30))
+    clocks = await handle.query(CaseWorkflow.sla_clocks)
+    first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    assert first.status is KpiStatus.SUCCEEDED
+    assert first.met_by is not None and first.met_by > timedelta(minutes=14)
+    assert not harness.sink.with_subject("SLA")
+
+
+async def test_clocks_pause_while_awaiting_customer_and_resume_where_they_stopped(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await skipping_env.sleep(timedelta(minutes=5))
+    await handle.execute_update(CaseWorkflow.wait, WaitRequest(actor=AGENT, reason="need logs"))
+    await skipping_env.sleep(timedelta(days=3))  # a long pause: no warning may fire
+    assert not harness.sink.with_subject("SLA")
+    clocks = await handle.query(CaseWorkflow.sla_clocks)
+    assert {c.status for c in clocks} == {KpiStatus.PAUSED}
+    await handle.execute_update(CaseWorkflow.resume, ActionRequest(actor=AGENT))
+    await skipping_env.sleep(timedelta(minutes=4))
+    assert not harness.sink.with_subject("SLA")
+    await skipping_env.sleep(timedelta(minutes=2))  # 5 + 4 + 2 = 11 minutes running: warned
+    harness.sink.wait_for(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
+    assert not harness.sink.with_subject("SLA failure")
+
+
+async def test_on_hold_pauses_clocks_too(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await handle.execute_update(CaseWorkflow.hold, WaitRequest(actor=AGENT, reason="vendor"))
+    await skipping_env.sleep(timedelta(days=30))
+    view = await handle.query(CaseWorkflow.view)
+    assert view.status is CaseStatus.ON_HOLD
+    assert not harness.sink.with_subject("SLA")
+
+
+async def test_business_hours_clock_is_due_in_business_time(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case()  # standard policy: warn 3 h on Paris business hours
+    state_clocks = await handle.query(CaseWorkflow.sla_clocks)
+    first = next(c for c in state_clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    view = await handle.query(CaseWorkflow.view)
+    assert view.status is CaseStatus.NEW
+    calendar = await _policy_calendar(harness, handle)
+    assert first.warn_at == add_business_time(calendar, first.started_at, timedelta(hours=3))
+    now = await skipping_env.get_current_time()
+    await skipping_env.sleep(first.warn_at - now - timedelta(minutes=1))
+    assert not harness.sink.with_subject("SLA warning")
+    await skipping_env.sleep(timedelta(minutes=2))
+    harness.sink.wait_for(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
+
+
+async def _policy_calendar(harness: Harness, handle: Handle) -> CalendarSpec:
+    with transaction(harness.sessions) as session:
+        policy = next(p for p in sla_policies(session) if p.name == "standard")
+        return calendar(policy.calendar)
+
+
+async def test_resolved_case_closes_itself_after_the_auto_close_delay(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+    await skipping_env.sleep(timedelta(days=6, hours=23))
+    assert (await handle.query(CaseWorkflow.view)).status is CaseStatus.RESOLVED
+    await skipping_env.sleep(timedelta(hours=2))
+    view = await handle.query(CaseWorkflow.view)
+    assert view.status is CaseStatus.CLOSED
+    with transaction(harness.sessions) as session:
+        row = cases.get_case(session, handle.id)
+        assert row is not None and row.status == "closed"
+
+
+async def test_survey_is_sent_reminded_once_and_expires(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+    result = await handle.result()  # skips through auto-close, survey, reminder and expiry
+    assert result.status is CaseStatus.CLOSED and result.survey_rating is None
+    assert len(harness.sink.with_subject("How did we do?")) == 1
+    assert len(harness.sink.with_subject("A minute for our survey?")) == 1
+    with transaction(harness.sessions) as session:
+        row = cases.get_case(session, handle.id)
+        assert row is not None and row.survey is not None
+        assert row.survey["status"] == str(SurveyStatus.EXPIRED)
+
+
+async def test_answered_survey_ends_the_case_with_its_rating(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+    accepted = await handle.execute_update(
+        CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=1, accept=True)
+    )
+    assert accepted.status is CaseStatus.CLOSED
+    await skipping_env.sleep(timedelta(hours=1, minutes=1))
+    harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    await handle.execute_update(
+        CaseWorkflow.answer_survey, SurveyAnswer(episode=1, rating=5, comment="Quick!")
+    )
+    result = await handle.result()
+    assert result.survey_rating == 5
+    assert not harness.sink.with_subject("A minute for our survey?")
+
+
+async def test_rejected_resolution_reopens_and_resumes_the_resolution_clock(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+    before = next(
+        c for c in await handle.query(CaseWorkflow.sla_clocks) if c.kpi is KpiName.RESOLUTION
+    )
+    await skipping_env.sleep(timedelta(days=1))
+    view = await handle.execute_update(
+        CaseWorkflow.respond_to_resolution,
+        ResolutionResponse(episode=1, accept=False, comment="Still broken"),
+    )
+    assert view.status is CaseStatus.OPEN
+    after = next(
+        c for c in await handle.query(CaseWorkflow.sla_clocks) if c.kpi is KpiName.RESOLUTION
+    )
+    assert after.instance == before.instance and after.elapsed == before.elapsed
+    assert after.status is KpiStatus.IN_PROGRESS
+    assert (await handle.query(CaseWorkflow.view)).episode == 1
+    # The old resolution link is spent: answering it again is refused.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=1, accept=True)
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "link_used"
+
+
+async def test_reopened_case_sends_no_survey(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+    await handle.execute_update(CaseWorkflow.reopen, ActionRequest(actor=AGENT))
+    await skipping_env.sleep(timedelta(days=10))
+    assert not harness.sink.with_subject("How did we do?")
+    assert (await handle.query(CaseWorkflow.view)).status is CaseStatus.OPEN
