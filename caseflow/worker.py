@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,16 +52,22 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until cancelled (SIGINT or SIGTERM), finishing activities in flight first."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+@asynccontextmanager
+async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """The worker with its own engine and thread pool, both closed when it is done."""
     engine = make_engine(settings.effective_database_url)
     try:
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-            worker = build_worker(client, session_factory(engine), settings, executor)
             logger.info(
                 "worker polling task queue %s at %s", settings.task_queue, settings.temporal_address
             )
-            await worker.run()
+            yield build_worker(client, session_factory(engine), settings, executor)
     finally:
         engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until cancelled, finishing activities in flight first."""
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    async with build_worker_for(client, settings) as worker:
+        await worker.run()

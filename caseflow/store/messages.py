@@ -153,14 +153,19 @@ def outbox_entry(session: Session, key: str) -> OutboundEmail | None:
 
 
 def add_to_outbox(session: Session, values: dict[str, Any]) -> OutboundEmail:
-    """The outbox row for this key, created on first sight."""
+    """The outbox row for this key, created on first sight, even by two attempts at once."""
     existing = session.get(OutboundEmail, values["key"])
     if existing is not None:
         return existing
-    row = OutboundEmail(**values)
-    session.add(row)
-    session.flush()
-    return row
+    try:
+        with session.begin_nested():
+            row = OutboundEmail(**values)
+            session.add(row)
+        return row
+    except IntegrityError:
+        winner = session.get(OutboundEmail, values["key"], populate_existing=True)
+        assert winner is not None
+        return winner
 
 
 def mark_sent(session: Session, key: str, at: datetime) -> None:
@@ -187,3 +192,9 @@ def recent_message_ids(session: Session, number: str, limit: int = 5) -> list[st
         .limit(limit)
     )
     return list(reversed(list(session.scalars(query))))
+
+
+def case_outbox(session: Session, number: str) -> list[OutboundEmail]:
+    """Every email we sent (or tried to send) about this case, oldest first."""
+    query = select(OutboundEmail).where(OutboundEmail.case_number == number)
+    return list(session.scalars(query.order_by(OutboundEmail.created_at, OutboundEmail.key)))

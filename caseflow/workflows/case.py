@@ -110,9 +110,13 @@ class CaseWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 return True
             await self._sleep_until_next_timer()
-            for action, effects in lifecycle.fire_timers(self.state, workflow.now()):
-                self._commit(effects, "system", action)
+            self._fire_timers()
         return False
+
+    def _fire_timers(self) -> None:
+        """Carry out what fell due; also before any event, so it applies to the state it found."""
+        for action, effects in lifecycle.fire_timers(self.state, workflow.now()):
+            self._commit(effects, "system", action)
 
     async def _sleep_until_next_timer(self) -> None:
         wake_at = lifecycle.next_wakeup(self.state)
@@ -236,6 +240,7 @@ class CaseWorkflow:
         if self._state is None:
             self._early_emails.append(email)
             return
+        self._fire_timers()
         effects = lifecycle.receive_email(self.state, email, workflow.now())
         if effects is not None:
             self._commit(effects, "customer", "email")
@@ -244,6 +249,7 @@ class CaseWorkflow:
 
     async def _act(self, name: str, request: Any) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
         effects = _refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
         return await self._committed(effects, request.actor.handle, name)
 
@@ -358,6 +364,7 @@ class CaseWorkflow:
     @workflow.update
     async def respond_to_resolution(self, response: ResolutionResponse) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
         effects = _refusing(
             lambda: lifecycle.respond_to_resolution(self.state, response, workflow.now())
         )
@@ -371,6 +378,7 @@ class CaseWorkflow:
     @workflow.update
     async def answer_survey(self, answer: SurveyAnswer) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
         effects = _refusing(lambda: lifecycle.answer_survey(self.state, answer, workflow.now()))
         return await self._committed(effects, "customer", "answer_survey")
 

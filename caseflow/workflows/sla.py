@@ -77,7 +77,9 @@ def stop(
     clock.elapsed = elapsed(clock, cal, now)
     clock.running_since = None
     clock.stopped_at = now
-    if clock.failed_at is not None:
+    if clock.failed_at is not None or clock.elapsed > clock.fail_after:
+        # Stopped after its failure instant (in the same instant as the timer): it missed.
+        clock.status = KpiStatus.NONCOMPLIANT
         clock.missed_by = clock.elapsed - clock.fail_after
     else:
         clock.status = outcome

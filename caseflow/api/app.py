@@ -1,0 +1,70 @@
+"""The FastAPI application: created per process with its settings, engine and Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from caseflow.api import errors
+from caseflow.api.routes import cases, health, links
+from caseflow.settings import Settings
+from caseflow.store.db import make_engine, session_factory
+from caseflow.workflows.starter import connect
+
+logger = logging.getLogger(__name__)
+
+
+class TemporalConnection:
+    """Connects on first use, so the API starts (and reads cases) while Temporal is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await connect(
+                        self._settings.temporal_address, self._settings.temporal_namespace
+                    )
+                except RuntimeError as exc:  # the SDK's connection failure
+                    raise errors.TemporalUnavailable(str(exc)) from exc
+            return self._client
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """The API; tests pass their own settings and an already connected client."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.effective_database_url)
+        app.state.settings = settings
+        app.state.sessions = session_factory(engine)
+        app.state.temporal = TemporalConnection(settings)
+        if client is not None:
+            app.state.temporal._client = client
+        logger.info("API ready on %s", settings.public_url)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Caseflow",
+        summary="Customer-service cases as durable workflows.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(cases.router)
+    app.include_router(links.router)
+    return app

@@ -1,0 +1,74 @@
+"""Dependencies of the routes: settings, database sessions, the Temporal client, the agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from caseflow.api.errors import ApiError
+from caseflow.settings import Settings
+from caseflow.signing import token_hash
+from caseflow.store import directory
+from caseflow.store.db import transaction
+from caseflow.workflows.model import Actor, Role
+
+T = TypeVar("T")
+bearer = HTTPBearer(auto_error=False, description="A token from `caseflow agent add`.")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
+def get_session(
+    sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
+) -> Iterator[Session]:
+    with transaction(sessions) as session:
+        yield session
+
+
+async def get_client(request: Request) -> Client:
+    client: Client = await request.app.state.temporal.client()
+    return client
+
+
+def current_agent(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[Session, Depends(get_session)],
+) -> Actor:
+    """The agent whose token this is; 401 for no token or one we do not know."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    agent = directory.agent_by_token_hash(session, token_hash(credentials.credentials))
+    if agent is None:
+        raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+    return Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
+
+
+async def read(sessions: sessionmaker[Session], query: Callable[[Session], T]) -> T:
+    """Run a database read off the event loop."""
+
+    def run() -> T:
+        with transaction(sessions) as session:
+            return query(session)
+
+    return await run_in_threadpool(run)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ClientDep = Annotated[Client, Depends(get_client)]
+AgentDep = Annotated[Actor, Depends(current_agent)]

@@ -1,0 +1,90 @@
+"""One place that turns failures into HTTP answers: `{"error": "<code>", "detail": "..."}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+logger = logging.getLogger(__name__)
+
+# A refusal's code (lifecycle.Refusal) → status; every other refusal is a 409 conflict.
+REFUSAL_STATUS = {"forbidden": 403, "invalid_input": 422, "unknown_action": 404}
+UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+
+class ApiError(Exception):
+    """An answer decided by a route: a status, a machine-readable code and a sentence."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class TemporalUnavailable(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, "temporal_unavailable", f"Temporal is not reachable: {detail}")
+
+
+def body(code: str, detail: str) -> dict[str, str]:
+    return {"error": code, "detail": detail}
+
+
+def from_update_failure(err: WorkflowUpdateFailedError) -> ApiError:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return ApiError(REFUSAL_STATUS.get(cause.type, 409), cause.type, cause.message)
+    logger.error("update failed without a refusal: %s", err, exc_info=err)
+    return ApiError(500, "internal_error", "the case could not carry out the action")
+
+
+def from_rpc_error(err: RPCError) -> ApiError:
+    if err.status in UNAVAILABLE:
+        return TemporalUnavailable(err.message)
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return ApiError(409, "case_closed", "the case has ended and takes no more actions")
+    logger.error("Temporal refused a call: %s %s", err.status, err.message)
+    return ApiError(502, "temporal_error", err.message)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(body(exc.code, exc.detail), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        return await _api_error(request, from_update_failure(exc))
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _no_worker(request: Request, _: Exception) -> JSONResponse:
+        err = ApiError(503, "worker_unavailable", "no worker answered in time; try again")
+        return await _api_error(request, err)
+
+    @app.exception_handler(RPCError)
+    async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
+        return await _api_error(request, from_rpc_error(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        content = body("invalid_request", "the request is missing fields or has wrong ones")
+        return JSONResponse(
+            {**content, "fields": _jsonable(exc.errors())},
+            status_code=422,
+        )
+
+
+def _jsonable(errors: object) -> list[dict[str, object]]:
+    result: list[dict[str, object]] = []
+    for item in errors if isinstance(errors, list | tuple) else []:
+        if isinstance(item, dict):
+            result.append({"loc": list(item.get("loc", ())), "msg": str(item.get("msg", ""))})
+    return result

@@ -1,0 +1,188 @@
+"""What the API accepts and answers: its own models, apart from tables and workflow types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caseflow.store.models import AuditEntry, Case, CaseEvent, OutboundEmail, SlaInstance
+from caseflow.workflows.model import Channel
+
+TEXT = 100_000
+EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+Priority = Field(default=None, ge=1, le=4, description="1 critical … 4 low")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+class CreateCase(Strict):
+    customer_email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    customer_name: str = Field(default="", max_length=200)
+    subject: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=TEXT)
+    channel: Channel = Channel.WEB
+    priority: int | None = Priority
+    product: str | None = Field(default=None, max_length=100)
+
+
+class Comment(Strict):
+    comment: str = Field(default="", max_length=TEXT)
+
+
+class Assign(Strict):
+    owner: str = Field(min_length=1, max_length=100, description="the agent's handle")
+    comment: str = Field(default="", max_length=TEXT)
+
+
+class Message(Strict):
+    body: str = Field(min_length=1, max_length=TEXT)
+
+
+class Wait(Strict):
+    reason: str = Field(default="", max_length=1000)
+    body: str = Field(default="", max_length=TEXT, description="optional message to the customer")
+
+
+class Advance(Strict):
+    fields: dict[str, str] = Field(default_factory=dict, description="e.g. category, diagnosis")
+
+
+class Resolve(Strict):
+    resolution: str = Field(min_length=1, max_length=TEXT)
+    time_spent_minutes: int = Field(default=0, ge=0, le=1_000_000)
+    billable_minutes: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class Escalate(Strict):
+    reason: str = Field(default="", max_length=1000)
+    priority: int | None = Priority
+    queue: str | None = Field(default=None, max_length=100)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class CaseSummary(BaseModel):
+    number: str
+    subject: str
+    status: str
+    stage: str
+    priority: int
+    queue: str
+    owner: str | None
+    customer_email: str
+    channel: str
+    product: str | None
+    sla_status: str
+    sla_due_at: datetime | None
+    follow_up_of: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        return cls.model_validate(case, from_attributes=True)
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Kpi(BaseModel):
+    kpi: str
+    instance: int
+    status: str
+    started_at: datetime
+    warn_at: datetime | None
+    fail_at: datetime | None
+    warned_at: datetime | None
+    failed_at: datetime | None
+    stopped_at: datetime | None
+    elapsed_seconds: int
+    met_by_seconds: int | None
+    missed_by_seconds: int | None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: SlaInstance) -> Kpi:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+    body: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: CaseEvent) -> TimelineEntry:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class Email(BaseModel):
+    key: str
+    template: str
+    audience: str
+    subject: str
+    recipients: list[str]
+    status: str
+    message_id: str
+    created_at: datetime
+    sent_at: datetime | None
+    error: str
+
+    @classmethod
+    def of(cls, row: OutboundEmail) -> Email:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class Audit(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: AuditEntry) -> Audit:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class CaseDetail(CaseSummary):
+    description: str
+    customer_name: str
+    routed_by: str
+    fields: dict[str, Any]
+    sla_policy: str
+    resolution: dict[str, Any] | None
+    survey: dict[str, Any] | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    kpis: list[Kpi]
+    timeline: list[TimelineEntry]
+    emails: list[Email]
+    audit: list[Audit]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    temporal: str
+
+
+class Problem(BaseModel):
+    error: str
+    detail: str

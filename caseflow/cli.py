@@ -1,0 +1,280 @@
+"""The `caseflow` command: the development stack, each process on its own, and admin tasks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from temporalio.client import Client
+
+from caseflow.settings import Settings
+from caseflow.signing import token_hash
+from caseflow.store import directory
+from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.seed import seed_demo
+from caseflow.workflows.calendar import CalendarError
+from caseflow.workflows.model import Role
+from caseflow.workflows.starter import connect, register_search_attributes
+
+logger = logging.getLogger("caseflow")
+CONNECT_BACKOFF_MAX = 30.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        sys.exit(2)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses at info
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        sys.exit(f"caseflow: bad configuration: {err}")
+    try:
+        args.run(settings, args)
+    except (UsageError, CalendarError) as err:
+        sys.exit(f"caseflow: {err}")
+    except KeyboardInterrupt:
+        pass
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caseflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, run: Callable[[Settings, argparse.Namespace], None], text: str) -> Any:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    command("dev", run_dev, "the whole development stack in the foreground (make run)")
+    command("worker", run_worker, "the Temporal worker: case workflows and their activities")
+    command("api", run_api, "the HTTP API")
+    command("intake", run_intake, "read the support mailbox and hand each email to its case")
+    command("seed", run_seed, "load the demo organisation (idempotent)")
+
+    db = commands.add_parser("db", help="the database").add_subparsers(metavar="ACTION")
+    sub = db.add_parser("upgrade", help="migrate the database to the latest schema")
+    sub.set_defaults(run=run_db_upgrade)
+
+    temporal = commands.add_parser("temporal", help="the Temporal cluster")
+    sub = temporal.add_subparsers(metavar="ACTION").add_parser(
+        "setup", help="register Caseflow's search attributes (idempotent)"
+    )
+    sub.set_defaults(run=run_temporal_setup)
+
+    agent = commands.add_parser("agent", help="agents and their API tokens")
+    sub = agent.add_subparsers(metavar="ACTION").add_parser(
+        "add", help="add an agent; prints the API token as the last line"
+    )
+    sub.add_argument("handle", help="short name, e.g. ann")
+    sub.add_argument("--email", required=True)
+    sub.add_argument("--role", choices=[str(r) for r in Role], default=str(Role.AGENT))
+    sub.add_argument("--queue", action="append", default=[], help="repeat for several queues")
+    sub.set_defaults(run=run_agent_add)
+
+    calendar = commands.add_parser("calendar", help="check business-time arithmetic")
+    actions = calendar.add_subparsers(metavar="ACTION")
+    sub = actions.add_parser("add", help="the instant a business-time duration ends")
+    sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
+    sub.add_argument("--start", required=True, help="ISO 8601 instant with offset")
+    sub.add_argument("--duration", required=True, help="ISO 8601 duration, e.g. PT4H")
+    sub.set_defaults(run=run_calendar_add)
+    sub = actions.add_parser("between", help="business seconds between two instants")
+    sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
+    sub.add_argument("--start", required=True)
+    sub.add_argument("--end", required=True)
+    sub.set_defaults(run=run_calendar_between)
+    return parser
+
+
+# -- long-running processes --------------------------------------------------------------------
+
+
+def run_until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run `work(stop)`; SIGINT or SIGTERM sets `stop` so it can finish what it is doing."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+
+    asyncio.run(main())
+
+
+async def connect_patiently(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Connect to Temporal, retrying with backoff while it is not up yet; None if stopped."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return await connect(settings.temporal_address, settings.temporal_namespace)
+        except RuntimeError as err:
+            logger.warning(
+                "Temporal at %s not reachable (%s); retrying", settings.temporal_address, err
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, CONNECT_BACKOFF_MAX)
+    return None
+
+
+def run_worker(settings: Settings, _: argparse.Namespace) -> None:
+    from caseflow.worker import build_worker_for
+
+    async def work(stop: asyncio.Event) -> None:
+        client = await connect_patiently(settings, stop)
+        if client is None:
+            return
+        async with build_worker_for(client, settings) as worker, worker:
+            await stop.wait()  # leaving the block finishes activities in flight, then stops
+
+    run_until_signalled(work)
+
+
+def run_intake(settings: Settings, _: argparse.Namespace) -> None:
+    from caseflow.intake.service import Intake
+
+    async def work(stop: asyncio.Event) -> None:
+        client = await connect_patiently(settings, stop)
+        if client is None:
+            return
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await Intake(settings, session_factory(engine), client).run(stop)
+        finally:
+            engine.dispose()
+
+    run_until_signalled(work)
+
+
+def run_api(settings: Settings, _: argparse.Namespace) -> None:
+    import uvicorn
+
+    from caseflow.api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def run_dev(settings: Settings, _: argparse.Namespace) -> None:
+    from caseflow.devstack.stack import run_stack
+
+    run_stack(settings)
+
+
+# -- one-shot tasks -------------------------------------------------------------------------------
+
+
+def run_db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
+    prepare_home(settings)
+    upgrade(settings.effective_database_url)
+    logger.info("database is at the latest schema")
+
+
+def run_seed(settings: Settings, _: argparse.Namespace) -> None:
+    prepare_home(settings)
+    engine = make_engine(settings.effective_database_url)
+    with transaction(session_factory(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+    logger.info("demo organisation loaded")
+
+
+def run_temporal_setup(settings: Settings, _: argparse.Namespace) -> None:
+    async def setup() -> list[str]:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        return await register_search_attributes(client, settings.temporal_namespace)
+
+    added = asyncio.run(setup())
+    logger.info("search attributes added: %s", ", ".join(added) or "none (all present)")
+
+
+def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
+    token = f"cf_{secrets.token_urlsafe(32)}"
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            if directory.agent_by_handle(session, args.handle) is not None:
+                raise UsageError(f"agent {args.handle!r} already exists")
+            directory.create_agent(
+                session, args.handle, args.email, args.role, args.queue, token_hash(token)
+            )
+    except LookupError as err:
+        raise UsageError(str(err.args[0])) from None
+    finally:
+        engine.dispose()
+    print(f"agent {args.handle} ({args.role}) added; API token (shown once):")  # noqa: T201
+    print(token)  # noqa: T201
+
+
+def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
+    from caseflow.calendars import load_calendar
+    from caseflow.workflows.calendar import add_business_time
+
+    calendar = load_calendar(args.calendar)
+    start = _instant(args.start)
+    duration = _duration(args.duration)
+    due = add_business_time(calendar, start, duration).astimezone(start.tzinfo)
+    print(due.isoformat())  # noqa: T201
+
+
+def run_calendar_between(_: Settings, args: argparse.Namespace) -> None:
+    from caseflow.calendars import load_calendar
+    from caseflow.workflows.calendar import business_time_between
+
+    calendar = load_calendar(args.calendar)
+    seconds = business_time_between(calendar, _instant(args.start), _instant(args.end))
+    print(int(seconds.total_seconds()))  # noqa: T201
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not an ISO 8601 instant") from None
+    if value.tzinfo is None:
+        raise UsageError(f"{text!r} needs a UTC offset, e.g. 2026-11-26T09:00:00+01:00")
+    return value
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return TypeAdapter(timedelta).validate_python(text)
+    except ValidationError:
+        raise UsageError(f"{text!r} is not an ISO 8601 duration such as PT4H or P2D") from None
+
+
+def prepare_home(settings: Settings) -> None:
+    if not settings.database_url:
+        settings.home.mkdir(parents=True, exist_ok=True)
+
+
+if __name__ == "__main__":
+    main()

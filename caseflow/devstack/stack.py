@@ -1,0 +1,305 @@
+"""`caseflow dev` (`make run`): the whole development stack in the foreground, on 127.0.0.1.
+
+The Temporal dev server, the development mail server, the worker, the intake and the API run as
+child processes of this one. Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or
+SIGTERM stops them in reverse order, and a child that dies stops the stack with its exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from caseflow.devstack.processes import die_with_parent
+from caseflow.settings import Settings
+from caseflow.signing import token_hash
+from caseflow.store import directory
+from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.seed import QUEUES, seed_demo
+from caseflow.workflows import search
+from caseflow.workflows.starter import connect, register_search_attributes
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+UI_PORT = 8233
+DEMO_AGENT = "demo"
+
+
+class StackError(Exception):
+    """The stack cannot start; the message says why and what to do."""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path | None = None
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    home: Path
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def spawn(self, name: str, args: list[str], log: Path | None = None) -> Child:
+        env = {**os.environ, "CASEFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        output = open(log, "ab") if log else None  # noqa: SIM115 (the child owns it)
+        process = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            preexec_fn=die_with_parent,
+        )
+        if output:
+            output.close()
+        child = Child(name, process, log)
+        self.children.append(child)
+        logger.info("started %s (pid %d)", name, process.pid)
+        return child
+
+    def caseflow(self, command: str) -> Child:
+        return self.spawn(command, [sys.executable, "-m", "caseflow.cli", command])
+
+    def wait_for_port(self, child: Child, host: str, port: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                where = f"; see {child.log}" if child.log else ""
+                raise StackError(f"{child.name} exited with {child.process.returncode}{where}")
+            if port_open(host, port):
+                return
+            time.sleep(0.1)
+        raise StackError(f"{child.name} did not listen on {host}:{port} in {START_TIMEOUT:.0f} s")
+
+    # -- running and stopping ---------------------------------------------------------------
+
+    def watch(self) -> int:
+        """Block until a signal asks us to stop (0) or a child dies (its exit code)."""
+        while not self.stopping:
+            for child in self.children:
+                code = child.process.poll()
+                if code is not None:
+                    logger.error("%s exited with %s; stopping everything", child.name, code)
+                    return code or 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", child.name)
+                child.process.kill()
+                child.process.wait()
+        self.children.clear()
+
+
+def run_stack(settings: Settings) -> None:
+    """Start everything, print where it is, and run until Ctrl-C."""
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    stack = Stack(settings, home)
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stack.stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    code = 0
+    try:
+        check_ports_free(settings)
+        token = prepare_database(settings)
+        start(stack)
+        print(banner(settings, home, token), flush=True)  # noqa: T201
+        code = stack.watch()
+    except StackError as err:
+        logger.error("%s", err)
+        code = 1
+    finally:
+        logger.info("stopping the development stack")
+        stack.stop()
+    if code:
+        raise SystemExit(code)
+
+
+def start(stack: Stack) -> None:
+    settings, home = stack.settings, stack.home
+    host, port = temporal_host_port(settings)
+    temporal = stack.spawn("temporal", temporal_args(settings, home), log=home / "temporal.log")
+    stack.wait_for_port(temporal, host, port)
+    asyncio.run(setup_temporal(settings))
+    mail = stack.spawn("mail", mail_args(settings, home))
+    stack.wait_for_port(mail, settings.imap_host, settings.imap_port)
+    stack.wait_for_port(mail, settings.smtp_host, settings.smtp_port)
+    stack.caseflow("worker")
+    stack.caseflow("intake")
+    api = stack.caseflow("api")
+    stack.wait_for_port(api, settings.api_host, settings.api_port)
+
+
+def temporal_args(settings: Settings, home: Path) -> list[str]:
+    host, port = temporal_host_port(settings)
+    return [
+        binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(home / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-ip",
+        host,
+        "--ui-port",
+        str(UI_PORT),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+        *search.dev_server_args(),
+    ]
+
+
+def mail_args(settings: Settings, home: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "caseflow.devstack.mailserver",
+        "--base",
+        str(home / "mail"),
+        "--host",
+        settings.smtp_host,
+        "--smtp-port",
+        str(settings.smtp_port),
+        "--imap-port",
+        str(settings.imap_port),
+        "--address",
+        settings.support_address,
+    ]
+
+
+async def setup_temporal(settings: Settings) -> None:
+    """Search attributes on an existing database too (the flag covers only a new one)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            await register_search_attributes(client, settings.temporal_namespace)
+            return
+        except Exception as err:  # the server accepts connections before it serves
+            if time.monotonic() > deadline:
+                raise StackError(f"Temporal did not become ready: {err}") from err
+            await asyncio.sleep(0.5)
+
+
+def prepare_database(settings: Settings) -> str:
+    """Migrate, seed the demo organisation, and return the demo agent's token."""
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    token = demo_token(settings)
+    with transaction(session_factory(engine)) as session:
+        seed_demo(session)
+        if directory.agent_by_handle(session, DEMO_AGENT) is None:
+            directory.create_agent(
+                session,
+                DEMO_AGENT,
+                f"{DEMO_AGENT}@{settings.support_domain}",
+                "supervisor",
+                list(QUEUES),
+                token_hash(token),
+            )
+    engine.dispose()
+    return token
+
+
+def demo_token(settings: Settings) -> str:
+    """A stable token for the demo agent, derived from the secret key (development only)."""
+    if settings.environment != "development":
+        raise StackError("`caseflow dev` is for development; run the parts one by one instead")
+    secret = settings.secret_key.get_secret_value().encode()
+    return "cf_demo_" + hmac.new(secret, b"demo agent token", hashlib.sha256).hexdigest()[:32]
+
+
+def check_ports_free(settings: Settings) -> None:
+    host, port = temporal_host_port(settings)
+    wanted = {
+        "Temporal": (host, port),
+        "Temporal UI": (host, UI_PORT),
+        "SMTP": (settings.smtp_host, settings.smtp_port),
+        "IMAP": (settings.imap_host, settings.imap_port),
+        "API": (settings.api_host, settings.api_port),
+    }
+    busy = [f"{name} {h}:{p}" for name, (h, p) in wanted.items() if port_open(h, p)]
+    if busy:
+        raise StackError(
+            f"already in use: {', '.join(busy)}. Is another `make run` going? Stop it first."
+        )
+
+
+def temporal_host_port(settings: Settings) -> tuple[str, int]:
+    host, _, port = settings.temporal_address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def binary(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    raise StackError(f"{name} is not installed beside {sys.executable}; run `make run`")
+
+
+def banner(settings: Settings, home: Path, token: str) -> str:
+    support = settings.support_address
+    smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}"
+    send = (
+        "printf 'From: alice@acme.example\\nTo: "
+        f"{support}\\nSubject: Printer on fire\\n\\nIt smokes.\\n' | curl -s {smtp} "
+        f"--mail-from alice@acme.example --mail-rcpt {support} -T -"
+    )
+    return f"""
+Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
+
+  API            {settings.public_url}   (docs: {settings.public_url}/docs)
+  Temporal UI    http://{temporal_host_port(settings)[0]}:{UI_PORT}
+  Temporal       {settings.temporal_address}
+  SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)
+  IMAP           {settings.imap_host}:{settings.imap_port}   (login: the address, password caseflow)
+  Support inbox  {support}
+  Demo agent     demo (supervisor)   token: {token}
+
+Send a first email:
+  {send}
+Then list the cases:
+  curl -s -H 'Authorization: Bearer {token}' {settings.public_url}/cases
+"""
