@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+    # How long an action waits for the case's worker before answering 503.
+    api_update_timeout: timedelta = timedelta(seconds=15)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
 
     auto_close_after: timedelta = timedelta(days=7)

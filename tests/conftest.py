@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -83,7 +86,24 @@ def sqlite_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
     """A migrated, seeded SQLite database of this test's own."""
     path = tmp_path / "caseflow.db"
     shutil.copy(migrated_sqlite_template, path)
-    return f"sqlite:///{path}"
+    url = f"sqlite:///{path}"
+    offset_case_numbers(url)
+    return url
+
+
+def offset_case_numbers(url: str) -> None:
+    """Start this database's case numbers at a random point: tests share one Temporal server,
+    where a case number is a workflow id, so two tests must never number a case alike."""
+    start = random.randrange(1_000_000, 999_000_000)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO case_numbers (id, origin_key, created_at) VALUES (:id, :key, :at)"),
+            {"id": start, "key": "test:offset", "at": datetime.now(UTC)},
+        )
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT setval('case_numbers_id_seq', :id)"), {"id": start})
+    engine.dispose()
 
 
 @pytest.fixture
@@ -107,6 +127,7 @@ def postgres_url() -> Iterator[str]:
             with transaction(session_factory(engine)) as session:
                 seed_demo(session)
             engine.dispose()
+            offset_case_numbers(url)
             yield url
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

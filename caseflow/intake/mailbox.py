@@ -30,6 +30,7 @@ class MailboxConfig:
     ssl: bool = False
     folder: str = "INBOX"
     timeout: float = 30.0
+    idle: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Mailbox:
     def __init__(self, config: MailboxConfig) -> None:
         self.config = config
         self._client: IMAPClient | None = None
+        self._newest_seen = 0
 
     @property
     def client(self) -> IMAPClient:
@@ -72,7 +74,9 @@ class Mailbox:
     def pending(self) -> list[int]:
         """UIDs waiting in the folder, oldest first."""
         self.client.noop()
-        return sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+        uids = sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+        self._newest_seen = max([self._newest_seen, *uids])
+        return uids
 
     def sizes(self, uids: list[int]) -> dict[int, int]:
         if not uids:
@@ -111,7 +115,9 @@ class Mailbox:
     def wait_for_mail(self, seconds: float, stopping: Callable[[], bool]) -> None:
         """Wait up to `seconds` for the server to announce new mail (IDLE), or simply sleep."""
         client = self.client
-        if not client.has_capability("IDLE"):
+        if self._arrived_since_last_look():
+            return
+        if not (self.config.idle and client.has_capability("IDLE")):
             _sleep(seconds, stopping)
             return
         client.idle()
@@ -122,6 +128,12 @@ class Mailbox:
                     break
         finally:
             client.idle_done()
+
+    def _arrived_since_last_look(self) -> bool:
+        """Mail that came while we were busy: the server announced it in answer to our own
+        commands (MOVE, FETCH), so IDLE will not announce it again."""
+        newest = self._newest_seen
+        return any(uid > newest for uid in self.pending())
 
 
 def _create_folder(client: IMAPClient, folder: str) -> None:

@@ -260,6 +260,7 @@ def mailbox_config(settings: Settings) -> MailboxConfig:
         password=settings.imap_password.get_secret_value(),
         ssl=settings.imap_ssl,
         folder=settings.imap_folder,
+        idle=settings.imap_idle,
     )
 
 

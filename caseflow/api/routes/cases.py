@@ -29,7 +29,6 @@ from caseflow.workflows.model import (
 from caseflow.workflows.starter import case_handle, create_case_and_wait
 
 router = APIRouter(prefix="/cases", tags=["cases"])
-UPDATE_TIMEOUT = timedelta(seconds=15)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 422, 503)
 }
@@ -79,7 +78,8 @@ async def create_case(
         product=body.product,
         created_by=agent.handle,
     )
-    await create_case_and_wait(client, number, new, UPDATE_TIMEOUT, settings.task_queue)
+    timeout = settings.api_update_timeout
+    await create_case_and_wait(client, number, new, timeout, settings.task_queue)
     return await read(sessions, lambda s: case_detail(s, number))
 
 
@@ -110,15 +110,14 @@ def get_case(number: str, _: AgentDep, session: SessionDep) -> schemas.CaseDetai
 
 
 async def act(
-    client: ClientDep, sessions: SessionsDep, number: str, update: Any, request: Any
-) -> schemas.CaseDetail:
+    client: ClientDep, sessions: SessionsDep, number: str, update: Any, request: Any,
+    timeout: timedelta,
+) -> schemas.CaseDetail:  # fmt: skip
     number = number.upper()
     if await read(sessions, lambda s: cases.get_case(s, number)) is None:
         raise ApiError(404, "unknown_case", f"there is no case {number}")
     try:
-        await case_handle(client, number).execute_update(
-            update, request, rpc_timeout=UPDATE_TIMEOUT
-        )
+        await case_handle(client, number).execute_update(update, request, rpc_timeout=timeout)
     except WorkflowUpdateFailedError as err:
         raise from_update_failure(err) from None
     return await read(sessions, lambda s: case_detail(s, number))
@@ -139,87 +138,123 @@ def comment(body: schemas.Comment | None) -> str:
 
 @router.post("/{number}/pick", responses=ERRORS)
 async def pick(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Comment | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Take a case from one of your queues: it becomes `open` and yours."""
     request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(client, sessions, number, CaseWorkflow.pick, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.pick, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/assign", responses=ERRORS)
 async def assign(
-    number: str, body: schemas.Assign, agent: AgentDep, client: ClientDep, sessions: SessionsDep
+    number: str,
+    body: schemas.Assign,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> schemas.CaseDetail:
     """Give the case to an agent (supervisors and admins)."""
     await known(sessions, "agent", body.owner)
     request = AssignRequest(actor=agent, owner=body.owner, comment=body.comment)
-    return await act(client, sessions, number, CaseWorkflow.assign, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.assign, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/reply", responses=ERRORS)
 async def reply(
-    number: str, body: schemas.Message, agent: AgentDep, client: ClientDep, sessions: SessionsDep
+    number: str,
+    body: schemas.Message,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> schemas.CaseDetail:
     """Email the customer; the first reply meets the first-response KPI."""
     request = MessageRequest(actor=agent, body=body.body)
-    return await act(client, sessions, number, CaseWorkflow.reply, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.reply, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/note", responses=ERRORS)
 async def note(
-    number: str, body: schemas.Message, agent: AgentDep, client: ClientDep, sessions: SessionsDep
+    number: str,
+    body: schemas.Message,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> schemas.CaseDetail:
     """An internal note: never emailed to the customer."""
     request = MessageRequest(actor=agent, body=body.body)
-    return await act(client, sessions, number, CaseWorkflow.note, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.note, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/wait", responses=ERRORS)
 async def wait(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Wait | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Wait for the customer (SLA clocks pause); their next email resumes the case."""
     body = body or schemas.Wait()
     request = WaitRequest(actor=agent, reason=body.reason, body=body.body)
-    return await act(client, sessions, number, CaseWorkflow.wait, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.wait, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/hold", responses=ERRORS)
 async def hold(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Wait | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Wait on a third party (SLA clocks pause) until `resume`."""
     body = body or schemas.Wait()
     request = WaitRequest(actor=agent, reason=body.reason, body=body.body)
-    return await act(client, sessions, number, CaseWorkflow.hold, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.hold, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/resume", responses=ERRORS)
 async def resume(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Comment | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Back to `open` from waiting or on hold; SLA clocks run again."""
     request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(client, sessions, number, CaseWorkflow.resume, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.resume, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/advance", responses=ERRORS)
 async def advance(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Advance | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Move to the next stage (identify → research → resolve) with the fields it requires."""
     request = AdvanceRequest(actor=agent, fields=dict(body.fields) if body else {})
-    return await act(client, sessions, number, CaseWorkflow.advance, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.advance, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/resolve", responses=ERRORS)
 async def resolve(
-    number: str, body: schemas.Resolve, agent: AgentDep, client: ClientDep, sessions: SessionsDep
+    number: str,
+    body: schemas.Resolve,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> schemas.CaseDetail:
     """Propose a resolution: the customer gets it by email with links to accept or reject."""
     request = ResolveRequest(
@@ -228,32 +263,38 @@ async def resolve(
         time_spent_minutes=body.time_spent_minutes,
         billable_minutes=body.billable_minutes,
     )
-    return await act(client, sessions, number, CaseWorkflow.resolve, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.resolve, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/reopen", responses=ERRORS)
 async def reopen(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Comment | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Reopen a resolved case: its resolution clock resumes where it stopped."""
     request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(client, sessions, number, CaseWorkflow.reopen, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.reopen, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/cancel", responses=ERRORS)
 async def cancel(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Comment | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Cancel the case (final); SLA clocks are cancelled."""
     request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(client, sessions, number, CaseWorkflow.cancel, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.cancel, request, settings.api_update_timeout
+    )
 
 
 @router.post("/{number}/escalate", responses=ERRORS)
 async def escalate(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep,
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
     body: schemas.Escalate | None = None,
 ) -> schemas.CaseDetail:  # fmt: skip
     """Raise the priority and/or move the case to a queue (`escalations` by default)."""
@@ -262,4 +303,6 @@ async def escalate(
     request = EscalateRequest(
         actor=agent, reason=body.reason, priority=body.priority, queue=body.queue
     )
-    return await act(client, sessions, number, CaseWorkflow.escalate, request)
+    return await act(
+        client, sessions, number, CaseWorkflow.escalate, request, settings.api_update_timeout
+    )

@@ -1,0 +1,304 @@
+"""The HTTP API against the Temporal dev server, a real worker, SQLite and an SMTP sink."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from caseflow.settings import Settings
+from tests.support.api import api_client, bearer, link_token
+from tests.support.harness import GOLD_CUSTOMER, Harness, running_worker
+from tests.support.servers import SmtpSink, free_port
+
+ANN = bearer("ann")  # the harness stores agents with token_hash(handle)
+SAM = bearer("sam")
+NEW_CASE = {"customer_email": GOLD_CUSTOMER, "subject": "VPN drops", "description": "Hourly."}
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"survey_delay": timedelta(0), "api_update_timeout": timedelta(seconds=3)}
+    )
+
+
+@pytest.fixture
+async def harness(
+    dev_env: WorkflowEnvironment, api_settings: Settings, smtp_sink: SmtpSink
+) -> AsyncIterator[Harness]:
+    async with running_worker(dev_env.client, api_settings, smtp_sink) as h:
+        yield h
+
+
+@pytest.fixture
+async def http(
+    harness: Harness, dev_env: WorkflowEnvironment, api_settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(api_settings, dev_env.client) as client:
+        yield client
+
+
+async def create(http: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await http.post("/cases", json={**NEW_CASE, **changes}, headers=ANN)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def act(
+    http: httpx.AsyncClient, number: str, action: str, body: dict[str, Any] | None = None,
+    headers: dict[str, str] = ANN, status: int = 200,
+) -> dict[str, Any]:  # fmt: skip
+    response = await http.post(f"/cases/{number}/{action}", json=body, headers=headers)
+    assert response.status_code == status, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def resolved(http: httpx.AsyncClient) -> str:
+    number = str((await create(http))["number"])
+    await act(http, number, "pick")
+    await act(http, number, "reply", {"body": "Try the new client."})
+    await act(http, number, "resolve", {"resolution": "New client fixes it."})
+    return number
+
+
+# -- health, auth, bad requests -------------------------------------------------------------------
+
+
+async def test_health_needs_no_token(http: httpx.AsyncClient) -> None:
+    response = await http.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+
+
+@pytest.mark.parametrize("headers", [{}, bearer("forged"), {"Authorization": "Basic YTpi"}])
+async def test_cases_need_a_known_bearer_token(
+    http: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await http.get("/cases", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+
+
+async def test_openapi_docs_are_served(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/docs")).status_code == 200
+    spec = (await http.get("/openapi.json")).json()
+    assert "/cases/{number}/resolve" in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"customer_email": "not-an-address", "subject": "x"},
+        {"customer_email": GOLD_CUSTOMER, "subject": ""},
+        {**NEW_CASE, "priority": 9},
+        {**NEW_CASE, "channel": "carrier-pigeon"},
+        {**NEW_CASE, "surprise": True},
+    ],
+)
+async def test_a_bad_new_case_is_refused_and_creates_nothing(
+    http: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    response = await http.post("/cases", json=body, headers=ANN)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert (await http.get("/cases", headers=ANN)).json()["total"] == 0
+
+
+async def test_an_action_on_an_unknown_case_is_404(http: httpx.AsyncClient) -> None:
+    answer = await act(http, "CAS-999999", "pick", status=404)
+    assert answer == {"error": "unknown_case", "detail": "there is no case CAS-999999"}
+
+
+# -- creating, reading, acting --------------------------------------------------------------------
+
+
+async def test_created_case_is_routed_acknowledged_and_readable(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    case = await create(http)
+    assert case["number"].startswith("CAS-")
+    assert (case["status"], case["queue"], case["sla_policy"]) == ("new", "gold", "gold")
+    assert {k["kpi"] for k in case["kpis"]} == {"first_response", "resolution"}
+    harness.sink.wait_for(
+        lambda ms: any("We received your request" in str(m["Subject"]) for m in ms)
+    )
+    listed = (await http.get("/cases", params={"state": "new"}, headers=ANN)).json()
+    assert [c["number"] for c in listed["items"]] == [case["number"]]
+
+
+async def test_the_same_idempotency_key_creates_one_case(http: httpx.AsyncClient) -> None:
+    headers = {**ANN, "Idempotency-Key": "phone-call-42"}
+    first = await http.post("/cases", json=NEW_CASE, headers=headers)
+    second = await http.post("/cases", json=NEW_CASE, headers=headers)
+    assert first.json()["number"] == second.json()["number"]
+    assert (await http.get("/cases", headers=ANN)).json()["total"] == 1
+
+
+async def test_an_agent_works_a_case_through_every_step(http: httpx.AsyncClient) -> None:
+    number = (await create(http))["number"]
+    assert (await act(http, number, "pick"))["owner"] == "ann"
+    await act(http, number, "note", {"body": "Customer is on the beta."})
+    await act(http, number, "reply", {"body": "Which version?"})
+    assert (await act(http, number, "wait", {"reason": "version"}))["status"] == "awaiting_customer"
+    assert (await act(http, number, "resume"))["status"] == "open"
+    await act(http, number, "hold", {"reason": "vendor"})
+    await act(http, number, "resume")
+    assert (await act(http, number, "advance", {"fields": {"category": "network"}}))[
+        "stage"
+    ] == "research"
+    case = await act(http, number, "resolve", {"resolution": "Upgrade.", "time_spent_minutes": 30})
+    assert case["status"] == "resolved"
+    assert case["resolution"]["text"] == "Upgrade."
+    assert [e["kind"] for e in case["timeline"]] == [
+        "created", "picked", "note", "replied", "awaiting_customer", "resumed", "on_hold",
+        "resumed", "advanced", "resolved",
+    ]  # fmt: skip
+    assert [a["action"] for a in case["audit"]][:3] == ["create", "pick", "note"]
+    assert {e["template"] for e in case["emails"]} >= {"ack", "reply", "resolution"}
+    reopened = await act(http, number, "reopen", {"comment": "customer called"})
+    assert reopened["status"] == "open"
+    assert (await act(http, number, "cancel"))["status"] == "cancelled"
+
+
+async def test_refusals_map_to_their_status_and_change_nothing(http: httpx.AsyncClient) -> None:
+    number = (await create(http))["number"]
+    refused = await act(http, number, "resume", status=409)
+    assert refused["error"] == "invalid_state"
+    assert (await act(http, number, "assign", {"owner": "ann"}, status=403))["error"] == "forbidden"
+    await act(http, number, "assign", {"owner": "nobody"}, headers=SAM, status=422)
+    await act(http, number, "resolve", {}, status=422)
+    await act(http, number, "advance", {"fields": {}}, status=409)
+    case = (await http.get(f"/cases/{number}", headers=ANN)).json()
+    assert (case["status"], case["owner"], len(case["audit"])) == ("new", None, 1)
+    assigned = await act(http, number, "assign", {"owner": "ann"}, headers=SAM)
+    assert (assigned["status"], assigned["owner"]) == ("open", "ann")
+
+
+async def test_escalation_moves_the_case_and_raises_priority(http: httpx.AsyncClient) -> None:
+    number = (await create(http))["number"]
+    await act(http, number, "pick")
+    await act(http, number, "escalate", {"queue": "no-such-queue"}, status=422)
+    case = await act(http, number, "escalate", {"priority": 1, "reason": "outage"})
+    assert (case["priority"], case["queue"]) == (1, "escalations")
+
+
+async def test_an_agent_outside_the_queue_may_not_pick(http: httpx.AsyncClient) -> None:
+    number = (await create(http, customer_email="someone@else.example"))["number"]
+    assert (await http.get(f"/cases/{number}", headers=SAM)).json()["queue"] == "standard"
+    # sam is a supervisor: allowed everywhere; ann is in standard and gold: allowed; nobody else.
+    await act(http, number, "pick", headers=SAM)
+
+
+# -- the customer's links -------------------------------------------------------------------------
+
+
+async def test_customer_accepts_the_resolution_then_answers_the_survey(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    number = await resolved(http)
+    mail = harness.sink.wait_for(
+        lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
+    )
+    proposal = next(m for m in mail if "Proposed resolution" in str(m["Subject"]))
+    token = link_token(proposal, "resolution")
+    page = await http.get(f"/resolution/{token}", params={"decision": "accept"})
+    assert page.status_code == 200 and "close my case" in page.text
+    assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "resolved"
+    done = await http.post(f"/resolution/{token}", data={"decision": "accept"})
+    assert done.status_code == 200, done.text
+    again = await http.post(f"/resolution/{token}", data={"decision": "reject"})
+    assert again.status_code == 409
+    assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "closed"
+
+    mail = harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    survey = link_token(next(m for m in mail if "How did we do?" in str(m["Subject"])), "survey")
+    assert (await http.get(f"/survey/{survey}")).status_code == 200
+    assert (await http.post(f"/survey/{survey}", data={"rating": "9"})).status_code == 422
+    answered = await http.post(f"/survey/{survey}", data={"rating": "4", "comment": "Fine"})
+    assert answered.status_code == 200, answered.text
+    assert (await http.post(f"/survey/{survey}", data={"rating": "5"})).status_code == 409
+    assert (await http.get(f"/survey/{survey}")).status_code == 409
+    case = (await http.get(f"/cases/{number}", headers=ANN)).json()
+    assert (case["survey"]["rating"], case["survey"]["status"]) == (4, "answered")
+
+
+async def test_customer_rejecting_the_resolution_reopens_the_case(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    number = await resolved(http)
+    mail = harness.sink.wait_for(
+        lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
+    )
+    token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")
+    answer = await http.post(f"/resolution/{token}", data={"decision": "reject", "comment": "No"})
+    assert answer.status_code == 200
+    assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "open"
+
+
+@pytest.mark.parametrize("path", ["/survey/", "/resolution/"])
+@pytest.mark.parametrize(
+    "token", ["forged", "eyJjIjoiQ0FTLTAwMDAwMSJ9.AAAAAAAAAAAAAAAAAAAAAA", "a.b.c"]
+)
+async def test_a_forged_link_is_404_and_changes_nothing(
+    http: httpx.AsyncClient, path: str, token: str
+) -> None:
+    assert (await http.get(path + token)).status_code == 404
+    form = {"rating": "5"} if "survey" in path else {"decision": "accept"}
+    assert (await http.post(path + token, data=form)).status_code == 404
+
+
+async def test_a_survey_token_is_not_a_resolution_token(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    await resolved(http)
+    mail = harness.sink.wait_for(
+        lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
+    )
+    token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")
+    assert (await http.get(f"/survey/{token}")).status_code == 404
+
+
+# -- degraded: no worker, no Temporal -------------------------------------------------------------
+
+
+async def test_reads_work_and_actions_answer_503_without_a_worker(
+    dev_env: WorkflowEnvironment, api_settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    async with (
+        running_worker(dev_env.client, api_settings, smtp_sink),
+        api_client(api_settings, dev_env.client) as http,
+    ):
+        number = (await create(http))["number"]
+    async with api_client(api_settings, dev_env.client) as http:  # the worker is gone
+        assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "new"
+        assert (await http.get("/cases", headers=ANN)).json()["total"] == 1
+        answer = await act(http, number, "pick", status=503)
+        assert answer["error"] == "worker_unavailable"
+        assert (await http.get(f"/cases/{number}", headers=ANN)).json()["owner"] is None
+
+
+async def test_reads_work_and_actions_answer_503_without_temporal(api_settings: Settings) -> None:
+    offline = api_settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_client(offline, None) as http:
+        from caseflow.signing import token_hash
+        from caseflow.store import directory
+        from caseflow.store.db import make_engine, session_factory, transaction
+
+        engine = make_engine(offline.effective_database_url)
+        with transaction(session_factory(engine)) as session:
+            directory.create_agent(session, "ann", "ann@x.test", "agent", [], token_hash("ann"))
+        engine.dispose()
+        health = (await http.get("/health")).json()
+        assert health["database"] == "ok" and health["temporal"].startswith("unavailable")
+        assert (await http.get("/cases", headers=ANN)).status_code == 200
+        response = await http.post("/cases", json=NEW_CASE, headers=ANN)
+        assert response.status_code == 503
+        assert response.json()["error"] == "temporal_unavailable"
