@@ -24,6 +24,7 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_ui_port: int = Field(default=8233, description="Web UI of `caseflow dev` only.")
     task_queue: str = "caseflow"
 
     support_address: str = "support@caseflow.test"

@@ -268,6 +268,8 @@ def _no_services() -> list[str]:
 
 def _require_free_port(host: str, port: int) -> None:
     with socket.socket() as sock:
+        # As servers bind: connections of a previous run in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as err:

@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-UI_PORT = 8233
 DEMO_AGENT = "demo"
 
 
@@ -176,7 +175,7 @@ def temporal_args(settings: Settings, home: Path) -> list[str]:
         "--ui-ip",
         host,
         "--ui-port",
-        str(UI_PORT),
+        str(settings.temporal_ui_port),
         "--namespace",
         settings.temporal_namespace,
         "--log-level",
@@ -249,7 +248,7 @@ def check_ports_free(settings: Settings) -> None:
     host, port = temporal_host_port(settings)
     wanted = {
         "Temporal": (host, port),
-        "Temporal UI": (host, UI_PORT),
+        "Temporal UI": (host, settings.temporal_ui_port),
         "SMTP": (settings.smtp_host, settings.smtp_port),
         "IMAP": (settings.imap_host, settings.imap_port),
         "API": (settings.api_host, settings.api_port),
@@ -291,7 +290,7 @@ def banner(settings: Settings, home: Path, token: str) -> str:
 Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
 
   API            {settings.public_url}   (docs: {settings.public_url}/docs)
-  Temporal UI    http://{temporal_host_port(settings)[0]}:{UI_PORT}
+  Temporal UI    http://{temporal_host_port(settings)[0]}:{settings.temporal_ui_port}
   Temporal       {settings.temporal_address}
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)
   IMAP           {settings.imap_host}:{settings.imap_port}   (login: the address, password caseflow)

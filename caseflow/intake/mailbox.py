@@ -88,7 +88,8 @@ class Mailbox:
         """The message's bytes, leaving `\\Seen` alone; None if it has gone meanwhile."""
         data = self.client.fetch([uid], ["RFC822.SIZE", "BODY.PEEK[]"])
         item = data.get(uid)
-        if item is None or b"BODY[]" not in item:
+        # Expunged by another session meanwhile: Dovecot answers `BODY[] NIL` (or nothing).
+        if item is None or item.get(b"BODY[]") is None:
             return None
         raw = bytes(item[b"BODY[]"])
         return Fetched(uid=uid, size=int(item.get(b"RFC822.SIZE", len(raw))), raw=raw)
