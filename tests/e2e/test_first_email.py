@@ -80,14 +80,10 @@ def start_stack(home: Path, ports: dict[str, int]) -> Stack:
         process = subprocess.Popen(
             [sys.executable, "-m", "caseflow.cli", "dev"], env=env, stdout=out, stderr=out
         )
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        **{
-            k.removeprefix("CASEFLOW_").lower(): v
-            for k, v in env.items()
-            if k.startswith("CASEFLOW_")
-        },
-    )
+    values: dict[str, Any] = {
+        k.removeprefix("CASEFLOW_").lower(): v for k, v in env.items() if k.startswith("CASEFLOW_")
+    }
+    settings = Settings(**values)
     stack = Stack(process, settings, log, demo_token(settings))
     deadline = time.monotonic() + STARTUP
     while "Caseflow is running" not in log.read_text(errors="replace"):
