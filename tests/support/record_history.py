@@ -1,0 +1,287 @@
+"""Record the case histories that `tests/workflows/test_replay.py` replays.
+
+Run from the project root:
+
+    .venv/bin/python -m tests.support.record_history
+
+It starts its own servers (a Temporal dev server, the time-skipping test server, an SMTP sink and
+a fresh seeded SQLite database in a temporary directory), drives one case per scenario through the
+real worker, and writes each full history as `tests/histories/<scenario>.json`:
+
+- `email_to_survey`: created by email → pick → reply → wait → customer email → advance → resolve
+  → rejected → resolve → accepted → survey sent → answered (dev server, survey delay 1 s).
+- `sla_warning_failure`: a Gold case nobody answers for 16 minutes (first-response warning and
+  failure), then pick → reply → resolve, auto-close, survey, reminder and expiry (time-skipping).
+- `continued_as_new_run1` / `_run2`: notes and customer emails until the case continues as new;
+  the first run ends with ContinuedAsNew, the second starts from the carried state.
+
+Regenerate only after an intentional change that running cases will never replay against (for
+example a new scenario, or once every case started on the old code has ended). A change that
+reorders what the workflow does must instead go under `workflow.patched()`, and the existing files
+must keep replaying: that is what the replay test is for. Keep the old files and add new ones when
+in doubt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from caseflow.settings import Settings
+from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.seed import seed_demo
+from caseflow.workflows import search
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import (
+    ActionRequest,
+    AdvanceRequest,
+    CaseStatus,
+    InboundEmail,
+    MessageRequest,
+    ResolutionResponse,
+    ResolveRequest,
+    SurveyAnswer,
+    SurveyStatus,
+    WaitRequest,
+)
+from caseflow.workflows.starter import case_handle, register_search_attributes, signal_email
+from tests.support.harness import AGENT, CUSTOMER, GOLD_CUSTOMER, Harness, running_worker
+from tests.support.servers import SmtpSink, venv_binary
+
+logger = logging.getLogger(__name__)
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+TASK_QUEUE = "caseflow-replay"
+CAN_AFTER_EVENTS = 60
+
+
+# -- the scenarios --------------------------------------------------------------------------------
+
+
+async def email_to_survey(harness: Harness) -> dict[str, WorkflowHistory]:
+    started = await harness.open_case(CUSTOMER, "Invoice shows the wrong VAT number")
+    case = case_handle(harness.client, started.id)
+    await case.execute_update(CaseWorkflow.created)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await case.execute_update(
+        CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Which invoice is it?")
+    )
+    await case.execute_update(CaseWorkflow.wait, WaitRequest(actor=AGENT, reason="invoice id"))
+    await signal_email(harness.client, case.id, customer_email(case.id, 1, "It is INV-2041."))
+    await until(lambda: status_is(case.id, harness, CaseStatus.OPEN))
+    await case.execute_update(
+        CaseWorkflow.advance, AdvanceRequest(actor=AGENT, fields={"category": "billing"})
+    )
+    await case.execute_update(
+        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Corrected invoice sent.")
+    )
+    await case.execute_update(
+        CaseWorkflow.respond_to_resolution,
+        ResolutionResponse(episode=1, accept=False, comment="Still the old number"),
+    )
+    await case.execute_update(
+        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Reissued INV-2041.")
+    )
+    await case.execute_update(
+        CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=2, accept=True)
+    )
+    await until(lambda: survey_is(case.id, harness, SurveyStatus.SENT))
+    await case.execute_update(
+        CaseWorkflow.answer_survey, SurveyAnswer(episode=2, rating=4, comment="Thanks")
+    )
+    await case.result()
+    return {"email_to_survey": await case.fetch_history()}
+
+
+async def sla_warning_failure(
+    harness: Harness, env: WorkflowEnvironment
+) -> dict[str, WorkflowHistory]:
+    started = await harness.open_case(GOLD_CUSTOMER, "Production line stopped")
+    case = case_handle(harness.client, started.id)
+    await env.sleep(timedelta(minutes=16))  # gold: warn after 10, fail after 15 minutes
+    await asyncio.to_thread(
+        harness.sink.wait_for, lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms)
+    )
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await case.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Sorry!"))
+    await case.execute_update(
+        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Restarted the PLC.")
+    )
+    # The test server answers `result()` only on the run's own handle; it never continues as new.
+    await started.result()  # skips through auto-close, survey, reminder and expiry
+    return {"sla_warning_failure": await started.fetch_history()}
+
+
+async def continued_as_new(harness: Harness) -> dict[str, WorkflowHistory]:
+    started = await harness.open_case(CUSTOMER, "Label printer skips labels")
+    case = case_handle(harness.client, started.id)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    for i in range(1, 30):
+        await case.execute_update(CaseWorkflow.note, MessageRequest(actor=AGENT, body=f"n{i}"))
+        await signal_email(harness.client, case.id, customer_email(case.id, i, f"Still {i}"))
+        runs = await run_ids(harness.client, case.id)
+        if len(runs) >= 3:
+            break
+    else:
+        raise RuntimeError("the case never continued as new twice")
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT))
+    await case.result()
+    first, second = runs[0], runs[1]
+    return {
+        "continued_as_new_run1": await harness.client.get_workflow_handle(
+            case.id, run_id=first
+        ).fetch_history(),
+        "continued_as_new_run2": await harness.client.get_workflow_handle(
+            case.id, run_id=second
+        ).fetch_history(),
+    }
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def customer_email(number: str, i: int, text: str) -> InboundEmail:
+    return InboundEmail(
+        key=f"replay:{number}:{i}",
+        sender=CUSTOMER,
+        subject=f"Re: [{number}] reply {i}",
+        received_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        text=text,
+        message_id=f"<replay-{number}-{i}@customer.example>",
+    )
+
+
+async def status_is(number: str, harness: Harness, status: CaseStatus) -> bool:
+    view = await case_handle(harness.client, number).query(CaseWorkflow.view)
+    return view.status is status
+
+
+async def survey_is(number: str, harness: Harness, status: SurveyStatus) -> bool:
+    view = await case_handle(harness.client, number).query(CaseWorkflow.view)
+    return view.survey_status is status
+
+
+async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    while not await probe():
+        if loop.time() > give_up:
+            raise TimeoutError("the case did not get there in time")
+        await asyncio.sleep(0.2)
+
+
+async def run_ids(client: Client, number: str) -> list[str]:
+    """The case's runs in order, from the first along its ContinuedAsNew events."""
+    described = await client.get_workflow_handle(number).describe()
+    run_id = described.raw_description.workflow_execution_info.first_run_id
+    runs: list[str] = []
+    while run_id:
+        runs.append(run_id)
+        history = await client.get_workflow_handle(number, run_id=run_id).fetch_history()
+        last = history.events[-1]
+        if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            break
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return runs
+
+
+# -- servers and worker ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def worker_on(
+    env: WorkflowEnvironment, workdir: Path, **timings: timedelta
+) -> AsyncIterator[Harness]:
+    """A worker with its own freshly seeded database and SMTP sink, so case numbers repeat."""
+    workdir.mkdir(parents=True)
+    url = f"sqlite:///{workdir / 'caseflow.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as session:
+        seed_demo(session)
+    engine.dispose()
+    sink = SmtpSink()
+    sink.start()
+    try:
+        settings = Settings(
+            home=workdir / "home",
+            database_url=url,
+            task_queue=TASK_QUEUE,
+            smtp_port=sink.port,
+            **timings,  # type: ignore[arg-type]
+        )
+        async with running_worker(env.client, settings, sink) as harness:
+            yield harness
+    finally:
+        sink.stop()
+
+
+async def dev_server(*extra: str) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=search.ALL_KEYS,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+        dev_server_extra_args=list(extra),
+    )
+
+
+async def record_all(workdir: Path) -> dict[str, WorkflowHistory]:
+    histories: dict[str, WorkflowHistory] = {}
+    env = await dev_server()
+    try:
+        async with worker_on(env, workdir / "dev", survey_delay=timedelta(seconds=1)) as harness:
+            histories |= await email_to_survey(harness)
+    finally:
+        await env.shutdown()
+    env = await dev_server(
+        "--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={CAN_AFTER_EVENTS}"
+    )
+    try:
+        async with worker_on(env, workdir / "can") as harness:
+            histories |= await continued_as_new(harness)
+    finally:
+        await env.shutdown()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await register_search_attributes(env.client, env.client.namespace)
+        async with worker_on(env, workdir / "skipping") as harness:
+            histories |= await sla_warning_failure(harness, env)
+    finally:
+        await env.shutdown()
+    return histories
+
+
+def write(histories: dict[str, WorkflowHistory], into: Path = HISTORIES) -> list[Path]:
+    into.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, history in sorted(histories.items()):
+        path = into / f"{name}.json"
+        path.write_text(history.to_json() + "\n", encoding="utf-8")
+        written.append(path)
+        logger.info("wrote %s: %d events, %d bytes", path, len(history.events), path.stat().st_size)
+    return written
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="caseflow-replay-") as tmp:
+        write(await record_all(Path(tmp)))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
+    asyncio.run(main())
