@@ -133,7 +133,7 @@ def _upsert_sla_instances(session: Session, number: str, rows: list[dict[str, An
 def _add_entitlement_uses(session: Session, uses: list[dict[str, Any]]) -> None:
     for use in uses:
         known = session.scalar(select(EntitlementUse.id).where(EntitlementUse.key == use["key"]))
-        if True:
+        if known is None:
             session.add(EntitlementUse(**use))
 
 

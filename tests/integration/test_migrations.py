@@ -1,0 +1,169 @@
+"""Alembic migrations against SQLite and PostgreSQL: they build exactly the schema of the models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event, func, inspect, select
+from sqlalchemy.orm import Session
+
+from caseflow.store import models
+from caseflow.store.db import alembic_config, make_engine, upgrade
+from tests.conftest import POSTGRES_ADMIN_URL, missing
+
+VERSION_TABLE = "alembic_version"
+MODEL_TABLES = set(models.Base.metadata.tables)
+DDL_WORDS = ("CREATE", "ALTER", "DROP")
+
+
+@pytest.fixture
+def sqlite_empty_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture
+def postgres_empty_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own with nothing in it, dropped afterwards."""
+    name = f"caseflow_migrations_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+            yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest) -> str:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_empty_url")
+    return url
+
+
+@pytest.fixture
+def engine_of() -> Iterator[Callable[[str], Engine]]:
+    """Engines opened by a test, disposed of afterwards so PostgreSQL can drop the database."""
+    engines: list[Engine] = []
+
+    def open_engine(url: str) -> Engine:
+        engines.append(make_engine(url))
+        return engines[-1]
+
+    yield open_engine
+    for engine in engines:
+        engine.dispose()
+
+
+def table_names(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(inspect(connection).get_table_names())
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What autogenerate would write into a new migration; empty when schema and models agree."""
+    options = {"compare_type": True, "compare_server_default": True}
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=options)
+        return list(compare_metadata(context, models.Base.metadata))
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(table)) or 0
+            for name, table in models.Base.metadata.tables.items()
+        }
+
+
+class StatementLog:
+    """Every SQL statement any engine runs while it is installed (upgrade makes its own engine)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __enter__(self) -> StatementLog:
+        event.listen(Engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    def ddl(self) -> list[str]:
+        return [s for s in self.statements if s.lstrip().upper().startswith(DDL_WORDS)]
+
+
+def test_upgrade_on_an_empty_database_creates_exactly_the_model_tables(
+    empty_url: str, engine_of: Callable[[str], Engine]
+) -> None:
+    engine = engine_of(empty_url)
+    assert table_names(engine) == set()
+
+    upgrade(empty_url)
+
+    assert table_names(engine) == MODEL_TABLES | {VERSION_TABLE}
+    assert current_revision(engine) == head_revision(empty_url)
+
+
+def test_migrated_schema_matches_the_models(
+    empty_url: str, engine_of: Callable[[str], Engine]
+) -> None:
+    upgrade(empty_url)
+
+    assert schema_differences(engine_of(empty_url)) == []
+
+
+def test_downgrade_to_base_and_upgrade_again_gives_the_same_schema(
+    empty_url: str, engine_of: Callable[[str], Engine]
+) -> None:
+    engine = engine_of(empty_url)
+    upgrade(empty_url)
+
+    command.downgrade(alembic_config(empty_url), "base")
+    assert table_names(engine) == {VERSION_TABLE}
+    assert current_revision(engine) is None
+
+    upgrade(empty_url)
+    assert table_names(engine) == MODEL_TABLES | {VERSION_TABLE}
+    assert schema_differences(engine) == []
+
+
+def test_upgrading_a_migrated_database_again_changes_nothing(
+    database_url: str, engine_of: Callable[[str], Engine]
+) -> None:
+    engine = engine_of(database_url)
+    counts = row_counts(engine)
+
+    with StatementLog() as log:
+        upgrade(database_url)
+
+    assert log.statements, "the statement log saw nothing: is the listener installed?"
+    assert log.ddl() == []
+    assert row_counts(engine) == counts
+    assert current_revision(engine) == head_revision(database_url)
