@@ -84,6 +84,14 @@ class Mailbox:
         data = self.client.fetch(uids, ["RFC822.SIZE"])
         return {int(uid): int(item[b"RFC822.SIZE"]) for uid, item in data.items()}
 
+    def fetch_header(self, uid: int) -> bytes | None:
+        """Only the header, for a message too large to download; None if it has gone."""
+        data = self.client.fetch([uid], ["BODY.PEEK[HEADER]"])
+        item = data.get(uid)
+        if item is None or item.get(b"BODY[HEADER]") is None:
+            return None
+        return bytes(item[b"BODY[HEADER]"])
+
     def fetch(self, uid: int) -> Fetched | None:
         """The message's bytes, leaving `\\Seen` alone; None if it has gone meanwhile."""
         data = self.client.fetch([uid], ["RFC822.SIZE", "BODY.PEEK[]"])

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -89,16 +90,39 @@ class Intake:
                 delay = min(delay * 2, MAX_BACKOFF)
 
     async def drain(self) -> list[Outcome]:
-        """One pass over the messages waiting in the mailbox."""
+        """One pass over the messages waiting in the mailbox.
+
+        A message that fails through our fault (Temporal or the database unavailable) stays in
+        INBOX for the next pass and does not hold up the ones behind it; a lost IMAP connection
+        ends the pass so `run` reconnects.
+        """
         outcomes = []
-        for uid in await asyncio.to_thread(self.mailbox.pending):
-            fetched = await asyncio.to_thread(self.mailbox.fetch, uid)
-            if fetched is None:
+        uids = await asyncio.to_thread(self.mailbox.pending)
+        sizes = await asyncio.to_thread(self.mailbox.sizes, uids)
+        for uid in uids:
+            try:
+                outcome = await self._take_in_uid(uid, sizes.get(uid, 0))
+            except (IMAPClientError, OSError):
+                raise
+            except Exception:
+                logger.exception("message %d not taken in; it stays for the next pass", uid)
                 continue
-            outcome = await self.take_in(fetched.raw)
-            await asyncio.to_thread(self.mailbox.move, uid, outcome.folder)
-            outcomes.append(outcome)
+            if outcome is not None:
+                await asyncio.to_thread(self.mailbox.move, uid, outcome.folder)
+                outcomes.append(outcome)
         return outcomes
+
+    async def _take_in_uid(self, uid: int, size: int) -> Outcome | None:
+        if size > self._settings.imap_max_message_size:
+            # Too large to download: quarantine it from its header alone.
+            header = await asyncio.to_thread(self.mailbox.fetch_header, uid)
+            if header is None:
+                return None
+            return await self._quarantine(header, f"too large: {size} bytes (header kept)")
+        fetched = await asyncio.to_thread(self.mailbox.fetch, uid)
+        if fetched is None:
+            return None
+        return await self.take_in(fetched.raw)
 
     # -- one message --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from caseflow.settings import Settings
 from caseflow.store import cases, messages
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, InboundMessage
+from caseflow.workflows import starter
 from caseflow.workflows.model import ActivityName
 from tests.support.dovecot import Dovecot
 from tests.support.harness import Harness, running_worker
@@ -291,8 +292,8 @@ def _kill_before_recording(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Intake, "_delivered", killed)
 
 
-class Killed(Exception):
-    """Stands for the process dying at that point."""
+class Killed(BaseException):  # noqa: N818
+    """Stands for the process dying at that point: nothing in the intake may catch it."""
 
 
 @pytest.mark.parametrize(
@@ -332,6 +333,54 @@ async def test_an_intake_killed_after_hand_off_but_before_the_move_makes_one_cas
     await eventually(lambda: desk.acks_to(ada))
     assert desk.case_count() == 1
     assert (desk.count("INBOX"), desk.count(PROCESSED)) == (0, 1)
+
+
+async def test_a_message_that_fails_through_our_fault_stays_and_blocks_nothing(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = customer(), customer()
+    desk.deliver(desk.customer_mail(first), desk.customer_mail(second))
+    real_start = starter.start_case
+    calls = 0
+
+    async def flaky_start(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("Temporal hiccup")
+        return await real_start(*args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "start_case", flaky_start)
+        outcomes = await drain_once(desk)
+    assert len(outcomes) == 1 and (desk.count("INBOX"), desk.count(PROCESSED)) == (1, 1)
+    await drain_once(desk)  # the next pass takes it in
+    await eventually(lambda: desk.acks_to(first) and desk.acks_to(second))
+    assert desk.case_count() == 2 and desk.count("INBOX") == 0
+
+
+async def test_an_oversized_message_is_quarantined_from_its_header_alone(desk: Desk) -> None:
+    small = desk.settings.model_copy(update={"imap_max_message_size": 4000})
+    big = message(
+        sender=customer(),
+        to=desk.address,
+        subject="Huge attachment",
+        message_id=f"<{uuid.uuid4().hex}@customer.example>",
+        body=("x" * 76 + "\r\n") * 150,
+    )
+    ada = customer()
+    desk.deliver(big, desk.customer_mail(ada))
+    intake = Intake(small, desk.harness.sessions, desk.env.client)
+    async with connected(intake):
+        outcomes = await intake.drain()
+    assert [o.folder for o in outcomes] == [QUARANTINE, PROCESSED]
+    assert outcomes[0].detail.startswith("too large")
+    assert desk.count(QUARANTINE) == 1  # the whole message is kept there
+    with transaction(desk.harness.sessions) as session:
+        [row] = messages.quarantined_messages(session)
+        header = messages.raw_message(session, row.raw_sha256)
+    assert header is not None and b"Huge attachment" in header and b"x" * 100 not in header
+    await eventually(lambda: desk.acks_to(ada))
 
 
 # -- what is not a customer's request -----------------------------------------------------------
