@@ -119,7 +119,9 @@ class Kpi(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    seq: int
+    """An event of the case, or an email we sent about it (kind `email_out`, no seq)."""
+
+    seq: int | None
     at: datetime
     kind: str
     actor: str
@@ -130,6 +132,18 @@ class TimelineEntry(BaseModel):
     @classmethod
     def of(cls, row: CaseEvent) -> TimelineEntry:
         return cls.model_validate(row, from_attributes=True)
+
+    @classmethod
+    def sent(cls, row: OutboundEmail) -> TimelineEntry:
+        return cls(
+            seq=None,
+            at=row.sent_at or row.created_at,
+            kind="email_out",
+            actor="system",
+            summary=row.subject,
+            body="",
+            data={"template": row.template, "audience": row.audience, "status": row.status},
+        )
 
 
 class Email(BaseModel):

@@ -50,10 +50,17 @@ def case_detail(session: Session, number: str) -> schemas.CaseDetail:
         resolved_at=case.resolved_at,
         closed_at=case.closed_at,
         kpis=[schemas.Kpi.of(k) for k in cases.case_sla_instances(session, number)],
-        timeline=[schemas.TimelineEntry.of(e) for e in cases.case_events(session, number)],
+        timeline=timeline(session, number),
         emails=[schemas.Email.of(e) for e in messages.case_outbox(session, number)],
         audit=[schemas.Audit.of(a) for a in cases.case_audit(session, number)],
     )
+
+
+def timeline(session: Session, number: str) -> list[schemas.TimelineEntry]:
+    """Every event of the case and every email sent about it, in time order."""
+    events = [schemas.TimelineEntry.of(e) for e in cases.case_events(session, number)]
+    sent = [schemas.TimelineEntry.sent(e) for e in messages.case_outbox(session, number)]
+    return sorted(events + sent, key=lambda entry: entry.at)
 
 
 @router.post("", status_code=201, responses=ERRORS)
