@@ -423,11 +423,12 @@ def _escalate(state: CaseState, request: EscalateRequest, now: datetime) -> Effe
 
 
 def _escalation_target(state: CaseState, request: EscalateRequest) -> tuple[int, str]:
-    if request.priority is not None:
-        priority = request.priority
-    else:
-        priority = max(Priority.CRITICAL, state.priority - 1)
-    return priority, request.queue or ESCALATIONS_QUEUE
+    """Raise the priority and/or move the queue; with neither given, one step up and to
+    the escalations queue."""
+    if request.priority is None and request.queue is None:
+        return max(Priority.CRITICAL, state.priority - 1), ESCALATIONS_QUEUE
+    priority = request.priority if request.priority is not None else state.priority
+    return priority, request.queue or state.queue
 
 
 ACTIONS: dict[str, Action] = {

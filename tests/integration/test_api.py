@@ -188,7 +188,9 @@ async def test_escalation_moves_the_case_and_raises_priority(http: httpx.AsyncCl
     number = (await create(http))["number"]
     await act(http, number, "pick")
     await act(http, number, "escalate", {"queue": "no-such-queue"}, status=422)
-    case = await act(http, number, "escalate", {"priority": 1, "reason": "outage"})
+    case = await act(http, number, "escalate", {"priority": 2, "reason": "outage"})
+    assert (case["priority"], case["queue"]) == (2, "gold")
+    case = await act(http, number, "escalate", {"reason": "needs an engineer"})
     assert (case["priority"], case["queue"]) == (1, "escalations")
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -34,13 +33,31 @@ from caseflow.workflows.model import ActivityName
 from tests.support.dovecot import Dovecot
 from tests.support.harness import Harness, running_worker
 from tests.support.servers import SmtpSink
-from tests.unit.emails import message
+from tests.unit.emails import CORPUS, DSN_BOUNCE, message
 
 pytestmark = pytest.mark.dovecot
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sisimai"
-AUTO_REPLY_FILE = CORPUS / "bsd_rfc3834-01.eml"  # Auto-Submitted: auto-replied
-BOUNCE_FILE = CORPUS / "bsd_rfc3464-01.eml"  # multipart/report; report-type=delivery-status
+# Real messages written elsewhere, read where they lie (never copied into the repository).
+AUTO_REPLY_FILE = CORPUS / "sisimai" / "bsd_rfc3834-01.eml"  # Auto-Submitted: auto-replied
+BOUNCE_FILE = CORPUS / "sisimai" / "bsd_rfc3464-01.eml"  # multipart/report; delivery-status
+OUT_OF_OFFICE = message(
+    sender="Bob <bob@customer.example>",
+    subject="Out of office: Printer on fire",
+    message_id="<ooo-1@customer.example>",
+    headers=[("Auto-Submitted", "auto-replied")],
+    body="I am away until Monday.\r\n",
+)
+
+
+def automatic_mail(source: str) -> tuple[bytes, bytes]:
+    """An auto-reply and a bounce: our own samples, or real ones from the corpus."""
+    if source == "samples":
+        return OUT_OF_OFFICE, DSN_BOUNCE
+    if not CORPUS.is_dir():
+        pytest.skip(f"no corpus at {CORPUS} (set CASEFLOW_CORPUS)")
+    return AUTO_REPLY_FILE.read_bytes(), BOUNCE_FILE.read_bytes()
+
+
 # Binary, no headers; without NUL or bare LF, which Dovecot would rewrite on APPEND.
 GARBAGE = b"\x89PNG\r\n\x1a\r\n\x01\x02IHDR\xff\xfe\xfd binary, no headers at all\r\n"
 
@@ -406,8 +423,11 @@ async def test_malformed_messages_are_quarantined_with_a_reason_and_block_nothin
     assert desk.case_count() == 1
 
 
-async def test_auto_replies_and_bounces_are_recorded_but_never_acknowledged(desk: Desk) -> None:
-    auto_reply, bounce = AUTO_REPLY_FILE.read_bytes(), BOUNCE_FILE.read_bytes()
+@pytest.mark.parametrize("source", ["samples", "corpus"])
+async def test_auto_replies_and_bounces_are_recorded_but_never_acknowledged(
+    desk: Desk, source: str
+) -> None:
+    auto_reply, bounce = automatic_mail(source)
     desk.deliver(auto_reply, bounce)
 
     outcomes = await drain_once(desk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +10,11 @@ SUPPORT = "support@caseflow.test"
 SECRET = "unit-test-secret-key"
 CUSTOMER = "ada@example.com"
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+# Real messages written elsewhere (../shared/corpus beside the clone, or CASEFLOW_CORPUS): read
+# there at test time, never copied into the repository.
+CORPUS = Path(
+    os.environ.get("CASEFLOW_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus")
+)
 
 
 def message(

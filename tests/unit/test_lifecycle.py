@@ -383,7 +383,18 @@ def test_escalate_that_changes_nothing_is_refused() -> None:
     state, now = case_in(OPEN)
     act(state, "escalate", EscalateRequest(agent(), priority=Priority.CRITICAL), now + STEP)
 
-    assert_refused(state, "escalate", EscalateRequest(agent()), "no_change")
+    again = EscalateRequest(agent(), priority=Priority.CRITICAL)
+    assert_refused(state, "escalate", again, "no_change")
+
+
+def test_escalate_with_only_a_priority_keeps_the_queue() -> None:
+    state, now = case_in(OPEN)
+    queue = state.queue
+
+    effects = act(state, "escalate", EscalateRequest(agent(), priority=Priority.HIGH), now + STEP)
+
+    assert (state.priority, state.queue) == (Priority.HIGH, queue)
+    assert effects.emails == []
 
 
 def test_advance_with_an_overlong_field_is_refused() -> None:
