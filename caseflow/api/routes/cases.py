@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
-from sqlalchemy.orm import Session
-from temporalio.client import WorkflowUpdateFailedError
+from fastapi import APIRouter, Depends, Header, Query
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from caseflow.api import schemas
 from caseflow.api.deps import AgentDep, ClientDep, SessionDep, SessionsDep, SettingsDep, read
@@ -17,6 +18,7 @@ from caseflow.store import cases, directory, messages
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
+    Actor,
     AdvanceRequest,
     AssignRequest,
     Channel,
@@ -116,27 +118,45 @@ def get_case(number: str, _: AgentDep, session: SessionDep) -> schemas.CaseDetai
     return case_detail(session, number.upper())
 
 
-async def act(
-    client: ClientDep, sessions: SessionsDep, number: str, update: Any, request: Any,
-    timeout: timedelta,
-) -> schemas.CaseDetail:  # fmt: skip
-    number = number.upper()
-    if await read(sessions, lambda s: cases.get_case(s, number)) is None:
-        raise ApiError(404, "unknown_case", f"there is no case {number}")
-    try:
-        await case_handle(client, number).execute_update(update, request, rpc_timeout=timeout)
-    except WorkflowUpdateFailedError as err:
-        raise from_update_failure(err) from None
-    return await read(sessions, lambda s: case_detail(s, number))
+@dataclass
+class Acting:
+    """An agent acting on one case: what every action route needs, gathered once."""
+
+    number: str
+    agent: Actor
+    client: Client
+    sessions: sessionmaker[Session]
+    timeout: timedelta
+
+    async def update(self, update: Any, request: Any) -> schemas.CaseDetail:
+        """The one workflow update of an action, then the case as the read model has it."""
+        number = self.number
+        if await read(self.sessions, lambda s: cases.get_case(s, number)) is None:
+            raise ApiError(404, "unknown_case", f"there is no case {number}")
+        try:
+            await case_handle(self.client, number).execute_update(
+                update, request, rpc_timeout=self.timeout
+            )
+        except WorkflowUpdateFailedError as err:
+            raise from_update_failure(err) from None
+        return await read(self.sessions, lambda s: case_detail(s, number))
+
+    async def known(self, what: str, name: str | None) -> None:
+        """Refuse a reference to an agent or queue that does not exist (422)."""
+        if name is None:
+            return
+        find = directory.agent_by_handle if what == "agent" else directory.queue_by_name
+        if await read(self.sessions, lambda s: find(s, name) is not None) is False:
+            raise ApiError(422, "invalid_input", f"there is no {what} {name!r}")
 
 
-async def known(sessions: SessionsDep, what: str, name: str | None) -> None:
-    """Refuse a reference to an agent or queue that does not exist (422)."""
-    if name is None:
-        return
-    find = directory.agent_by_handle if what == "agent" else directory.queue_by_name
-    if await read(sessions, lambda s: find(s, name) is not None) is False:
-        raise ApiError(422, "invalid_input", f"there is no {what} {name!r}")
+async def acting(
+    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep
+) -> Acting:
+    return Acting(number.upper(), agent, client, sessions, settings.api_update_timeout)
+
+
+ActingDep = Annotated[Acting, Depends(acting)]
 
 
 def comment(body: schemas.Comment | None) -> str:
@@ -144,172 +164,84 @@ def comment(body: schemas.Comment | None) -> str:
 
 
 @router.post("/{number}/pick", responses=ERRORS)
-async def pick(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Comment | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def pick(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
     """Take a case from one of your queues: it becomes `open` and yours."""
-    request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(
-        client, sessions, number, CaseWorkflow.pick, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.pick, ActionRequest(case.agent, comment(body)))
 
 
 @router.post("/{number}/assign", responses=ERRORS)
-async def assign(
-    number: str,
-    body: schemas.Assign,
-    agent: AgentDep,
-    client: ClientDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-) -> schemas.CaseDetail:
+async def assign(case: ActingDep, body: schemas.Assign) -> schemas.CaseDetail:
     """Give the case to an agent (supervisors and admins)."""
-    await known(sessions, "agent", body.owner)
-    request = AssignRequest(actor=agent, owner=body.owner, comment=body.comment)
-    return await act(
-        client, sessions, number, CaseWorkflow.assign, request, settings.api_update_timeout
-    )
+    await case.known("agent", body.owner)
+    request = AssignRequest(case.agent, owner=body.owner, comment=body.comment)
+    return await case.update(CaseWorkflow.assign, request)
 
 
 @router.post("/{number}/reply", responses=ERRORS)
-async def reply(
-    number: str,
-    body: schemas.Message,
-    agent: AgentDep,
-    client: ClientDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-) -> schemas.CaseDetail:
+async def reply(case: ActingDep, body: schemas.Message) -> schemas.CaseDetail:
     """Email the customer; the first reply meets the first-response KPI."""
-    request = MessageRequest(actor=agent, body=body.body)
-    return await act(
-        client, sessions, number, CaseWorkflow.reply, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.reply, MessageRequest(case.agent, body.body))
 
 
 @router.post("/{number}/note", responses=ERRORS)
-async def note(
-    number: str,
-    body: schemas.Message,
-    agent: AgentDep,
-    client: ClientDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-) -> schemas.CaseDetail:
+async def note(case: ActingDep, body: schemas.Message) -> schemas.CaseDetail:
     """An internal note: never emailed to the customer."""
-    request = MessageRequest(actor=agent, body=body.body)
-    return await act(
-        client, sessions, number, CaseWorkflow.note, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.note, MessageRequest(case.agent, body.body))
 
 
 @router.post("/{number}/wait", responses=ERRORS)
-async def wait(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Wait | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def wait(case: ActingDep, body: schemas.Wait | None = None) -> schemas.CaseDetail:
     """Wait for the customer (SLA clocks pause); their next email resumes the case."""
     body = body or schemas.Wait()
-    request = WaitRequest(actor=agent, reason=body.reason, body=body.body)
-    return await act(
-        client, sessions, number, CaseWorkflow.wait, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.wait, WaitRequest(case.agent, body.reason, body.body))
 
 
 @router.post("/{number}/hold", responses=ERRORS)
-async def hold(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Wait | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def hold(case: ActingDep, body: schemas.Wait | None = None) -> schemas.CaseDetail:
     """Wait on a third party (SLA clocks pause) until `resume`."""
     body = body or schemas.Wait()
-    request = WaitRequest(actor=agent, reason=body.reason, body=body.body)
-    return await act(
-        client, sessions, number, CaseWorkflow.hold, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.hold, WaitRequest(case.agent, body.reason, body.body))
 
 
 @router.post("/{number}/resume", responses=ERRORS)
-async def resume(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Comment | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def resume(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
     """Back to `open` from waiting or on hold; SLA clocks run again."""
-    request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(
-        client, sessions, number, CaseWorkflow.resume, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.resume, ActionRequest(case.agent, comment(body)))
 
 
 @router.post("/{number}/advance", responses=ERRORS)
-async def advance(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Advance | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def advance(case: ActingDep, body: schemas.Advance | None = None) -> schemas.CaseDetail:
     """Move to the next stage (identify → research → resolve) with the fields it requires."""
-    request = AdvanceRequest(actor=agent, fields=dict(body.fields) if body else {})
-    return await act(
-        client, sessions, number, CaseWorkflow.advance, request, settings.api_update_timeout
-    )
+    request = AdvanceRequest(case.agent, fields=dict(body.fields) if body else {})
+    return await case.update(CaseWorkflow.advance, request)
 
 
 @router.post("/{number}/resolve", responses=ERRORS)
-async def resolve(
-    number: str,
-    body: schemas.Resolve,
-    agent: AgentDep,
-    client: ClientDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-) -> schemas.CaseDetail:
+async def resolve(case: ActingDep, body: schemas.Resolve) -> schemas.CaseDetail:
     """Propose a resolution: the customer gets it by email with links to accept or reject."""
     request = ResolveRequest(
-        actor=agent,
-        resolution=body.resolution,
-        time_spent_minutes=body.time_spent_minutes,
-        billable_minutes=body.billable_minutes,
+        case.agent, body.resolution, body.time_spent_minutes, body.billable_minutes
     )
-    return await act(
-        client, sessions, number, CaseWorkflow.resolve, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.resolve, request)
 
 
 @router.post("/{number}/reopen", responses=ERRORS)
-async def reopen(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Comment | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def reopen(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
     """Reopen a resolved case: its resolution clock resumes where it stopped."""
-    request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(
-        client, sessions, number, CaseWorkflow.reopen, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.reopen, ActionRequest(case.agent, comment(body)))
 
 
 @router.post("/{number}/cancel", responses=ERRORS)
-async def cancel(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Comment | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
+async def cancel(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
     """Cancel the case (final); SLA clocks are cancelled."""
-    request = ActionRequest(actor=agent, comment=comment(body))
-    return await act(
-        client, sessions, number, CaseWorkflow.cancel, request, settings.api_update_timeout
-    )
+    return await case.update(CaseWorkflow.cancel, ActionRequest(case.agent, comment(body)))
 
 
 @router.post("/{number}/escalate", responses=ERRORS)
-async def escalate(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep,
-    body: schemas.Escalate | None = None,
-) -> schemas.CaseDetail:  # fmt: skip
-    """Raise the priority and/or move the case to a queue (`escalations` by default)."""
+async def escalate(case: ActingDep, body: schemas.Escalate | None = None) -> schemas.CaseDetail:
+    """Raise the priority and/or move the case to a queue; with neither, one step up and to
+    `escalations`."""
     body = body or schemas.Escalate()
-    await known(sessions, "queue", body.queue)
-    request = EscalateRequest(
-        actor=agent, reason=body.reason, priority=body.priority, queue=body.queue
-    )
-    return await act(
-        client, sessions, number, CaseWorkflow.escalate, request, settings.api_update_timeout
-    )
+    await case.known("queue", body.queue)
+    request = EscalateRequest(case.agent, body.reason, body.priority, body.queue)
+    return await case.update(CaseWorkflow.escalate, request)
