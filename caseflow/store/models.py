@@ -83,6 +83,10 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "ok", or "failing" once mail to the address bounced (until mail from it arrives again).
+    email_status: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
+    email_failed_at: Mapped[datetime | None] = mapped_column()
+    email_failure: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
 
@@ -244,6 +248,7 @@ class Case(Base):
     sla_status: Mapped[str] = mapped_column(String(32), default="none", index=True)
     sla_due_at: Mapped[datetime | None] = mapped_column()
     follow_up_of: Mapped[str | None] = mapped_column(String(32))
+    mailbox: Mapped[str] = mapped_column(String(320), default="", server_default="")
     participants: Mapped[list[Any]] = mapped_column(default=list)
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -326,6 +331,34 @@ class RawMessage(Base):
     stored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Blob(Base):
+    """Attachment content, stored once by the SHA-256 of its bytes."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A file that came with an inbound message, listed on its case."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("dedup_key", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), index=True)  # the inbound message
+    position: Mapped[int] = mapped_column(Integer)
+    case_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None: over the size limit, not kept
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class InboundMessage(Base):
     """One incoming message, keyed by its normalised Message-ID (or a digest), and its fate."""
 
@@ -344,6 +377,7 @@ class InboundMessage(Base):
     threaded_by: Mapped[str] = mapped_column(String(40), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()  # retry of a failed hand-off
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
 
@@ -359,6 +393,8 @@ class OutboundEmail(Base):
     template: Mapped[str] = mapped_column(String(40))
     audience: Mapped[str] = mapped_column(String(20), default="customer")  # or "agents"
     recipients: Mapped[list[Any]] = mapped_column(default=list)
+    # The first recipient, for per-sender limits on automatic replies.
+    to_address: Mapped[str] = mapped_column(String(320), default="", server_default="", index=True)
     subject: Mapped[str] = mapped_column(String(998))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
