@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -86,7 +87,7 @@ class Contact(Base):
     # "ok", or "failing" once mail to the address bounced (until mail from it arrives again).
     email_status: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
     email_failed_at: Mapped[datetime | None] = mapped_column()
-    email_failure: Mapped[str] = mapped_column(Text, default="", server_default="")
+    email_failure: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
 
@@ -248,7 +249,7 @@ class Case(Base):
     sla_status: Mapped[str] = mapped_column(String(32), default="none", index=True)
     sla_due_at: Mapped[datetime | None] = mapped_column()
     follow_up_of: Mapped[str | None] = mapped_column(String(32))
-    mailbox: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    mailbox: Mapped[str] = mapped_column(String(320), default="", server_default=text("''"))
     participants: Mapped[list[Any]] = mapped_column(default=list)
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -394,7 +395,9 @@ class OutboundEmail(Base):
     audience: Mapped[str] = mapped_column(String(20), default="customer")  # or "agents"
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     # The first recipient, for per-sender limits on automatic replies.
-    to_address: Mapped[str] = mapped_column(String(320), default="", server_default="", index=True)
+    to_address: Mapped[str] = mapped_column(
+        String(320), default="", server_default=text("''"), index=True
+    )
     subject: Mapped[str] = mapped_column(String(998))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

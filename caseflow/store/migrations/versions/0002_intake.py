@@ -50,7 +50,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("mailbox", sa.String(length=320), server_default="", nullable=False)
+            sa.Column(
+                "mailbox", sa.String(length=320), server_default=sa.text("''"), nullable=False
+            )
         )
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
@@ -59,7 +61,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("email_failed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(
-            sa.Column("email_failure", sa.Text(), server_default="", nullable=False)
+            sa.Column("email_failure", sa.Text(), server_default=sa.text("''"), nullable=False)
         )
 
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
@@ -67,7 +69,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("outbound_emails", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("to_address", sa.String(length=320), server_default="", nullable=False)
+            sa.Column(
+                "to_address", sa.String(length=320), server_default=sa.text("''"), nullable=False
+            )
         )
         batch_op.create_index(
             batch_op.f("ix_outbound_emails_to_address"), ["to_address"], unique=False
