@@ -1,16 +1,26 @@
-"""Run every benchmark and print its report: `make bench` or `python -m benchmarks`."""
+"""Run the benchmarks and print their reports: `make bench` or `python -m benchmarks [NAME ...]`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from benchmarks import case_creation
+from benchmarks import case_creation, intake_drain
+
+BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
+    "case_creation": case_creation.run,
+    "intake_drain": intake_drain.run,
+}
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    print(asyncio.run(case_creation.run()))  # noqa: T201
+    names = sys.argv[1:] or list(BENCHMARKS)
+    for name in names:
+        print(asyncio.run(BENCHMARKS[name]()), flush=True)  # noqa: T201
 
 
 if __name__ == "__main__":

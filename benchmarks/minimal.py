@@ -24,6 +24,10 @@ class Minimal:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return value
 
+    @workflow.signal
+    def nudge(self) -> None:
+        """What signal-with-start delivers: an email for the case, in the baseline."""
+
     @workflow.update
     async def created(self) -> bool:
         await workflow.wait_condition(lambda: self.done)
