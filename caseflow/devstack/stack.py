@@ -76,11 +76,15 @@ class Stack:
         return child
 
     def caseflow(self, command: str) -> Child:
+        if self.stopping:
+            raise StackError("stopped while starting")
         return self.spawn(command, [sys.executable, "-m", "caseflow.cli", command])
 
     def wait_for_port(self, child: Child, host: str, port: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
+            if self.stopping:
+                raise StackError("stopped while starting")
             if child.process.poll() is not None:
                 where = f"; see {child.log}" if child.log else ""
                 raise StackError(f"{child.name} exited with {child.process.returncode}{where}")
@@ -136,8 +140,9 @@ def run_stack(settings: Settings) -> None:
         print(banner(settings, home, token), flush=True)  # noqa: T201
         code = stack.watch()
     except StackError as err:
-        logger.error("%s", err)
-        code = 1
+        if not stack.stopping:  # Ctrl-C while starting is not an error
+            logger.error("%s", err)
+            code = 1
     finally:
         logger.info("stopping the development stack")
         stack.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -60,6 +61,8 @@ EMAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["InvalidRecipient", "InvalidEmail"],
 )
+# workflow.patched() ids: each marks a change in what the workflow does, for runs in flight.
+CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
 _UNSET = object()
 T = TypeVar("T")
 
@@ -90,7 +93,12 @@ class CaseWorkflow:
             asyncio.create_task(self._drain_emails()),
         ]
         continue_as_new = await self._live()
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._drained())
+        # Emails still to send travel in the state, so continuing as new does not wait out an
+        # SMTP outage (timers would stand still meanwhile); the outbox makes a resend a no-op.
+        emails_too = not continue_as_new or not workflow.patched(CAN_WITH_EMAILS_PENDING)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self._drained(emails_too)
+        )
         for task in drainers:
             task.cancel()
         if continue_as_new:
@@ -171,9 +179,20 @@ class CaseWorkflow:
             self._visible.update(changed)
         workflow.set_current_details(views.details(self.state))
 
-    def _drained(self) -> bool:
+    def _drained(self, emails_too: bool = True) -> bool:
         state = self.state
-        return not (state.pending_records or state.pending_emails or state.pending_follow_ups)
+        emails = bool(state.pending_emails) and emails_too
+        return not (state.pending_records or emails or state.pending_follow_ups)
+
+    def _as_it_is_now(self) -> CaseState:
+        """The state with the timers that fell due applied: what a validator must judge, since
+        the handler fires them first. A copy: validators change nothing."""
+        due = lifecycle.next_wakeup(self.state)
+        if due is None or due > workflow.now():
+            return self.state
+        state = copy.deepcopy(self.state)
+        lifecycle.fire_timers(state, workflow.now())
+        return state
 
     # -- drainers: carry effects out, in order ------------------------------------------------
 
@@ -261,7 +280,8 @@ class CaseWorkflow:
 
     def _validate(self, name: str, request: Any) -> None:
         if self._state is not None:
-            _refusing(lambda: lifecycle.validate(self.state, name, request))
+            state = self._as_it_is_now()
+            _refusing(lambda: lifecycle.validate(state, name, request))
 
     @workflow.update
     async def pick(self, request: ActionRequest) -> CaseView:
@@ -373,7 +393,8 @@ class CaseWorkflow:
     @respond_to_resolution.validator
     def _validate_respond_to_resolution(self, response: ResolutionResponse) -> None:
         if self._state is not None:
-            _refusing(lambda: lifecycle.check_resolution_response(self.state, response))
+            state = self._as_it_is_now()
+            _refusing(lambda: lifecycle.check_resolution_response(state, response))
 
     @workflow.update
     async def answer_survey(self, answer: SurveyAnswer) -> CaseView:
@@ -385,7 +406,8 @@ class CaseWorkflow:
     @answer_survey.validator
     def _validate_answer_survey(self, answer: SurveyAnswer) -> None:
         if self._state is not None:
-            _refusing(lambda: lifecycle.check_survey_answer(self.state, answer))
+            state = self._as_it_is_now()
+            _refusing(lambda: lifecycle.check_survey_answer(state, answer))
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -398,12 +420,17 @@ class CaseWorkflow:
 
     @workflow.query
     def view(self) -> CaseView:
-        return views.view(self.state)
+        return views.view(self._created_state())
 
     @workflow.query
     def sla_clocks(self) -> list[KpiClock]:
         """Every KPI instance with its full timeline: started, paused, resumed, warned, failed."""
-        return list(self.state.kpis)
+        return list(self._created_state().kpis)
+
+    def _created_state(self) -> CaseState:
+        if self._state is None:
+            raise ApplicationError("the case is still being created", type="not_created")
+        return self._state
 
 
 def _refusing(step: Callable[[], T]) -> T:

@@ -215,3 +215,31 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_ctrl_c_while_starting_stops_everything_at_once(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    env = {**os.environ, "CASEFLOW_HOME": str(tmp_path / "home")}
+    env |= {
+        "CASEFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+        "CASEFLOW_TEMPORAL_UI_PORT": str(ports["ui"]),
+        "CASEFLOW_SMTP_PORT": str(ports["smtp"]),
+        "CASEFLOW_IMAP_PORT": str(ports["imap"]),
+        "CASEFLOW_API_PORT": str(ports["api"]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "caseflow.cli", "dev"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack = Stack(process, Settings(), tmp_path / "none.log", "")
+    deadline = time.monotonic() + 30
+    while not stack.children() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first child (the Temporal dev server) is starting
+    children = stack.children()
+    started = time.monotonic()
+    assert stack.stop() == 0
+    assert time.monotonic() - started < 15
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]

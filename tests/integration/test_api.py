@@ -112,6 +112,12 @@ async def test_a_bad_new_case_is_refused_and_creates_nothing(
     assert (await http.get("/cases", headers=ANN)).json()["total"] == 0
 
 
+async def test_an_unknown_action_is_404_in_the_error_shape(http: httpx.AsyncClient) -> None:
+    number = (await create(http))["number"]
+    answer = await act(http, number, "frobnicate", status=404)
+    assert answer["error"] == "not_found"
+
+
 async def test_an_action_on_an_unknown_case_is_404(http: httpx.AsyncClient) -> None:
     answer = await act(http, "CAS-999999", "pick", status=404)
     assert answer == {"error": "unknown_case", "detail": "there is no case CAS-999999"}

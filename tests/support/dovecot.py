@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from caseflow.devstack.processes import die_with_parent
+
 HOST = "127.0.0.1"
 DEFAULT_PASSWORD = "caseflow"
 STARTUP_TIMEOUT = 10.0
@@ -138,6 +140,7 @@ class Dovecot:
                 stdout=stderr,
                 stderr=stderr,
                 start_new_session=True,  # its own process group, so stop() reaches every child
+                preexec_fn=die_with_parent,  # and gone with the test run, however it ends
             )
         atexit.register(self.stop)
         try:
