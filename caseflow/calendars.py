@@ -1,59 +1,132 @@
-"""Calendars from YAML: read, checked, and turned into the `CalendarSpec` the SLA clocks use.
+"""Calendars as people write them (YAML) and as the database keeps them, checked on the way in.
 
 ```yaml
 name: paris-office
-timezone: Europe/Paris
-hours:                      # weekday: list of "HH:MM-HH:MM"; "24:00" ends at midnight
+timezone: Europe/Paris           # IANA time zone
+hours:                           # per weekday, intervals; "24:00" ends at midnight
   monday: ["09:00-13:00", "14:00-18:00"]
-  tuesday: ["09:00-13:00", "14:00-18:00"]
-holidays: ["2026-12-25", "2027-01-01"]
+  friday: ["09:00-13:00", "14:00-17:00"]
+holidays:
+  country: FR                    # public holidays from the `holidays` package (optional)
+  subdivision: "75"              # optional
+  dates: ["2026-12-24"]          # more closed days (a plain list of dates works too)
+closures:                        # one-off closures, instants with offsets
+  - {start: "2026-12-31T12:00:00+01:00", end: "2026-12-31T18:00:00+01:00", reason: "New Year's Eve"}
 ```
-A calendar with no `hours` is open around the clock (`24x7`).
+No `hours` means open around the clock. A calendar is refused, with a sentence saying why, when
+it is read or saved, never when a case uses it.
 """
 
 from __future__ import annotations
 
-from datetime import date, time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import holidays as public_holidays
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from caseflow.workflows.calendar import CalendarError, CalendarSpec, WeeklyHours, validate_calendar
+from caseflow.store.models import Calendar
+from caseflow.workflows.calendar import (
+    CalendarError,
+    CalendarSpec,
+    Closure,
+    WeeklyHours,
+    validate_calendar,
+)
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+HOLIDAY_YEARS_BEFORE, HOLIDAY_YEARS_AFTER = 1, 10  # country holidays expanded for these years
 
 
-def load_calendar(path: Path) -> CalendarSpec:
-    """The calendar in a YAML file; CalendarError with a clear sentence for anything wrong."""
+@dataclass
+class CalendarDefinition:
+    """A calendar as written: what YAML and the database hold, before holidays are expanded."""
+
+    name: str
+    timezone: str = "UTC"
+    hours: list[WeeklyHours] = field(default_factory=list)
+    dates: list[date] = field(default_factory=list)
+    country: str | None = None
+    subdivision: str | None = None
+    closures: list[Closure] = field(default_factory=list)
+
+    def spec(self, years: range | None = None) -> CalendarSpec:
+        """The calendar the SLA clocks use, with the country's holidays for `years`."""
+        this_year = datetime.now(UTC).year
+        years = years or range(this_year - HOLIDAY_YEARS_BEFORE, this_year + HOLIDAY_YEARS_AFTER)
+        spec = CalendarSpec(
+            name=self.name,
+            timezone=self.timezone,
+            always_open=not self.hours,
+            hours=list(self.hours),
+            holidays=sorted(set(self.dates) | country_holidays(self, years)),
+            closures=list(self.closures),
+        )
+        validate_calendar(spec)
+        return spec
+
+
+def country_holidays(definition: CalendarDefinition, years: range) -> set[date]:
+    if not definition.country:
+        return set()
+    try:
+        found = public_holidays.country_holidays(
+            definition.country, subdiv=definition.subdivision, years=list(years)
+        )
+    except NotImplementedError:
+        raise CalendarError(
+            f"no public holidays known for country {definition.country!r}"
+        ) from None
+    except KeyError as err:
+        raise CalendarError(f"unknown subdivision: {err}") from None
+    return set(found)
+
+
+# -- YAML -----------------------------------------------------------------------------------------
+
+
+def load_definition(path: Path) -> CalendarDefinition:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
         raise CalendarError(f"cannot read calendar {path}: {err}") from None
     if not isinstance(data, dict):
         raise CalendarError(f"{path}: a calendar is a mapping with name, timezone and hours")
-    return calendar_from_dict(data)
+    return definition_from_dict(data)
 
 
-def calendar_from_dict(data: dict[str, Any]) -> CalendarSpec:
+def load_calendar(path: Path, years: range | None = None) -> CalendarSpec:
+    """The calendar in a YAML file, checked; CalendarError with a clear sentence if wrong."""
+    return load_definition(path).spec(years)
+
+
+def definition_from_dict(data: dict[str, Any]) -> CalendarDefinition:
     hours = [
         interval
         for day, spans in dict(data.get("hours") or {}).items()
         for interval in _intervals(str(day), spans)
     ]
-    try:
-        holidays = [date.fromisoformat(str(d)) for d in data.get("holidays") or []]
-    except ValueError as err:
-        raise CalendarError(f"holidays: {err}") from None
-    calendar = CalendarSpec(
-        name=str(data.get("name", "calendar")),
-        timezone=str(data.get("timezone", "UTC")),
-        always_open=not hours,
+    raw_holidays = data.get("holidays") or []
+    if isinstance(raw_holidays, dict):
+        dates, country = raw_holidays.get("dates") or [], raw_holidays.get("country")
+        subdivision = raw_holidays.get("subdivision")
+    else:
+        dates, country, subdivision = raw_holidays, None, None
+    definition = CalendarDefinition(
+        name=str(data.get("name") or "calendar"),
+        timezone=str(data.get("timezone") or "UTC"),
         hours=hours,
-        holidays=holidays,
+        dates=[_date(d) for d in dates],
+        country=str(country).upper() if country else None,
+        subdivision=str(subdivision) if subdivision else None,
+        closures=[_closure(c) for c in data.get("closures") or []],
     )
-    validate_calendar(calendar)
-    return calendar
+    definition.spec()  # refuse it now, not when a case uses it
+    return definition
 
 
 def _intervals(day: str, spans: Any) -> list[WeeklyHours]:
@@ -78,3 +151,76 @@ def _wall_time(text: str) -> time:
         return time.fromisoformat(text)
     except ValueError:
         raise CalendarError(f"{text!r} is not a time such as 09:00") from None
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise CalendarError(f"holidays: {value!r} is not a date such as 2026-12-25") from None
+
+
+def _closure(value: Any) -> Closure:
+    if not isinstance(value, dict) or "start" not in value or "end" not in value:
+        raise CalendarError("a closure needs start and end instants")
+    return Closure(_instant(value["start"]), _instant(value["end"]), str(value.get("reason", "")))
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        instant = value
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise CalendarError(f"{value!r} is not an ISO 8601 instant") from None
+    if instant.tzinfo is None:
+        raise CalendarError(f"{value!r} needs a UTC offset, e.g. 2026-12-24T12:00:00+01:00")
+    return instant
+
+
+# -- the database ---------------------------------------------------------------------------------
+
+
+def save_calendar(session: Session, definition: CalendarDefinition) -> Calendar:
+    """Create or replace the calendar of this name, after checking it."""
+    spec = definition.spec()
+    row = session.scalar(select(Calendar).where(Calendar.name == definition.name))
+    if row is None:
+        row = Calendar(name=definition.name)
+        session.add(row)
+    row.timezone = spec.timezone
+    row.always_open = spec.always_open
+    row.hours = [
+        {"weekday": h.weekday, "start": _hhmm(h.start), "end": _hhmm(h.end, end=True)}
+        for h in spec.hours
+    ]
+    row.holidays = [d.isoformat() for d in spec.holidays]
+    row.country, row.subdivision = definition.country, definition.subdivision
+    row.closures = [
+        {"start": c.start.isoformat(), "end": c.end.isoformat(), "reason": c.reason}
+        for c in definition.closures
+    ]
+    session.flush()
+    return row
+
+
+def spec_of(row: Calendar) -> CalendarSpec:
+    """The stored calendar as the SLA clocks use it."""
+    return CalendarSpec(
+        name=row.name,
+        timezone=row.timezone,
+        always_open=row.always_open,
+        hours=[
+            WeeklyHours(int(h["weekday"]), _wall_time(h["start"]), _wall_time(h["end"]))
+            for h in row.hours
+        ],
+        holidays=[date.fromisoformat(d) for d in row.holidays],
+        closures=[_closure(c) for c in row.closures or []],
+    )
+
+
+def _hhmm(value: time, end: bool = False) -> str:
+    return "24:00" if end and value == time(0) else value.strftime("%H:%M")

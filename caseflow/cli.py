@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--start", required=True)
     sub.add_argument("--end", required=True)
     sub.set_defaults(run=run_calendar_between)
+    sub = actions.add_parser("load", help="save a calendar from YAML into the database")
+    sub.add_argument("file", type=Path, help="calendar YAML file")
+    sub.set_defaults(run=run_calendar_load)
     return parser
 
 
@@ -154,7 +157,7 @@ def run_worker(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def run_intake(settings: Settings, _: argparse.Namespace) -> None:
-    from caseflow.intake.service import Intake
+    from caseflow.intake.service import run_all
 
     async def work(stop: asyncio.Event) -> None:
         client = await connect_patiently(settings, stop)
@@ -162,7 +165,8 @@ def run_intake(settings: Settings, _: argparse.Namespace) -> None:
             return
         engine = make_engine(settings.effective_database_url)
         try:
-            await Intake(settings, session_factory(engine), client).run(stop)
+            # One loop per mailbox: the support address and each of CASEFLOW_MAILBOXES.
+            await run_all(settings, session_factory(engine), client, stop)
         finally:
             engine.dispose()
 
@@ -173,9 +177,10 @@ def run_api(settings: Settings, _: argparse.Namespace) -> None:
     import uvicorn
 
     from caseflow.api.app import create_app
+    from caseflow.intake.service import reprocess_quarantined
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, reprocess=reprocess_quarantined),
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,
@@ -243,6 +248,19 @@ def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
     duration = _duration(args.duration)
     due = add_business_time(calendar, start, duration).astimezone(start.tzinfo)
     print(due.isoformat())  # noqa: T201
+
+
+def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
+    from caseflow.calendars import load_definition, save_calendar
+
+    definition = load_definition(args.file)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            row = save_calendar(session, definition)
+            logger.info("calendar %s saved (%d holidays)", row.name, len(row.holidays))
+    finally:
+        engine.dispose()
 
 
 def run_calendar_between(_: Settings, args: argparse.Namespace) -> None:

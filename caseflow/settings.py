@@ -7,10 +7,24 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "caseflow-development-secret-do-not-use-in-production"
+
+
+class MailboxSettings(BaseModel):
+    """One support mailbox the intake reads, and the defaults of the cases it opens."""
+
+    address: str
+    imap_user: str = Field(default="", description="Login; the address if empty.")
+    imap_password: SecretStr | None = Field(
+        default=None, description="CASEFLOW_IMAP_PASSWORD if unset."
+    )
+    folder: str = "INBOX"
+    queue: str = Field(default="", description="Default queue; a matching routing rule wins.")
+    priority: int | None = None
+    product: str | None = None
 
 
 class Settings(BaseSettings):
@@ -39,6 +53,20 @@ class Settings(BaseSettings):
     imap_idle: bool = True
     # Larger messages are quarantined from their RFC822.SIZE, before they are downloaded.
     imap_max_message_size: int = 25_000_000
+    # Files of an inbound message: larger ones are listed but not kept, and so is every file
+    # past the per-message total or count.
+    max_attachment_size: int = Field(default=10 * 1024 * 1024, ge=0)
+    max_attachments_total: int = Field(default=25 * 1024 * 1024, ge=0)
+    max_attachments: int = Field(default=100, ge=0)
+    # Longest wait between reconnection attempts when the IMAP server (or Temporal) is away.
+    imap_reconnect_backoff_max: timedelta = timedelta(seconds=60)
+    # More support addresses, besides `support_address`: a JSON list of `MailboxSettings`.
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    # A message whose hand-off keeps failing is retried after 1, 2, 4 ... minutes (capped),
+    # then quarantined after this many attempts.
+    intake_max_attempts: int = 5
+    intake_retry_backoff: timedelta = timedelta(minutes=1)
+    intake_retry_backoff_max: timedelta = timedelta(hours=1)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -60,6 +88,12 @@ class Settings(BaseSettings):
     survey_expires_after: timedelta = timedelta(days=7)
     late_timer_threshold: timedelta = timedelta(minutes=1)
 
+    # Loop protection: acknowledgements per sender per rolling 24 h, and the per-case breaker
+    # that stops automatic email to the customer when more inbound mail than this arrives in
+    # an hour.
+    ack_limit_per_day: int = Field(default=5, ge=0)
+    loop_breaker_per_hour: int = Field(default=10, ge=1)
+
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> Settings:
         if self.environment == "production":
@@ -70,6 +104,8 @@ class Settings(BaseSettings):
         for name in ("auto_close_after", "survey_reminder_after", "survey_expires_after"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"CASEFLOW_{name.upper()} must be a positive duration")
+        if self.intake_max_attempts < 1:
+            raise ValueError("CASEFLOW_INTAKE_MAX_ATTEMPTS must be at least 1")
         if self.survey_delay < timedelta(0):
             raise ValueError("CASEFLOW_SURVEY_DELAY must not be negative")
         return self
@@ -87,3 +123,15 @@ class Settings(BaseSettings):
     @property
     def imap_login(self) -> str:
         return self.imap_user or self.support_address
+
+    def intake_mailboxes(self) -> list[MailboxSettings]:
+        """Every mailbox the intake reads: the support address first (with its entry in
+        `mailboxes`, if any, for routing defaults), then the others."""
+        main = self.support_address.lower()
+        listed = {m.address.lower(): m for m in self.mailboxes}
+        first = listed.pop(main, MailboxSettings(address=self.support_address))
+        if not first.imap_user and not first.imap_password:
+            first = first.model_copy(update={"imap_user": self.imap_login})
+        if first.folder == "INBOX":
+            first = first.model_copy(update={"folder": self.imap_folder})
+        return [first, *listed.values()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from caseflow.activities import convert
 from caseflow.settings import Settings
-from caseflow.store import cases, directory
+from caseflow.store import cases, directory, messages
 from caseflow.store.db import transaction
 from caseflow.workflows.model import (
     ActivityName,
@@ -25,6 +25,9 @@ from caseflow.workflows.model import (
     NewCase,
 )
 from caseflow.workflows.starter import start_case
+
+# Acknowledgements per sender are limited over a rolling window of this length.
+ACK_WINDOW = timedelta(hours=24)
 
 
 class CaseActivities:
@@ -41,8 +44,11 @@ class CaseActivities:
             contact = directory.find_or_create_contact(
                 session, request.customer_email, request.customer_name
             )
-            today = datetime.now(UTC).date()
-            active = directory.active_entitlement(session, contact, today, str(request.channel))
+            now = datetime.now(UTC)
+            active = directory.active_entitlement(
+                session, contact, now.date(), str(request.channel)
+            )
+            acks = messages.acks_sent_since(session, contact.email, now - ACK_WINDOW)
             return CaseContext(
                 customer=convert.customer(contact),
                 entitlement=convert.entitlement(active),
@@ -51,6 +57,8 @@ class CaseActivities:
                 default_policy=directory.default_policy_name(session),
                 default_queue=directory.DEFAULT_QUEUE,
                 timings=self._timings(),
+                acks_sent_today=acks,
+                ack_limit_per_day=self._settings.ack_limit_per_day,
             )
 
     @activity.defn(name=ActivityName.RECORD_CASE)
@@ -89,4 +97,5 @@ class CaseActivities:
             survey_reminder_after=s.survey_reminder_after,
             survey_expires_after=s.survey_expires_after,
             late_threshold=s.late_timer_threshold,
+            loop_breaker_per_hour=s.loop_breaker_per_hour,
         )

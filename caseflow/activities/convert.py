@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 
+from caseflow import calendars
 from caseflow.store import models
 from caseflow.store.cases import CaseWrite
 from caseflow.store.directory import ActiveEntitlement
-from caseflow.workflows.calendar import CalendarSpec, WeeklyHours
+from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import (
     CaseRecord,
     CaseStatus,
@@ -32,6 +33,8 @@ _DURATION = TypeAdapter(timedelta)
 _RESOLUTION = TypeAdapter(Resolution)
 _SURVEY = TypeAdapter(Survey)
 _KPI_HISTORY = TypeAdapter(list[KpiEvent])
+# Timeline events that stand for an incoming message, findable by its key.
+_EMAIL_EVENTS = frozenset({"email_in", "email_bounced"})
 
 
 def duration(text: str) -> timedelta:
@@ -45,16 +48,7 @@ def wall_time(text: str) -> time:
 
 
 def calendar(row: models.Calendar) -> CalendarSpec:
-    return CalendarSpec(
-        name=row.name,
-        timezone=row.timezone,
-        always_open=row.always_open,
-        hours=[
-            WeeklyHours(int(h["weekday"]), wall_time(h["start"]), wall_time(h["end"]))
-            for h in row.hours
-        ],
-        holidays=[date.fromisoformat(d) for d in row.holidays],
-    )
+    return calendars.spec_of(row)
 
 
 def sla_policy(row: models.SlaPolicy) -> SlaPolicy:
@@ -128,6 +122,7 @@ def case_write(record: CaseRecord) -> CaseWrite:
         "sla_due_at": snap.sla_due_at,
         "follow_up_of": snap.follow_up_of,
         "participants": list(snap.participants),
+        "mailbox": snap.mailbox,
         "resolution": _RESOLUTION.dump_python(snap.resolution, mode="json")
         if snap.resolution
         else None,
@@ -167,7 +162,7 @@ def _event(event: TimelineEvent) -> dict[str, Any]:
         "summary": event.summary[:500],
         "body": event.body,
         "data": dict(event.data),
-        "email_key": event.data.get("key") if event.kind == "email_in" else None,
+        "email_key": event.data.get("key") if event.kind in _EMAIL_EVENTS else None,
     }
 
 

@@ -47,9 +47,17 @@ class EmailActivities:
             references = request.references + messages.recent_message_ids(
                 session, request.case_number
             )
+            failing = directory.failing_addresses(session, request.to.addresses)
         if not recipients:
             raise ApplicationError(
                 f"nobody to send {request.template} to ({request.to})",
+                type="InvalidRecipient",
+                non_retryable=True,
+            )
+        if failing:
+            # Mail to it bounced; it is tried again once mail from it arrives.
+            raise ApplicationError(
+                f"not sent: mail to {', '.join(failing)} bounced",
                 type="InvalidRecipient",
                 non_retryable=True,
             )
@@ -64,6 +72,7 @@ class EmailActivities:
                     "template": request.template,
                     "audience": "customer" if request.to.addresses else "agents",
                     "recipients": recipients,
+                    "to_address": recipients[0][:320],
                     "subject": str(message["Subject"]),
                 },
             )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from caseflow.api import errors
-from caseflow.api.routes import cases, health, links
+from caseflow.api.routes import attachments, cases, health, links, quarantine
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.starter import connect
@@ -41,8 +41,13 @@ class TemporalConnection:
             return self._client
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """The API; tests pass their own settings and an already connected client."""
+def create_app(
+    settings: Settings | None = None,
+    client: Client | None = None,
+    reprocess: quarantine.Reprocess | None = None,
+) -> FastAPI:
+    """The API; tests pass their own settings and an already connected client. `reprocess`
+    (the intake's, passed in by the composition root) enables reprocessing quarantined mail."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
         app.state.temporal = TemporalConnection(settings)
+        app.state.reprocess = reprocess
         if client is not None:
             app.state.temporal._client = client
         logger.info("API ready on %s", settings.public_url)
@@ -66,5 +72,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(attachments.router)
     app.include_router(links.router)
+    app.include_router(quarantine.router)
     return app

@@ -35,7 +35,7 @@ def get_sessions(request: Request) -> sessionmaker[Session]:
 def get_session(
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
 ) -> Iterator[Session]:
-    with transaction(sessions) as session:
+    with transaction(sessions, writes=False) as session:
         yield session
 
 
@@ -61,8 +61,18 @@ async def read(sessions: sessionmaker[Session], query: Callable[[Session], T]) -
     """Run a database read off the event loop."""
 
     def run() -> T:
-        with transaction(sessions) as session:
+        with transaction(sessions, writes=False) as session:
             return query(session)
+
+    return await run_in_threadpool(run)
+
+
+async def write(sessions: sessionmaker[Session], change: Callable[[Session], T]) -> T:
+    """Run a database write off the event loop."""
+
+    def run() -> T:
+        with transaction(sessions) as session:
+            return change(session)
 
     return await run_in_threadpool(run)
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from caseflow.store.models import AuditEntry, Case, CaseEvent, OutboundEmail, SlaInstance
+from caseflow.store.models import (
+    Attachment,
+    AuditEntry,
+    Case,
+    CaseEvent,
+    OutboundEmail,
+    SlaInstance,
+)
 from caseflow.workflows.model import Channel
 
 TEXT = 100_000
@@ -58,6 +65,11 @@ class Resolve(Strict):
     resolution: str = Field(min_length=1, max_length=TEXT)
     time_spent_minutes: int = Field(default=0, ge=0, le=1_000_000)
     billable_minutes: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class EmailChoice(Strict):
+    email: str = Field(min_length=1, max_length=300, description="the email's key in the timeline")
+    comment: str = Field(default="", max_length=TEXT)
 
 
 class Escalate(Strict):
@@ -200,3 +212,66 @@ class Health(BaseModel):
 class Problem(BaseModel):
     error: str
     detail: str
+
+
+class QuarantinedMessage(BaseModel):
+    """A message the intake could not take in, kept with its reason."""
+
+    id: int
+    received_at: datetime
+    mailbox: str
+    sender: str
+    subject: str
+    reason: str
+    attempts: int
+    size: int
+
+
+class Reprocessed(BaseModel):
+    """What taking a quarantined message in again did."""
+
+    id: int
+    outcome: str  # delivered, quarantined, ignored
+    case_number: str | None
+    detail: str
+
+
+class AttachmentInfo(BaseModel):
+    """A file that came with an email of the case; `stored` false: over a size limit."""
+
+    id: int
+    email_key: str
+    filename: str
+    content_type: str
+    size: int
+    stored: bool
+    note: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Attachment) -> AttachmentInfo:
+        kept = row.sha256 is not None
+        return cls(
+            id=row.id,
+            email_key=row.dedup_key,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            stored=kept,
+            note="" if kept else "over a size limit: listed, not kept (the raw message has it)",
+            created_at=row.created_at,
+        )
+
+
+class InboundContent(BaseModel):
+    """An email of the case in full: its whole text (quoted history included), its HTML
+    sanitised for display (null when it had none), and its files."""
+
+    key: str
+    message_id: str
+    sender: str
+    subject: str
+    received_at: datetime
+    text: str
+    html: str | None
+    attachments: list[AttachmentInfo]

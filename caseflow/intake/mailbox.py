@@ -7,6 +7,7 @@ reading the mailbox set it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class Mailbox:
         self.config = config
         self._client: IMAPClient | None = None
         self._newest_seen = 0
+        self.uidvalidity = 0
 
     @property
     def client(self) -> IMAPClient:
@@ -60,11 +62,19 @@ class Mailbox:
             for folder in (PROCESSED, QUARANTINE):
                 if not client.folder_exists(folder):
                     _create_folder(client, folder)
-            client.select_folder(c.folder)
+            selected = client.select_folder(c.folder)
         except BaseException:
             _quietly(client.logout)
             raise
         self._client = client
+        uidvalidity = int(selected.get(b"UIDVALIDITY", 0))
+        if self.uidvalidity and uidvalidity != self.uidvalidity:
+            # Every UID we knew is void; nothing depends on them (messages are keyed by
+            # content), so the folder is simply read again from the start.
+            logger.info("UIDVALIDITY of %s changed; rescanning it", c.folder)
+        if uidvalidity != self.uidvalidity:
+            self._newest_seen = 0
+        self.uidvalidity = uidvalidity
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -120,6 +130,51 @@ class Mailbox:
                 return False
             raise
         return True
+
+    def dedupe(self, folder: str, message_ids: list[str]) -> int:
+        """Expunge byte-identical copies of these messages from `folder`, keeping the oldest.
+
+        Two intakes that MOVE one message at the same moment can both succeed (the server
+        copies before it expunges), leaving two copies. Each intake converges on the same
+        survivor, the lowest UID of each set of identical copies, so running this from several
+        intakes at once is safe, and an identical copy of every message always remains.
+        Answers how many copies it removed.
+        """
+        ids = [m for m in dict.fromkeys(message_ids) if m]
+        if not ids:
+            return 0
+        client = self.client
+        client.select_folder(folder)
+        try:
+            extra = [uid for message_id in ids for uid in self._extra_copies(message_id)]
+            if extra:
+                client.delete_messages(extra)
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(extra)
+                else:
+                    client.expunge()
+        finally:
+            client.select_folder(self.config.folder)
+        return len(extra)
+
+    def _extra_copies(self, message_id: str) -> list[int]:
+        client = self.client
+        uids = sorted(int(u) for u in client.search(["HEADER", "Message-ID", message_id]))
+        if len(uids) < 2:
+            return []
+        data = client.fetch(uids, ["BODY.PEEK[]"])
+        first_of: dict[str, int] = {}
+        extra = []
+        for uid in uids:
+            body = data.get(uid, {}).get(b"BODY[]")
+            if body is None:
+                continue
+            digest = hashlib.sha256(bytes(body)).hexdigest()
+            if digest in first_of:
+                extra.append(uid)
+            else:
+                first_of[digest] = uid
+        return extra
 
     def wait_for_mail(self, seconds: float, stopping: Callable[[], bool]) -> None:
         """Wait up to `seconds` for the server to announce new mail (IDLE), or simply sleep."""

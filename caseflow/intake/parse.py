@@ -10,9 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
-from html.parser import HTMLParser
 
-MAX_TEXT = 100_000
+from caseflow.intake.content import MAX_TEXT as MAX_TEXT
+from caseflow.intake.content import Attachment, Limits, read_content
+from caseflow.intake.content import body_text as body_text
+from caseflow.intake.content import decode_part as decode_part
+from caseflow.intake.content import html_to_text as html_to_text
+from caseflow.settings import Settings
+from caseflow.workflows.model import AttachmentNote
+
+MAX_NOTES = 20
+MAX_BOUNDARY_LINES = 5_000
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
@@ -40,6 +48,10 @@ class ParsedEmail:
     content_type: str = "text/plain"
     report_type: str = ""
     defects: list[str] = field(default_factory=list)
+    reply_text: str = ""  # `text` without quoted history and signature: what the timeline shows
+    html: str = ""  # the HTML part sanitised for display; empty when there was none
+    attachments: list[Attachment] = field(default_factory=list)
+    attachments_omitted: int = 0
 
 
 # Headers that classification looks at, lower-cased.
@@ -61,17 +73,24 @@ CLASSIFYING_HEADERS = (
 )
 
 
-def parse(raw: bytes) -> ParsedEmail:
+def parse(raw: bytes, limits: Limits | None = None) -> ParsedEmail:
     if not raw.strip():
         raise MalformedEmail("the message is empty")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if raw.count(b"\n--") > MAX_BOUNDARY_LINES:
+        # The stdlib parser takes about 0.25 ms per part: refuse before it starts.
+        raise MalformedEmail(f"more than {MAX_BOUNDARY_LINES} MIME boundary lines")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+    except RecursionError:
+        raise MalformedEmail("MIME parts nested too deep") from None
     if not isinstance(msg, EmailMessage) or not list(msg.keys()):
         raise MalformedEmail("the message has no headers")
     sender_name, sender = _sender(msg)
     subject = _header(msg, "subject")
     message_id = normalize_message_id(_header(msg, "message-id"))
     date = _date(msg)
-    text = body_text(msg)
+    content = read_content(msg, limits)
+    text = content.text
     sha = hashlib.sha256(raw).hexdigest()
     return ParsedEmail(
         dedup_key=dedup_key(message_id, sender, _header(msg, "date"), subject, text),
@@ -91,6 +110,10 @@ def parse(raw: bytes) -> ParsedEmail:
         content_type=msg.get_content_type(),
         report_type=str(msg.get_param("report-type", "", header="content-type")).lower(),
         defects=[type(d).__name__ for d in msg.defects],
+        reply_text=content.reply,
+        html=content.html,
+        attachments=content.attachments,
+        attachments_omitted=content.omitted,
     )
 
 
@@ -164,86 +187,29 @@ def _date(msg: EmailMessage) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Body text
+# Content and its limits
 
 
-def body_text(msg: EmailMessage) -> str:
-    """The text a person wrote: text/plain, else the HTML as text, else the first text part."""
-    part: Message | None
-    try:
-        part = msg.get_body(preferencelist=("plain", "html"))
-    except Exception:  # the email package raises many kinds on hostile input
-        part = None
-    if part is None:
-        part = _first_text_part(msg)
-    if part is None:
-        return ""
-    text = decode_part(part)
-    if part.get_content_type() == "text/html":
-        text = html_to_text(text)
-    return text.replace("\r\n", "\n").strip()
+def limits_from(settings: Settings) -> Limits:
+    """The content limits a deployment configured."""
+    return Limits(
+        max_attachment_size=settings.max_attachment_size,
+        max_total_size=settings.max_attachments_total,
+        max_attachments=settings.max_attachments,
+    )
 
 
-def _first_text_part(msg: Message) -> Message | None:
-    for part in msg.walk():
-        if part.get_content_maintype() == "text" and not part.is_multipart():
-            return part
-    return None
+def attachment_notes(parsed: ParsedEmail) -> list[AttachmentNote]:
+    """What the timeline shows of the files: names and sizes, at most `MAX_NOTES` of them."""
+    return [
+        AttachmentNote(a.filename, a.size, a.content_type, stored=a.data is not None)
+        for a in parsed.attachments[:MAX_NOTES]
+    ]
 
 
-def decode_part(part: Message) -> str:
-    """Decode a text part with a fallback chain: declared charset, UTF-8, then Latin-1."""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(part.get_payload())
-    charset = str(part.get_content_charset() or "utf-8")
-    for candidate in (charset, "utf-8"):
-        try:
-            return payload.decode(candidate)
-        except (LookupError, UnicodeError):  # the `undefined` codec raises a bare UnicodeError
-            continue
-    return payload.decode("latin-1")
-
-
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "head", "title"}
-    _BREAK = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BREAK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self._BREAK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-    def parse_marked_section(self, i: int, report: bool = True) -> int:
-        """An unknown `<![keyword[` raises AssertionError in the stdlib: skip the marker."""
-        try:
-            return super().parse_marked_section(i, report)
-        except AssertionError:
-            return i + 3
-
-
-def html_to_text(html: str) -> str:
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+def notes_omitted(parsed: ParsedEmail) -> int:
+    """Files of the message that `attachment_notes` leaves out."""
+    return max(0, len(parsed.attachments) - MAX_NOTES) + parsed.attachments_omitted
 
 
 def parse_address(value: str) -> str:

@@ -11,22 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from caseflow.intake import bounces, notices
 from caseflow.intake.classify import classify
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE, Mailbox, MailboxConfig
-from caseflow.intake.parse import MalformedEmail, ParsedEmail, parse
+from caseflow.intake.parse import (
+    MalformedEmail,
+    ParsedEmail,
+    attachment_notes,
+    limits_from,
+    notes_omitted,
+    parse,
+)
 from caseflow.intake.threads import NEW, ThreadMatch, find_thread
-from caseflow.settings import Settings
-from caseflow.store import cases, messages
+from caseflow.settings import MailboxSettings, Settings
+from caseflow.store import attachments, cases, messages
 from caseflow.store.db import transaction
 from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase
 from caseflow.workflows.starter import signal_email, start_case
@@ -34,7 +46,19 @@ from caseflow.workflows.starter import signal_email, start_case
 logger = logging.getLogger(__name__)
 
 FOLLOW_UP = "follow_up"
-MAX_BACKOFF = 60.0
+# Outcome.folder of a message that stays in INBOX until its next attempt.
+STAYS = ""
+TOO_LARGE = "too large"
+# Temporal answers these when it is away or overloaded: an outage, not the message's fault.
+_OUTAGE_CODES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
+
+
+_BUSY_PAUSES = (0.1, 0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +66,16 @@ class Outcome:
     folder: str
     case_number: str | None
     detail: str
+    message_id: str = ""
+    retry_at: datetime | None = None
+
+
+class NotQuarantined(ValueError):
+    """Reprocessing asked for a message that is not (or no longer) in quarantine."""
+
+
+class NotReprocessable(ValueError):
+    """Only the header of this message was kept (it was too large), so it cannot be re-run."""
 
 
 class Intake:
@@ -51,22 +85,28 @@ class Intake:
         sessions: sessionmaker[Session],
         client: Client,
         mailbox: Mailbox | None = None,
+        box: MailboxSettings | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._client = client
-        self.mailbox = mailbox or Mailbox(mailbox_config(settings))
+        self.box = box or settings.intake_mailboxes()[0]
+        self.mailbox = mailbox or Mailbox(mailbox_config(settings, self.box))
         self._secret = settings.secret_key.get_secret_value()
+        # (UIDVALIDITY, UID) of messages waiting for their next attempt, so a pass skips them
+        # without downloading; the database's `next_attempt_at` is the authority.
+        self._not_before: dict[tuple[int, int], datetime] = {}
 
     # -- the loop -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain the mailbox, wait for mail (IDLE or polling), repeat; reconnect with backoff."""
         delay = 1.0
+        max_delay = max(self._settings.imap_reconnect_backoff_max.total_seconds(), 1.0)
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.mailbox.connect)
-                logger.info("intake reading %s", self.mailbox.config.user)
+                logger.info("intake reading %s", self.box.address)
                 delay = 1.0
                 while not stop.is_set():
                     await self.drain()
@@ -87,7 +127,7 @@ class Intake:
                 await asyncio.to_thread(self.mailbox.close)
             if not stop.is_set():
                 await _wait(stop, delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+                delay = min(delay * 2, max_delay)
 
     async def drain(self) -> list[Outcome]:
         """One pass over the messages waiting in the mailbox.
@@ -96,21 +136,67 @@ class Intake:
         INBOX for the next pass and does not hold up the ones behind it; a lost IMAP connection
         ends the pass so `run` reconnects.
         """
-        outcomes = []
-        uids = await asyncio.to_thread(self.mailbox.pending)
+        outcomes: list[Outcome] = []
+        uids = [uid for uid in await asyncio.to_thread(self.mailbox.pending) if self._due(uid)]
         sizes = await asyncio.to_thread(self.mailbox.sizes, uids)
-        for uid in uids:
-            try:
-                outcome = await self._take_in_uid(uid, sizes.get(uid, 0))
-            except (IMAPClientError, OSError):
-                raise
-            except Exception:
-                logger.exception("message %d not taken in; it stays for the next pass", uid)
-                continue
-            if outcome is not None:
-                await asyncio.to_thread(self.mailbox.move, uid, outcome.folder)
-                outcomes.append(outcome)
+        moved: list[str] = []
+        try:
+            for uid in uids:
+                outcome = await self._take_in_and_move(uid, sizes.get(uid, 0))
+                if outcome is not None:
+                    outcomes.append(outcome)
+                    moved.append(outcome.message_id if outcome.folder == PROCESSED else "")
+        finally:
+            # Another intake may have moved the same message at the same moment; whoever
+            # moved last removes the extra copy, even when its pass ends early.
+            await self._dedupe(moved)
         return outcomes
+
+    async def _take_in_and_move(self, uid: int, size: int) -> Outcome | None:
+        for pause in (*_BUSY_PAUSES, None):
+            try:
+                outcome = await self._take_in_uid(uid, size)
+                break
+            except OperationalError as err:
+                # SQLite "database is locked" when several writers race: every step is
+                # idempotent, so simply try the message again in a moment.
+                if pause is None:
+                    raise
+                logger.warning("database busy (%s); retrying message %d", err.orig, uid)
+                await asyncio.sleep(pause)
+            except Exception as err:
+                if is_outage(err):
+                    raise
+                logger.exception("message %d not taken in; it stays for the next pass", uid)
+                return None
+        if outcome is None:
+            return None
+        if outcome.folder == STAYS:
+            if outcome.retry_at is not None:
+                self._not_before[(self.mailbox.uidvalidity, uid)] = outcome.retry_at
+            return outcome
+        # A MOVE that finds the message gone may still have raced another one: keep the
+        # outcome either way, so the copy is checked for duplicates.
+        await asyncio.to_thread(self.mailbox.move, uid, outcome.folder)
+        return outcome
+
+    async def _dedupe(self, message_ids: list[str]) -> None:
+        if not any(message_ids):
+            return
+        try:
+            await asyncio.to_thread(self.mailbox.dedupe, PROCESSED, message_ids)
+        except Exception as err:  # the connection broke; the next pass's move checks again
+            logger.warning("could not check %s for duplicate copies: %s", PROCESSED, err)
+
+    def _due(self, uid: int) -> bool:
+        key = (self.mailbox.uidvalidity, uid)
+        not_before = self._not_before.get(key)
+        if not_before is None:
+            return True
+        if not_before > datetime.now(UTC):
+            return False
+        del self._not_before[key]
+        return True
 
     async def _take_in_uid(self, uid: int, size: int) -> Outcome | None:
         if size > self._settings.imap_max_message_size:
@@ -118,7 +204,7 @@ class Intake:
             header = await asyncio.to_thread(self.mailbox.fetch_header, uid)
             if header is None:
                 return None
-            return await self._quarantine(header, f"too large: {size} bytes (header kept)")
+            return await self._oversized(header, size)
         fetched = await asyncio.to_thread(self.mailbox.fetch, uid)
         if fetched is None:
             return None
@@ -126,32 +212,83 @@ class Intake:
 
     # -- one message --------------------------------------------------------------------------
 
-    async def take_in(self, raw: bytes) -> Outcome:
-        """Store, thread and hand off one message; where it goes next in the mailbox."""
+    async def take_in(self, raw: bytes, *, last_attempt: bool = False) -> Outcome:
+        """Store, thread and hand off one message; where it goes next in the mailbox.
+
+        A failure of ours that is not an outage (a parser bug, Temporal refusing the input)
+        counts as an attempt: the message is retried later with backoff, and quarantined after
+        `intake_max_attempts` attempts (at once with `last_attempt`).
+        """
         try:
-            parsed = parse(raw)
+            parsed = await asyncio.to_thread(parse, raw, limits_from(self._settings))
         except MalformedEmail as err:
-            return await self._quarantine(raw, str(err))
-        except Exception as err:  # the parser is lenient; anything left is the message's fault
-            return await self._quarantine(raw, f"unparseable: {type(err).__name__}: {err}")
+            # A mail server's report from `MAILER-DAEMON <>` has no sender, yet is a bounce.
+            report = bounces.lenient_parse(raw)
+            if report is None:
+                return await self._quarantine(raw, str(err))
+            parsed = report
+        except Exception as err:
+            logger.exception("parsing a message failed")
+            key = raw_key(raw)
+            reason = f"parsing failed: {type(err).__name__}: {err}"
+            return await self._failed(key, raw, None, reason, last_attempt)
         if len(raw) > self._settings.imap_max_message_size:
-            return await self._quarantine(raw, f"too large: {len(raw)} bytes")
-        mail_class = classify(parsed, self._settings.support_address)
-        row_status, row_case = await asyncio.to_thread(self._claim, parsed, raw, mail_class)
-        if row_status == messages.DELIVERED:
-            return Outcome(PROCESSED, row_case, "already delivered")
-        if row_status == messages.QUARANTINED:
-            return Outcome(QUARANTINE, None, "already quarantined")
-        if row_status == messages.IGNORED:
-            return Outcome(PROCESSED, None, "already ignored")
+            return await self._quarantine(raw, f"{TOO_LARGE}: {len(raw)} bytes")
+        mail_class = classify(parsed, self.box.address, raw)
+        row = await asyncio.to_thread(self._claim, parsed, raw, mail_class)
+        mid = parsed.message_id
+        if row.status == messages.DELIVERED:
+            return Outcome(PROCESSED, row.case_number, "already delivered", mid)
+        if row.status == messages.QUARANTINED:
+            return Outcome(QUARANTINE, None, "already quarantined", mid)
+        if row.status == messages.IGNORED:
+            return Outcome(PROCESSED, None, "already ignored", mid)
+        if row.retry_at is not None and row.retry_at > datetime.now(UTC) and not last_attempt:
+            return Outcome(STAYS, None, "waiting for its next attempt", mid, row.retry_at)
+        try:
+            if mail_class is MailClass.BOUNCE:
+                return await self._deliver_bounce(parsed, raw)
+            return await self._deliver(parsed, mail_class)
+        except Exception as err:
+            if is_outage(err):
+                raise
+            logger.exception("message not handed off (attempt %d)", row.attempts + 1)
+            reason = f"hand-off failed: {type(err).__name__}: {err}"
+            return await self._failed(parsed.dedup_key, raw, parsed, reason, last_attempt)
+
+    async def _deliver(self, parsed: ParsedEmail, mail_class: MailClass) -> Outcome:
+        mid = parsed.message_id
         match = await asyncio.to_thread(self._thread, parsed)
         if mail_class is MailClass.OWN_LOOP and match.number is None:
             await asyncio.to_thread(self._ignore, parsed.dedup_key, "our own email came back")
-            return Outcome(PROCESSED, None, "own loop")
+            return Outcome(PROCESSED, None, "own loop", mid)
+        if mail_class in (MailClass.HUMAN, MailClass.AUTO_REPLY):
+            await asyncio.to_thread(bounces.mark_reachable, self._sessions, parsed.sender)
         number, method = await self._hand_off(parsed, mail_class, match)
         await asyncio.to_thread(self._delivered, parsed.dedup_key, number, method)
         logger.info("message delivered to %s (%s, %s)", number, method, mail_class)
-        return Outcome(PROCESSED, number, method)
+        return Outcome(PROCESSED, number, method, mid)
+
+    async def _deliver_bounce(self, parsed: ParsedEmail, raw: bytes) -> Outcome:
+        """A bounce is an event on the case whose email bounced; it never starts a case."""
+        handed = await bounces.hand_off(
+            self._client, self._sessions, self._secret, self.box.address, parsed, raw
+        )
+        return Outcome(PROCESSED, handed.case_number, handed.detail, parsed.message_id)
+
+    async def reprocess(self, row_id: int) -> Outcome:
+        """Take a quarantined message in again from its stored bytes (after a fix).
+
+        A failure quarantines it again at once, with the new reason. The copy in the IMAP
+        `Quarantine` folder stays there, for the record.
+        """
+        raw, old_key = await asyncio.to_thread(self._reopen, row_id)
+        outcome = await self.take_in(raw, last_attempt=True)
+        if outcome.folder == PROCESSED:
+            # A message that failed to parse was kept under a key of its raw bytes; it now
+            # has its real key, so the old row records where it went.
+            await asyncio.to_thread(self._settle, old_key, outcome)
+        return outcome
 
     async def _hand_off(
         self, parsed: ParsedEmail, mail_class: MailClass, match: ThreadMatch
@@ -173,11 +310,15 @@ class Intake:
         new = NewCase(
             channel=Channel.EMAIL,
             subject=parsed.subject,
-            description=parsed.text,
+            description=parsed.reply_text or parsed.text,
             customer_email=parsed.sender,
             customer_name=parsed.sender_name,
+            priority=self.box.priority,
+            product=self.box.product,
             follow_up_of=follow_up_of,
             email=email if match.verified else inbound_email(parsed, mail_class, verified=True),
+            mailbox=self.box.address,
+            queue=self.box.queue,
         )
         await start_case(self._client, number, new, self._settings.task_queue)
         return number, FOLLOW_UP if follow_up_of else NEW
@@ -187,30 +328,119 @@ class Intake:
         await asyncio.to_thread(self._record_quarantine, raw, reason)
         return Outcome(QUARANTINE, None, reason)
 
+    async def _oversized(self, header: bytes, size: int) -> Outcome:
+        """Quarantine it from its header, and tell a human sender, once, politely."""
+        limit = self._settings.imap_max_message_size
+        outcome = await self._quarantine(header, f"{TOO_LARGE}: {size} bytes (header kept)")
+        try:
+            parsed = parse(header)
+        except Exception as err:  # no usable sender: nobody to tell
+            logger.info("no notice for an oversized message: %s", err)
+            return outcome
+        if classify(parsed, self.box.address) is not MailClass.HUMAN:
+            return outcome
+        notice = notices.oversized_notice(parsed, size, limit)
+        await asyncio.to_thread(notices.send_notice, self._settings, self._sessions, notice)
+        return Outcome(QUARANTINE, None, outcome.detail, parsed.message_id)
+
+    async def _failed(
+        self,
+        key: str,
+        raw: bytes,
+        parsed: ParsedEmail | None,
+        reason: str,
+        last_attempt: bool,
+    ) -> Outcome:
+        """Count a failed attempt: retry later with backoff, or quarantine after the last."""
+        mid = parsed.message_id if parsed else ""
+        attempts, retry_at = await asyncio.to_thread(
+            self._record_failure, key, raw, parsed, reason, last_attempt
+        )
+        if retry_at is None:
+            logger.info("message quarantined after %d attempts: %s", attempts, reason)
+            return Outcome(QUARANTINE, None, reason, mid)
+        return Outcome(STAYS, None, reason, mid, retry_at)
+
     # -- database steps (run in threads) ------------------------------------------------------
 
-    def _claim(
-        self, parsed: ParsedEmail, raw: bytes, mail_class: MailClass
-    ) -> tuple[str, str | None]:
+    def _claim(self, parsed: ParsedEmail, raw: bytes, mail_class: MailClass) -> RowState:
         with transaction(self._sessions) as session:
             messages.store_raw(session, parsed.raw_sha256, raw)
-            row = messages.claim_inbound(
-                session,
-                messages.InboundFacts(
-                    dedup_key=parsed.dedup_key,
-                    mailbox=self.mailbox.config.user,
-                    raw_sha256=parsed.raw_sha256,
-                    message_id=parsed.message_id,
-                    sender=parsed.sender,
-                    subject=parsed.subject,
-                    mail_class=str(mail_class),
-                ),
+            attachments.store_message_files(
+                session, parsed.dedup_key, parsed.attachments, parsed.text, parsed.html
             )
+            row = messages.claim_inbound(session, self._facts(parsed, mail_class))
+            return RowState(row.status, row.case_number, row.attempts, row.next_attempt_at)
+
+    def _facts(self, parsed: ParsedEmail, mail_class: MailClass) -> messages.InboundFacts:
+        return messages.InboundFacts(
+            dedup_key=parsed.dedup_key,
+            mailbox=self.box.address,
+            raw_sha256=parsed.raw_sha256,
+            message_id=parsed.message_id,
+            sender=parsed.sender,
+            subject=parsed.subject,
+            mail_class=str(mail_class),
+        )
+
+    def _raw_facts(self, raw: bytes) -> messages.InboundFacts:
+        sha = hashlib.sha256(raw).hexdigest()
+        sender, subject = header_glance(raw)
+        return messages.InboundFacts(
+            dedup_key=f"raw:{sha}",
+            mailbox=self.box.address,
+            raw_sha256=sha,
+            message_id="",
+            sender=sender,
+            subject=subject,
+            mail_class="",
+        )
+
+    def _record_failure(
+        self,
+        key: str,
+        raw: bytes,
+        parsed: ParsedEmail | None,
+        reason: str,
+        last_attempt: bool,
+    ) -> tuple[int, datetime | None]:
+        """Attempts so far, and when to try again (None: quarantined now)."""
+        facts = self._facts(parsed, MailClass.HUMAN) if parsed else self._raw_facts(raw)
+        with transaction(self._sessions) as session:
+            messages.store_raw(session, facts.raw_sha256, raw)
+            row = messages.claim_inbound(session, facts)
+            waiting = row.next_attempt_at is not None and row.next_attempt_at > datetime.now(UTC)
+            if waiting and not last_attempt:
+                return row.attempts, row.next_attempt_at  # failed again before its time
             row.attempts += 1
-            return row.status, row.case_number
+            if last_attempt or row.attempts >= self._settings.intake_max_attempts:
+                messages.mark_quarantined(session, key, reason)
+                return row.attempts, None
+            retry_at = datetime.now(UTC) + retry_delay(self._settings, row.attempts)
+            messages.schedule_retry(session, key, reason, retry_at)
+            return row.attempts, retry_at
+
+    def _reopen(self, row_id: int) -> tuple[bytes, str]:
+        with transaction(self._sessions) as session:
+            row = messages.inbound_by_id(session, row_id)
+            if row is None or row.status != messages.QUARANTINED:
+                raise NotQuarantined(f"message {row_id} is not in quarantine")
+            if row.reason.startswith(TOO_LARGE):
+                raise NotReprocessable(f"message {row_id} was too large; only its header is kept")
+            raw = messages.raw_message(session, row.raw_sha256)
+            if raw is None:
+                raise NotReprocessable(f"the bytes of message {row_id} are missing")
+            messages.reopen(session, row)
+            return raw, row.dedup_key
+
+    def _settle(self, old_key: str, outcome: Outcome) -> None:
+        with transaction(self._sessions) as session:
+            row = messages.inbound_by_key(session, old_key)
+            if row is not None and row.status == messages.RECEIVED and outcome.case_number:
+                messages.mark_delivered(session, old_key, outcome.case_number, "reprocessed")
 
     def _thread(self, parsed: ParsedEmail) -> ThreadMatch:
-        with transaction(self._sessions) as session:
+        with transaction(self._sessions, writes=False) as session:
 
             def participants_of(number: str) -> list[str] | None:
                 found = messages.case_participants(session, number)
@@ -225,7 +455,7 @@ class Intake:
             )
 
     def _has_email(self, number: str, key: str) -> bool:
-        with transaction(self._sessions) as session:
+        with transaction(self._sessions, writes=False) as session:
             return messages.case_has_email(session, number, key)
 
     def _allocate(self, origin_key: str) -> str:
@@ -235,28 +465,57 @@ class Intake:
     def _delivered(self, dedup_key: str, number: str, method: str) -> None:
         with transaction(self._sessions) as session:
             messages.mark_delivered(session, dedup_key, number, method)
+            attachments.assign_case(session, dedup_key, number)
 
     def _ignore(self, dedup_key: str, reason: str) -> None:
         with transaction(self._sessions) as session:
             messages.mark_ignored(session, dedup_key, reason)
 
     def _record_quarantine(self, raw: bytes, reason: str) -> None:
-        sha = hashlib.sha256(raw).hexdigest()
+        facts = self._raw_facts(raw)
         with transaction(self._sessions) as session:
-            messages.store_raw(session, sha, raw)
-            messages.claim_inbound(
-                session,
-                messages.InboundFacts(
-                    dedup_key=f"raw:{sha}",
-                    mailbox=self.mailbox.config.user,
-                    raw_sha256=sha,
-                    message_id="",
-                    sender="",
-                    subject="",
-                    mail_class="",
-                ),
-            )
-            messages.mark_quarantined(session, f"raw:{sha}", reason)
+            messages.store_raw(session, facts.raw_sha256, raw)
+            row = messages.claim_inbound(session, facts)
+            row.attempts = max(row.attempts, 1)
+            messages.mark_quarantined(session, facts.dedup_key, reason)
+
+
+@dataclass(frozen=True)
+class RowState:
+    """How far an inbound message got, read when the intake claims it."""
+
+    status: str
+    case_number: str | None
+    attempts: int
+    retry_at: datetime | None
+
+
+def header_glance(raw: bytes) -> tuple[str, str]:
+    """Sender and subject of a message that could not be parsed, as far as they can be read."""
+    try:
+        header = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        sender = parseaddr(str(header.get("from", "")))[1]
+        return sender[:320], " ".join(str(header.get("subject", "")).split())[:998]
+    except Exception:  # a header too broken to read: the listing shows blanks
+        return "", ""
+
+
+def raw_key(raw: bytes) -> str:
+    return f"raw:{hashlib.sha256(raw).hexdigest()}"
+
+
+def retry_delay(settings: Settings, attempts: int) -> timedelta:
+    """1, 2, 4 ... times the base delay after each failed attempt, capped."""
+    base = settings.intake_retry_backoff
+    delay: timedelta = base * 2 ** min(max(attempts - 1, 0), 30)
+    return min(delay, settings.intake_retry_backoff_max)
+
+
+def is_outage(err: BaseException) -> bool:
+    """Whether the failure is a server being away (try again later, count no attempt)."""
+    if isinstance(err, RPCError):
+        return err.status in _OUTAGE_CODES
+    return isinstance(err, IMAPClientError | OSError | OperationalError)
 
 
 def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) -> InboundEmail:
@@ -265,7 +524,7 @@ def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) ->
         sender=parsed.sender,
         subject=parsed.subject,
         received_at=parsed.date or datetime.now(UTC),
-        text=parsed.text,
+        text=parsed.reply_text or parsed.text,  # the full text stays with the stored message
         sender_name=parsed.sender_name,
         message_id=parsed.message_id,
         references=parsed.references[-20:],
@@ -273,19 +532,43 @@ def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) ->
         mail_class=mail_class,
         raw_sha256=parsed.raw_sha256,
         verified=verified,
+        attachments=attachment_notes(parsed),
+        attachments_omitted=notes_omitted(parsed),
     )
 
 
-def mailbox_config(settings: Settings) -> MailboxConfig:
+def mailbox_config(settings: Settings, box: MailboxSettings | None = None) -> MailboxConfig:
+    box = box or settings.intake_mailboxes()[0]
+    password = box.imap_password or settings.imap_password
     return MailboxConfig(
         host=settings.imap_host,
         port=settings.imap_port,
-        user=settings.imap_login,
-        password=settings.imap_password.get_secret_value(),
+        user=box.imap_user or box.address,
+        password=password.get_secret_value(),
         ssl=settings.imap_ssl,
-        folder=settings.imap_folder,
+        folder=box.folder,
         idle=settings.imap_idle,
     )
+
+
+async def reprocess_quarantined(
+    settings: Settings, sessions: sessionmaker[Session], client: Client, row_id: int
+) -> Outcome:
+    """Take quarantined message `row_id` in again, as the mailbox it came to would."""
+    with transaction(sessions) as session:
+        row = messages.inbound_by_id(session, row_id)
+        address = row.mailbox.lower() if row is not None else ""
+    boxes = settings.intake_mailboxes()
+    box = next((b for b in boxes if b.address.lower() == address), boxes[0])
+    return await Intake(settings, sessions, client, box=box).reprocess(row_id)
+
+
+async def run_all(
+    settings: Settings, sessions: sessionmaker[Session], client: Client, stop: asyncio.Event
+) -> None:
+    """One intake loop per configured mailbox, side by side, until `stop` is set."""
+    intakes = [Intake(settings, sessions, client, box=box) for box in settings.intake_mailboxes()]
+    await asyncio.gather(*(intake.run(stop) for intake in intakes))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITES = "caseflow_writes"  # execution option: does this transaction write?
 
 
 def make_engine(url: str) -> Engine:
@@ -25,15 +26,16 @@ def make_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin_immediate)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take the write lock when the transaction begins, not at its first write: a deferred
-    transaction that reads, then writes while another process writes, fails with "database is
-    locked" at once instead of waiting (busy_timeout does not apply to lock upgrades)."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Any) -> None:
+    """A writing transaction takes the write lock when it begins, not at its first write: one
+    that reads, then writes while another process writes, would fail with "database is locked"
+    at once (busy_timeout does not apply to lock upgrades). Readers do not lock (WAL)."""
+    writes = connection.get_execution_options().get(WRITES, True)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,9 +55,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on error."""
+def transaction(sessions: sessionmaker[Session], *, writes: bool = True) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on error; `writes=False`
+    for one that only reads (on SQLite it then waits for no writer)."""
     with sessions() as session, session.begin():
+        session.connection(execution_options={WRITES: writes})
         yield session
 
 

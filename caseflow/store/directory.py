@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,8 @@ from caseflow.store.models import (
 )
 
 DEFAULT_QUEUE = "standard"
+EMAIL_OK = "ok"
+EMAIL_FAILING = "failing"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,5 +165,47 @@ def queue_member_emails(session: Session, queues: list[str]) -> list[str]:
 def supervisor_emails(session: Session) -> list[str]:
     query = select(Agent.email).where(
         Agent.role.in_(("supervisor", "admin")), Agent.active.is_(True)
+    )
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses that bounce
+
+
+def mark_email_failing(session: Session, address: str, reason: str, at: datetime) -> bool:
+    """Mail to this address bounced for good: stop mailing it until it writes to us again.
+
+    Only a known contact is marked (agents and strangers have no contact row); True if one was.
+    """
+    contact = session.scalar(select(Contact).where(Contact.email == address.strip().lower()))
+    if contact is None:
+        return False
+    contact.email_status = EMAIL_FAILING
+    contact.email_failed_at = at
+    contact.email_failure = reason[:2000]
+    return True
+
+
+def mark_email_ok(session: Session, address: str) -> bool:
+    """Mail came from this address: it works again. True if it had been failing."""
+    query = select(Contact).where(
+        Contact.email == address.strip().lower(), Contact.email_status == EMAIL_FAILING
+    )
+    contact = session.scalar(query)
+    if contact is None:
+        return False
+    contact.email_status = EMAIL_OK
+    contact.email_failure = ""
+    return True
+
+
+def failing_addresses(session: Session, addresses: list[str]) -> list[str]:
+    """Those of these addresses whose mail bounced and that have not written since."""
+    wanted = [a.strip().lower() for a in addresses if a.strip()]
+    if not wanted:
+        return []
+    query = select(Contact.email).where(
+        Contact.email.in_(wanted), Contact.email_status == EMAIL_FAILING
     )
     return list(session.scalars(query))

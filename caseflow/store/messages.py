@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -198,3 +198,63 @@ def case_outbox(session: Session, number: str) -> list[OutboundEmail]:
     """Every email we sent (or tried to send) about this case, oldest first."""
     query = select(OutboundEmail).where(OutboundEmail.case_number == number)
     return list(session.scalars(query.order_by(OutboundEmail.created_at, OutboundEmail.key)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounces and loop protection
+
+ACK_TEMPLATE = "ack"
+
+
+def case_of_our_email(session: Session, message_ids: list[str]) -> str | None:
+    """The case of the email we sent with one of these Message-IDs, whoever it went to.
+
+    Unlike `case_by_message_ids` this counts agent notices too: a bounce of any of our emails
+    belongs to its case.
+    """
+    row = our_email(session, message_ids)
+    return row.case_number if row is not None else None
+
+
+def our_email(session: Session, message_ids: list[str]) -> OutboundEmail | None:
+    """The outbox row of the email we sent with one of these Message-IDs."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    query = select(OutboundEmail).where(OutboundEmail.message_id.in_(ids))
+    return session.scalars(query.order_by(OutboundEmail.created_at)).first()
+
+
+def acks_sent_since(session: Session, address: str, since: datetime) -> int:
+    """Acknowledgements addressed to this address since then (refused ones do not count)."""
+    query = select(func.count()).where(
+        OutboundEmail.to_address == address.strip().lower(),
+        OutboundEmail.template == ACK_TEMPLATE,
+        OutboundEmail.created_at >= since,
+        OutboundEmail.status != "failed",
+    )
+    return int(session.scalar(query) or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries and quarantine of inbound messages
+
+
+def inbound_by_id(session: Session, row_id: int) -> InboundMessage | None:
+    return session.get(InboundMessage, row_id)
+
+
+def schedule_retry(session: Session, dedup_key: str, reason: str, at: datetime) -> None:
+    """The message's hand-off failed; it is taken in again no sooner than `at`."""
+    row = inbound_by_key(session, dedup_key)
+    if row is not None:
+        row.reason = reason[:10_000]
+        row.next_attempt_at = at
+
+
+def reopen(session: Session, row: InboundMessage) -> None:
+    """A quarantined message about to be taken in again, with a clean slate."""
+    row.status = RECEIVED
+    row.reason = ""
+    row.attempts = 0
+    row.next_attempt_at = None

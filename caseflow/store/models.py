@@ -101,6 +101,11 @@ class Calendar(Base):
     always_open: Mapped[bool] = mapped_column(Boolean, default=False)
     hours: Mapped[list[Any]] = mapped_column(default=list)  # [{"weekday", "start", "end"}]
     holidays: Mapped[list[Any]] = mapped_column(default=list)  # ["2026-12-25", ...]
+    # Public holidays of a country (and subdivision) from the `holidays` package, expanded into
+    # `holidays` when the calendar is saved; closures: [{"start", "end", "reason"}] ISO instants.
+    country: Mapped[str | None] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(10))
+    closures: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
 
 
 class SlaPolicy(Base):

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MIDNIGHT = time(0, 0)
+ONE_DAY = timedelta(days=1)
 # A duration that no calendar with at least one weekly interval needs more than this to cover:
 # ten years of holidays in a row is a configuration mistake, not a due date.
 _MAX_DAYS = 3660
@@ -30,12 +31,24 @@ class WeeklyHours:
 
 
 @dataclass
+class Closure:
+    """A one-off closure (an office move, a strike, half a day before Christmas)."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+@dataclass
 class CalendarSpec:
+    """Weekly hours in a zone, minus holidays (local dates) and one-off closures."""
+
     name: str = "24x7"
     timezone: str = "UTC"
     always_open: bool = True
     hours: list[WeeklyHours] = field(default_factory=list)
     holidays: list[date] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
 
 
 TWENTY_FOUR_SEVEN = CalendarSpec()
@@ -51,6 +64,11 @@ def validate_calendar(cal: CalendarSpec) -> None:
         ZoneInfo(cal.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CalendarError(f"unknown time zone {cal.timezone!r}") from exc
+    for closure in cal.closures:
+        if closure.start.tzinfo is None or closure.end.tzinfo is None:
+            raise CalendarError(f"closure {closure.reason or closure.start} needs UTC offsets")
+        if closure.end <= closure.start:
+            raise CalendarError(f"closure {closure.reason or closure.start} ends before it starts")
     if cal.always_open:
         return
     if not cal.hours:
@@ -72,7 +90,7 @@ def validate_calendar(cal: CalendarSpec) -> None:
 def add_business_time(cal: CalendarSpec, start: datetime, duration: timedelta) -> datetime:
     """The instant when `duration` of business time has passed since `start`."""
     start = start.astimezone(UTC)
-    if cal.always_open or duration <= timedelta(0):
+    if _always_open(cal) or duration <= timedelta(0):
         return start + max(duration, timedelta(0))
     left = duration
     for open_at, close_at in _intervals_from(cal, start):
@@ -90,7 +108,7 @@ def business_time_between(cal: CalendarSpec, start: datetime, end: datetime) -> 
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return timedelta(0)
-    if cal.always_open:
+    if _always_open(cal):
         return end - start
     total = timedelta(0)
     for open_at, close_at in _intervals_from(cal, start):
@@ -103,7 +121,7 @@ def business_time_between(cal: CalendarSpec, start: datetime, end: datetime) -> 
 
 
 def is_business_time(cal: CalendarSpec, instant: datetime) -> bool:
-    if cal.always_open:
+    if _always_open(cal):
         return True
     instant = instant.astimezone(UTC)
     for open_at, close_at in _intervals_from(cal, instant):
@@ -114,17 +132,47 @@ def is_business_time(cal: CalendarSpec, instant: datetime) -> bool:
     return False
 
 
+def _always_open(cal: CalendarSpec) -> bool:
+    return cal.always_open and not cal.closures
+
+
 def _intervals_from(cal: CalendarSpec, start: datetime) -> Iterator[tuple[datetime, datetime]]:
     """Business intervals in UTC, in order, from the local day before `start` onwards."""
+    closures = sorted((c.start.astimezone(UTC), c.end.astimezone(UTC)) for c in cal.closures)
+    for open_at, close_at in _open_intervals(cal, start):
+        yield from _minus(open_at, close_at, closures)
+
+
+def _open_intervals(cal: CalendarSpec, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    zone = ZoneInfo(cal.timezone)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    if cal.always_open:  # with closures: open all day, every day
+        for _ in range(_MAX_DAYS):
+            yield _wall_to_utc(day, MIDNIGHT, zone), _wall_to_utc(day + ONE_DAY, MIDNIGHT, zone)
+            day += ONE_DAY
+        return
     if not cal.hours:
         raise CalendarError(f"calendar {cal.name!r} has no business hours")
-    zone = ZoneInfo(cal.timezone)
     holidays = set(cal.holidays)
-    day = start.astimezone(zone).date() - timedelta(days=1)
     for _ in range(_MAX_DAYS):
         if day not in holidays:
             yield from _day_intervals(cal, zone, day)
-        day += timedelta(days=1)
+        day += ONE_DAY
+
+
+def _minus(
+    open_at: datetime, close_at: datetime, closures: list[tuple[datetime, datetime]]
+) -> Iterator[tuple[datetime, datetime]]:
+    """The parts of [open_at, close_at) outside every closure."""
+    for closed_from, closed_until in closures:
+        if closed_until <= open_at or closed_from >= close_at:
+            continue
+        if closed_from > open_at:
+            yield open_at, closed_from
+        open_at = max(open_at, closed_until)
+        if open_at >= close_at:
+            return
+    yield open_at, close_at
 
 
 def _day_intervals(

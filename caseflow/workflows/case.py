@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CaseState,
         CaseView,
         ContextRequest,
+        EmailDecision,
         EmailRequest,
         EscalateRequest,
         FollowUpResult,
@@ -378,6 +379,22 @@ class CaseWorkflow:
     @escalate.validator
     def _validate_escalate(self, request: EscalateRequest) -> None:
         self._validate("escalate", request)
+
+    @workflow.update
+    async def confirm(self, request: EmailDecision) -> CaseView:
+        return await self._act("confirm", request)
+
+    @confirm.validator
+    def _validate_confirm(self, request: EmailDecision) -> None:
+        self._validate("confirm", request)
+
+    @workflow.update
+    async def split(self, request: EmailDecision) -> CaseView:
+        return await self._act("split", request)
+
+    @split.validator
+    def _validate_split(self, request: EmailDecision) -> None:
+        self._validate("split", request)
 
     # -- the customer's signed links ----------------------------------------------------------
 

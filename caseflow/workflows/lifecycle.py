@@ -22,6 +22,7 @@ from caseflow.workflows.model import (
     CaseRecord,
     CaseState,
     CaseStatus,
+    EmailDecision,
     EmailRequest,
     EntitlementChange,
     EscalateRequest,
@@ -62,6 +63,7 @@ STAGE_FIELDS: dict[Stage, tuple[str, ...]] = {
 }
 ESCALATIONS_QUEUE = "escalations"
 MAX_TEXT = 100_000
+UNVERIFIED_KEPT = 20  # unverified replies kept for an agent's decision, newest last
 
 
 class Refusal(Exception):
@@ -103,7 +105,7 @@ def create(
         entitlement=entitlement.name if entitlement else None,
         product=new.product,
     )
-    queue, rule = routing.route(context.rules, facts, context.default_queue)
+    queue, rule = routing.route(context.rules, facts, new.queue or context.default_queue)
     policy = routing.choose_policy(context)
     state = CaseState(
         number=number,
@@ -123,6 +125,7 @@ def create(
         participants=[context.customer.email],
         follow_up_of=new.follow_up_of,
         updated_at=now,
+        mailbox=new.mailbox,
     )
     effects = Effects()
     effects.event(
@@ -139,13 +142,15 @@ def create(
     )
     if new.email is not None:
         _take_in_email(state, new.email, now, effects)
-    if _should_acknowledge(new):
-        effects.emails.append(_acknowledgement(state, new.email))
+        _count_inbound(state, now, effects)
+    _acknowledge(state, new, context, now, effects)
     return state, effects
 
 
 def commit(state: CaseState, effects: Effects, actor: str, action: str, now: datetime) -> int:
     """Queue the effects for the workflow to carry out, in order; returns the event number."""
+    if state.loop_suspected:
+        _hold_automatic_customer_mail(effects, now)
     state.seq += 1
     state.updated_at = now
     state.pending_records.append(
@@ -456,11 +461,27 @@ def receive_email(state: CaseState, email: InboundEmail, now: datetime) -> Effec
     if email.key in state.seen_keys:
         return None
     effects = Effects()
+    if email.mail_class is MailClass.BOUNCE:
+        _take_in_bounce(state, email, now, effects)
+        _count_inbound(state, now, effects)
+        return effects
     _take_in_email(state, email, now, effects)
+    _count_inbound(state, now, effects)
     if email.mail_class is not MailClass.HUMAN:
         return effects
     if not email.verified and state.status not in FINAL:
-        return effects  # a stranger's reply moves nothing until an agent confirms it
+        # A stranger's reply moves nothing until an agent confirms or splits it.
+        state.unverified = [*state.unverified, email][-UNVERIFIED_KEPT:]
+        return effects
+    _customer_replied(state, email, now, effects)
+    return effects
+
+
+def _customer_replied(
+    state: CaseState, email: InboundEmail, now: datetime, effects: Effects
+) -> None:
+    """What a customer's reply does: resumes a waiting case, reopens a resolved one, and on a
+    final case asks for a follow-up case."""
     if state.status is CaseStatus.AWAITING_CUSTOMER:
         _enter(state, CaseStatus.OPEN, now, "customer replied")
         effects.event("resumed", now, "customer", "The customer replied; work resumed")
@@ -471,7 +492,58 @@ def receive_email(state: CaseState, email: InboundEmail, now: datetime) -> Effec
             FollowUpRequest(origin_key=f"email:{email.key}", follow_up_of=state.number, email=email)
         )
         effects.event("follow_up_requested", now, "customer", "Reply to a closed case")
+
+
+def _check_unverified(state: CaseState, request: EmailDecision) -> None:
+    if not any(e.key == request.key for e in state.unverified):
+        raise Refusal("unknown_email", f"no unverified email {request.key!r} waits on this case")
+
+
+def _take_unverified(state: CaseState, key: str) -> InboundEmail:
+    email = next(e for e in state.unverified if e.key == key)
+    state.unverified = [e for e in state.unverified if e.key != key]
+    return email
+
+
+def _confirm(state: CaseState, request: EmailDecision, now: datetime) -> Effects:
+    """The agent vouches for the sender: the email counts as the customer's reply."""
+    email = _take_unverified(state, request.key)
+    sender = email.sender.lower()
+    if sender and sender not in state.participants:
+        state.participants.append(sender)
+    effects = Effects()
+    effects.event(
+        "email_confirmed",
+        now,
+        request.actor.handle,
+        f"Email from {sender} confirmed as a reply on this case",
+        request.comment,
+        key=email.key,
+    )
+    _customer_replied(state, email, now, effects)
     return effects
+
+
+def _split(state: CaseState, request: EmailDecision, now: datetime) -> Effects:
+    """The email is another matter: it becomes a new case, linked to this one."""
+    email = _take_unverified(state, request.key)
+    effects = Effects()
+    effects.follow_ups.append(
+        FollowUpRequest(origin_key=f"split:{email.key}", follow_up_of=state.number, email=email)
+    )
+    effects.event(
+        "email_split",
+        now,
+        request.actor.handle,
+        f"Email from {email.sender.lower()} split into a new case",
+        request.comment,
+        key=email.key,
+    )
+    return effects
+
+
+ACTIONS["confirm"] = Action(ACTIVE | {CaseStatus.RESOLVED}, _confirm, _check_unverified)
+ACTIONS["split"] = Action(ACTIVE | {CaseStatus.RESOLVED}, _split, _check_unverified)
 
 
 def respond_to_resolution(state: CaseState, response: ResolutionResponse, now: datetime) -> Effects:
@@ -759,7 +831,8 @@ def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects
     if email.message_id and email.message_id not in state.thread:
         state.thread.append(email.message_id)
     sender = email.sender.lower()
-    if email.verified and sender and sender not in state.participants:
+    ours = email.mail_class is MailClass.OWN_LOOP  # our own address takes no part
+    if email.verified and sender and not ours and sender not in state.participants:
         state.participants.append(sender)
     effects.event(
         "email_in",
@@ -772,6 +845,10 @@ def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects
         raw_sha256=email.raw_sha256,
         key=email.key,
         verified=str(email.verified).lower(),
+        attachments="; ".join(
+            f"{a.filename} ({a.size} bytes{'' if a.stored else ', not kept'})"
+            for a in email.attachments
+        ),
     )
 
 
@@ -821,10 +898,87 @@ def _acknowledgement(state: CaseState, email: InboundEmail | None) -> EmailReque
     )
 
 
-def _should_acknowledge(new: NewCase) -> bool:
+def _acknowledge(
+    state: CaseState, new: NewCase, context: CaseContext, now: datetime, effects: Effects
+) -> None:
+    """One acknowledgement per case, to people only, and at most N per sender per 24 h."""
     if not new.customer_email:
-        return False
-    return new.email is None or new.email.mail_class is MailClass.HUMAN
+        return
+    if new.email is not None and new.email.mail_class is not MailClass.HUMAN:
+        return
+    sent, limit = context.acks_sent_today, context.ack_limit_per_day
+    if sent >= limit:
+        effects.event(
+            "ack_suppressed",
+            now,
+            "system",
+            f"No acknowledgement: {sent} already sent to this address in 24 h (limit {limit})",
+            sent=str(sent),
+            limit=str(limit),
+        )
+        return
+    effects.emails.append(_acknowledgement(state, new.email))
+
+
+# Customer emails that people write or wait for; the loop breaker holds every other one.
+_NEVER_HELD = frozenset({"reply", "resolution"})
+LOOP_WINDOW = timedelta(hours=1)
+
+
+def _count_inbound(state: CaseState, now: datetime, effects: Effects) -> None:
+    """The loop breaker: more inbound emails in an hour than the case allows trips it, once."""
+    state.recent_inbound = [t for t in state.recent_inbound if t > now - LOOP_WINDOW]
+    state.recent_inbound.append(now)
+    limit = state.timings.loop_breaker_per_hour
+    if state.loop_suspected or len(state.recent_inbound) <= limit:
+        return
+    state.loop_suspected = True
+    effects.event(
+        "loop_suspected",
+        now,
+        "system",
+        f"Mail loop suspected: more than {limit} emails in an hour; "
+        "automatic emails to the customer stop",
+        count=str(len(state.recent_inbound)),
+        limit=str(limit),
+    )
+
+
+def _hold_automatic_customer_mail(effects: Effects, now: datetime) -> None:
+    kept = []
+    for email in effects.emails:
+        if email.to.addresses and email.template not in _NEVER_HELD:
+            effects.event(
+                "email_held",
+                now,
+                "system",
+                f"Automatic email {email.template} not sent: mail loop suspected",
+                key=email.key,
+                template=email.template,
+            )
+        else:
+            kept.append(email)
+    effects.emails = kept
+
+
+def _take_in_bounce(state: CaseState, email: InboundEmail, now: datetime, effects: Effects) -> None:
+    """A mail server could not deliver one of our emails: say so, and change nothing else."""
+    state.seen_keys.append(email.key)
+    failed = ", ".join(email.failed_recipients) or "an unknown address"
+    how = "for good" if email.permanent_failure else "for now"
+    effects.event(
+        "email_bounced",
+        now,
+        "system",
+        f"Email to {failed} could not be delivered ({how})"[:300],
+        email.text[:MAX_TEXT],
+        failed=", ".join(email.failed_recipients),
+        permanent=str(email.permanent_failure).lower(),
+        message_id=email.message_id,
+        mail_class=str(email.mail_class),
+        raw_sha256=email.raw_sha256,
+        key=email.key,
+    )
 
 
 def _to_customer(

@@ -151,6 +151,8 @@ class CaseTimings:
     survey_reminder_after: timedelta = timedelta(days=3)
     survey_expires_after: timedelta = timedelta(days=7)
     late_threshold: timedelta = timedelta(minutes=1)
+    # More inbound emails than this within an hour stop automatic email to the customer.
+    loop_breaker_per_hour: int = 10
 
 
 @dataclass
@@ -185,6 +187,9 @@ class CaseContext:
     default_policy: str
     default_queue: str
     timings: CaseTimings
+    # Acknowledgements sent to this customer's address in the last 24 hours, and the limit.
+    acks_sent_today: int = 0
+    ack_limit_per_day: int = 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,6 +305,16 @@ class FollowUpRequest:
 
 
 @dataclass
+class AttachmentNote:
+    """A file that came with an email, as its timeline event shows it (the bytes stay stored)."""
+
+    filename: str
+    size: int
+    content_type: str = ""
+    stored: bool = True  # False: over a size limit, listed but not kept
+
+
+@dataclass
 class InboundEmail:
     """An email the intake has stored and threaded to a case (the `email_received` signal)."""
 
@@ -315,6 +330,12 @@ class InboundEmail:
     mail_class: MailClass = MailClass.HUMAN
     raw_sha256: str = ""
     verified: bool = True
+    # For a bounce: the addresses that could not be reached, and whether for good.
+    failed_recipients: list[str] = field(default_factory=list)
+    permanent_failure: bool = True
+    # The files that came with it, as the timeline shows them (at most 20), and how many more.
+    attachments: list[AttachmentNote] = field(default_factory=list)
+    attachments_omitted: int = 0
 
 
 @dataclass
@@ -331,6 +352,9 @@ class NewCase:
     follow_up_of: str | None = None
     email: InboundEmail | None = None
     created_by: str = "customer"
+    # The support address it came to, and that mailbox's default queue (a routing rule wins).
+    mailbox: str = ""
+    queue: str = ""
 
 
 @dataclass
@@ -372,6 +396,12 @@ class CaseState:
     pending_follow_ups: list[FollowUpRequest] = field(default_factory=list)
     recorded_seq: int = 0
     finished: bool = False
+    mailbox: str = ""
+    # The loop breaker: when inbound emails arrived in the last hour, and whether it tripped.
+    recent_inbound: list[datetime] = field(default_factory=list)
+    # Replies tagged for this case by someone not taking part: an agent confirms or splits them.
+    unverified: list[InboundEmail] = field(default_factory=list)
+    loop_suspected: bool = False
 
 
 @dataclass
@@ -404,6 +434,7 @@ class CaseSnapshot:
     survey: Survey | None
     kpis: list[KpiClock]
     participants: list[str]
+    mailbox: str = ""
 
 
 @dataclass
@@ -466,6 +497,15 @@ class WaitRequest:
     actor: Actor
     reason: str = ""
     body: str = ""
+
+
+@dataclass
+class EmailDecision:
+    """confirm (an unverified reply is the customer's) or split (it becomes a new case)."""
+
+    actor: Actor
+    key: str
+    comment: str = ""
 
 
 @dataclass

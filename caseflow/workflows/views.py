@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime, timedelta
 
 from caseflow.workflows import sla
@@ -40,6 +41,7 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         survey=copy.deepcopy(state.survey),
         kpis=copy.deepcopy(state.kpis),
         participants=list(state.participants),
+        mailbox=state.mailbox,
     )
 
 
@@ -83,10 +85,15 @@ def summary(number: str, subject: str) -> str:
     return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
 
 
+def _plain(text: str) -> str:
+    """Customer text shown as itself in Markdown: no links, images or formatting of theirs."""
+    return re.sub(r"([\\`*_\[\]<>!|~])", r"\\\1", text)
+
+
 def details(state: CaseState) -> str:
     """Markdown the Temporal UI shows as the case's current details."""
     paragraphs = [
-        f"**{summary(state.number, state.subject)}**",
+        f"**{_plain(summary(state.number, state.subject))}**",
         f"**{state.status}** · stage {state.stage} · priority {state.priority}",
         f"Queue **{state.queue}** · owner **{state.owner or 'unassigned'}** · "
         f"channel {state.channel}",

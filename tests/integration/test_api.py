@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +12,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.settings import Settings
+from caseflow.workflows.model import InboundEmail
+from caseflow.workflows.starter import signal_email
 from tests.support.api import api_client, bearer, link_token
 from tests.support.harness import GOLD_CUSTOMER, Harness, running_worker
 from tests.support.servers import SmtpSink, free_port
@@ -205,6 +208,41 @@ async def test_an_agent_outside_the_queue_may_not_pick(http: httpx.AsyncClient) 
     assert (await http.get(f"/cases/{number}", headers=SAM)).json()["queue"] == "standard"
     # sam is a supervisor: allowed everywhere; ann is in standard and gold: allowed; nobody else.
     await act(http, number, "pick", headers=SAM)
+
+
+async def unverified_reply(dev_env: WorkflowEnvironment, number: str, key: str) -> None:
+    email = InboundEmail(
+        key=key,
+        sender="colleague@acme.example",
+        subject=f"Re: [{number}] VPN drops",
+        received_at=datetime.now(UTC),
+        text="Same here.",
+        verified=False,
+    )
+    await signal_email(dev_env.client, number, email)
+
+
+async def test_an_agent_confirms_or_splits_an_unverified_reply(
+    http: httpx.AsyncClient, dev_env: WorkflowEnvironment
+) -> None:
+    number = (await create(http))["number"]
+    await act(http, number, "pick")
+    await act(http, number, "wait", {"reason": "logs"})
+    await unverified_reply(dev_env, number, "mid:first@acme.example")
+    await unverified_reply(dev_env, number, "mid:second@acme.example")
+    await act(http, number, "confirm", {"email": "mid:nope"}, status=409)
+
+    confirmed = await act(http, number, "confirm", {"email": "mid:first@acme.example"})
+    assert confirmed["status"] == "open"
+    split = await act(http, number, "split", {"email": "mid:second@acme.example"})
+    assert "email_split" in [e["kind"] for e in split["timeline"]]
+    for _ in range(100):
+        page = await http.get("/cases", params={"customer": "colleague@acme.example"}, headers=ANN)
+        if page.json()["total"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    [new] = page.json()["items"]
+    assert new["follow_up_of"] == number
 
 
 # -- the customer's links -------------------------------------------------------------------------

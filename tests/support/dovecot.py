@@ -15,12 +15,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imapclient import IMAPClient
+from pydantic import SecretStr
 
 from caseflow.devstack.processes import die_with_parent
+from caseflow.settings import Settings
 
 HOST = "127.0.0.1"
 DEFAULT_PASSWORD = "caseflow"
@@ -315,3 +319,18 @@ def _service_users() -> dict[str, str]:
     me = pwd.getpwuid(os.getuid()).pw_name
     group = grp.getgrgid(os.getgid()).gr_name
     return {"internal_user": me, "internal_group": group, "login_user": me}
+
+
+def reading(dovecot: Dovecot, settings: Settings, address: str, **more: Any) -> Settings:
+    """`settings` for an intake reading `address` on this Dovecot, polling every 0.2 s."""
+    return settings.model_copy(
+        update={
+            "imap_host": dovecot.host,
+            "imap_port": dovecot.port,
+            "support_address": address,
+            "imap_user": address,
+            "imap_password": SecretStr(dovecot.password(address)),
+            "imap_poll_interval": timedelta(seconds=0.2),
+            **more,
+        }
+    )

@@ -17,6 +17,7 @@ from caseflow.workflows.model import (
     CaseTimings,
     Channel,
     Customer,
+    EmailDecision,
     Entitlement,
     EscalateRequest,
     InboundEmail,
@@ -149,6 +150,8 @@ def valid_request(action: str, actor: Actor) -> Any:
         "reopen": lambda: ActionRequest(actor),
         "cancel": lambda: ActionRequest(actor),
         "escalate": lambda: EscalateRequest(actor, reason="VIP"),
+        "confirm": lambda: EmailDecision(actor, "mail-stranger"),
+        "split": lambda: EmailDecision(actor, "mail-stranger"),
     }
     return builders[action]()
 

@@ -13,6 +13,7 @@ from caseflow.workflows.calendar import (
     TWENTY_FOUR_SEVEN,
     CalendarError,
     CalendarSpec,
+    Closure,
     WeeklyHours,
     add_business_time,
     business_time_between,
@@ -70,7 +71,10 @@ def as_time(minute: int) -> time:
 
 
 def oracle_is_business(cal: CalendarSpec, instant: datetime) -> bool:
-    """Open when the local wall time is in an interval of its weekday, on no holiday."""
+    """Open when the local wall time is in an interval of its weekday, on no holiday, and the
+    instant is in no closure."""
+    if any(c.start <= instant < c.end for c in cal.closures):
+        return False
     if cal.always_open:
         return True
     wall = instant.astimezone(ZoneInfo(cal.timezone))
@@ -126,8 +130,26 @@ def calendars(draw: st.DrawFn) -> tuple[CalendarSpec, datetime]:
     start = first.astimezone(UTC) + draw(st.integers(0, 3 * DAY_MINUTES)) * MINUTE
     around = [change + timedelta(days=n) for n in range(-3, 4)]
     holidays = draw(st.lists(st.sampled_from(around), max_size=2, unique=True))
+    closures = [
+        Closure(begin, begin + length * MINUTE, "drawn")
+        for begin, length in draw(
+            st.lists(
+                st.tuples(
+                    st.integers(-DAY_MINUTES, 4 * DAY_MINUTES).map(lambda m: start + m * MINUTE),
+                    st.integers(1, 2 * DAY_MINUTES),
+                ),
+                max_size=2,
+            )
+        )
+    ]
+    always_open = draw(st.booleans()) and bool(closures)  # 24x7 minus closures, sometimes
     cal = CalendarSpec(
-        name="drawn", timezone=zone, always_open=False, hours=hours, holidays=holidays
+        name="drawn",
+        timezone=zone,
+        always_open=always_open,
+        hours=[] if always_open else hours,
+        holidays=[] if always_open else holidays,
+        closures=closures,
     )
     validate_calendar(cal)
     return cal, start
@@ -400,3 +422,36 @@ def test_validate_calendar_accepts_back_to_back_intervals() -> None:
         ],
     )
     validate_calendar(cal)
+
+
+def test_a_closure_removes_its_business_time_and_delays_the_due_instant() -> None:
+    cal = business_hours_calendar()  # Paris, Monday to Friday 09:00-17:00
+    closure = Closure(
+        local("Europe/Paris", 2026, 12, 24, 12), local("Europe/Paris", 2026, 12, 24, 17)
+    )
+    closed = CalendarSpec(**{**cal.__dict__, "closures": [closure]})
+    start = local("Europe/Paris", 2026, 12, 24, 9)
+    assert business_time_between(cal, start, start + timedelta(hours=8)) == timedelta(hours=8)
+    assert business_time_between(closed, start, start + timedelta(hours=8)) == timedelta(hours=3)
+    assert add_business_time(closed, start, timedelta(hours=4)) == local(
+        "Europe/Paris", 2026, 12, 25, 10
+    ).astimezone(UTC)
+
+
+def test_a_closure_on_a_twenty_four_seven_calendar_stops_the_clock() -> None:
+    start = utc(2026, 6, 1, 8)
+    closed = CalendarSpec(closures=[Closure(utc(2026, 6, 1, 9), utc(2026, 6, 1, 11))])
+    assert add_business_time(closed, start, timedelta(hours=2)) == utc(2026, 6, 1, 12)
+    assert business_time_between(closed, start, utc(2026, 6, 1, 12)) == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("closure", "message"),
+    [
+        (Closure(utc(2026, 6, 2), utc(2026, 6, 1)), "ends before it starts"),
+        (Closure(datetime(2026, 6, 1), datetime(2026, 6, 2)), "needs UTC offsets"),
+    ],
+)
+def test_validate_calendar_refuses_a_bad_closure(closure: Closure, message: str) -> None:
+    with pytest.raises(CalendarError, match=message):
+        validate_calendar(CalendarSpec(closures=[closure]))

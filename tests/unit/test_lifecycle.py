@@ -22,9 +22,11 @@ from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
     CaseTimings,
+    EmailDecision,
     Entitlement,
     EscalateRequest,
     FollowUpRequest,
+    InboundEmail,
     KpiClock,
     KpiName,
     KpiStatus,
@@ -85,7 +87,10 @@ ALLOWED: dict[str, set[CaseStatus]] = {
     "reopen": {RESOLVED},
     "cancel": ACTIVE,
     "escalate": ACTIVE,
+    "confirm": ACTIVE | {RESOLVED},
+    "split": ACTIVE | {RESOLVED},
 }
+UNVERIFIED_KEY = "mail-stranger"
 REFUSED_IN_STATE = [
     (action, status) for action in ALLOWED for status in CaseStatus if status not in ALLOWED[action]
 ]
@@ -241,6 +246,8 @@ def test_action_in_its_states_is_performed_for_an_admin(action: str, status: Cas
     if action == "pick" and state.owner is not None:
         assert_refused(state, action, valid_request(action, admin()), "already_owned")
         return
+    if action in ("confirm", "split"):
+        state.unverified.append(stranger_email(UNVERIFIED_KEY))
 
     effects = act(state, action, valid_request(action, admin()), now + STEP)
 
@@ -817,6 +824,52 @@ def test_unverified_reply_from_a_stranger_is_recorded_but_moves_nothing(
     assert effects.entitlement_changes == []
 
 
+def stranger_email(key: str) -> InboundEmail:
+    email = inbound_email(key, sender="mallory@evil.test")
+    email.verified = False
+    return email
+
+
+def test_unverified_reply_waits_for_an_agent_and_confirm_makes_it_the_customers() -> None:
+    state, now = case_in(AWAITING)
+    lifecycle.receive_email(state, stranger_email(UNVERIFIED_KEY), now + STEP)
+    assert [e.key for e in state.unverified] == [UNVERIFIED_KEY]
+
+    effects = act(state, "confirm", EmailDecision(agent(), UNVERIFIED_KEY), now + 2 * STEP)
+
+    assert state.status is OPEN and state.unverified == []
+    assert "mallory@evil.test" in state.participants
+    assert [e.kind for e in effects.events] == ["email_confirmed", "resumed"]
+
+
+def test_split_makes_an_unverified_reply_a_new_linked_case() -> None:
+    state, now = case_in(OPEN)
+    lifecycle.receive_email(state, stranger_email(UNVERIFIED_KEY), now + STEP)
+
+    effects = act(state, "split", EmailDecision(agent(), UNVERIFIED_KEY), now + 2 * STEP)
+
+    [follow_up] = effects.follow_ups
+    assert (follow_up.origin_key, follow_up.follow_up_of) == (f"split:{UNVERIFIED_KEY}", NUMBER)
+    assert state.status is OPEN and state.unverified == []
+    assert "mallory@evil.test" not in state.participants
+
+
+@pytest.mark.parametrize("action", ["confirm", "split"])
+def test_deciding_on_an_email_that_is_not_waiting_is_refused(action: str) -> None:
+    state, _ = case_in(OPEN)
+
+    assert_refused(state, action, EmailDecision(agent(), "mail-none"), "unknown_email")
+
+
+def test_only_the_latest_unverified_replies_are_kept() -> None:
+    state, now = case_in(OPEN)
+    for i in range(lifecycle.UNVERIFIED_KEPT + 5):
+        lifecycle.receive_email(state, stranger_email(f"mail-s{i}"), now + STEP)
+
+    assert len(state.unverified) == lifecycle.UNVERIFIED_KEPT
+    assert state.unverified[-1].key == f"mail-s{lifecycle.UNVERIFIED_KEPT + 4}"
+
+
 def test_follow_up_opened_links_the_new_case() -> None:
     state, now = closed_case()
     request = FollowUpRequest("email:mail-9", NUMBER, inbound_email("mail-9"))
@@ -1183,3 +1236,152 @@ def test_any_sequence_either_refuses_changing_nothing_or_keeps_the_case_consiste
         for kpi in state.kpis:
             if sla.is_active(kpi):
                 assert (kpi.running_since is None) == paused
+
+
+# ---------------------------------------------------------------------------------------------
+# Loop protection: acknowledgement limits, the loop breaker, bounces
+
+
+def _context_with_acks(sent: int, limit: int = 5) -> Any:
+    context = case_context()
+    context.acks_sent_today, context.ack_limit_per_day = sent, limit
+    return context
+
+
+def test_new_case_is_acknowledged_while_the_sender_is_under_the_daily_limit() -> None:
+    _, effects = lifecycle.create(NUMBER, new_email_case(), _context_with_acks(4), T0)
+
+    assert [email.template for email in effects.emails] == ["ack"]
+
+
+@pytest.mark.parametrize(("sent", "limit"), [(5, 5), (9, 5), (0, 0)])
+def test_new_case_from_a_sender_at_the_daily_limit_is_not_acknowledged_and_says_so(
+    sent: int, limit: int
+) -> None:
+    _, effects = lifecycle.create(NUMBER, new_email_case(), _context_with_acks(sent, limit), T0)
+
+    assert effects.emails == []
+    [suppressed] = [e for e in effects.events if e.kind == "ack_suppressed"]
+    assert suppressed.data == {"sent": str(sent), "limit": str(limit)}
+
+
+@pytest.mark.parametrize("mail_class", list(MailClass))
+@pytest.mark.parametrize("status", [NEW, OPEN, AWAITING, RESOLVED])
+def test_an_email_to_a_case_never_sends_an_automatic_email(
+    mail_class: MailClass, status: CaseStatus
+) -> None:
+    state, now = case_in(status)
+
+    effects = lifecycle.receive_email(state, inbound_email("mail-2", mail_class=mail_class), now)
+
+    assert effects is not None
+    assert effects.emails == []
+
+
+def _flood(state: CaseState, count: int, start: datetime, every: timedelta) -> list[str]:
+    kinds = []
+    for i in range(count):
+        email = inbound_email(f"flood-{i}", mail_class=MailClass.AUTO_REPLY)
+        effects = lifecycle.receive_email(state, email, start + i * every)
+        assert effects is not None
+        lifecycle.commit(state, effects, "customer", "email", start + i * every)
+        kinds += [e.kind for e in effects.events]
+    return kinds
+
+
+def test_more_inbound_emails_in_an_hour_than_allowed_trip_the_loop_breaker_once() -> None:
+    state, now = case_in(OPEN)  # the case's own first email counts too
+    limit = state.timings.loop_breaker_per_hour
+
+    kinds = _flood(state, limit + 5, now, timedelta(minutes=1))
+
+    assert kinds.count("loop_suspected") == 1
+    # With the limit-th flooding email, which is the case's limit+1-th.
+    assert kinds[: kinds.index("loop_suspected")] == ["email_in"] * limit
+    assert state.loop_suspected
+
+
+def test_as_many_emails_spread_over_more_than_an_hour_do_not_trip_the_breaker() -> None:
+    state, now = case_in(OPEN)
+
+    kinds = _flood(state, 30, now + timedelta(hours=1), timedelta(minutes=7))
+
+    assert "loop_suspected" not in kinds
+    assert not state.loop_suspected
+
+
+def test_tripped_breaker_holds_automatic_customer_mail_but_not_replies_or_resolutions() -> None:
+    state, now = case_in(OPEN)
+    state.timings.loop_breaker_per_hour = 1
+    _flood(state, 2, now, STEP)
+    assert state.loop_suspected
+
+    reply = act(state, "reply", MessageRequest(agent(), "Unplug it."), now + STEP)
+    resolve = act(state, "resolve", ResolveRequest(agent(), "Unplugged."), now + 2 * STEP)
+    closing = now + 2 * STEP + state.timings.auto_close_after
+    fired = [effects for _, effects in lifecycle.fire_timers(state, closing)]
+    fired += [effects for _, effects in lifecycle.fire_timers(state, closing + timedelta(hours=2))]
+    for effects in fired:
+        lifecycle.commit(state, effects, "system", "timer", closing)
+
+    assert [e.template for e in reply.emails + resolve.emails] == ["reply", "resolution"]
+    assert [e.template for effects in fired for e in effects.emails] == []
+    held = [e for effects in fired for e in effects.events if e.kind == "email_held"]
+    assert [e.data["template"] for e in held] == ["survey"]
+
+
+def test_tripped_breaker_still_lets_agent_notices_through() -> None:
+    state, now = case_in(OPEN)
+    state.timings.loop_breaker_per_hour = 1
+    _flood(state, 2, now, STEP)
+
+    effects = act(state, "escalate", EscalateRequest(agent(), queue="escalations"), now + STEP)
+
+    assert [e.template for e in effects.emails] == ["escalated"]
+
+
+def _bounce(key: str = "bounce-1", permanent: bool = True) -> Any:
+    email = inbound_email(key, sender="", mail_class=MailClass.BOUNCE)
+    email.failed_recipients = [CUSTOMER_EMAIL]
+    email.permanent_failure = permanent
+    return email
+
+
+@pytest.mark.parametrize("status", [NEW, OPEN, AWAITING, ON_HOLD, RESOLVED, CLOSED])
+def test_bounce_is_recorded_naming_the_failed_address_and_changes_nothing_else(
+    status: CaseStatus,
+) -> None:
+    state, now = case_in(status)
+    before = copy.deepcopy(state)
+
+    effects = lifecycle.receive_email(state, _bounce(), now + STEP)
+
+    assert effects is not None
+    [event] = effects.events
+    assert event.kind == "email_bounced"
+    assert CUSTOMER_EMAIL in event.summary and "for good" in event.summary
+    assert event.data["failed"] == CUSTOMER_EMAIL
+    assert (effects.emails, effects.follow_ups, effects.entitlement_changes) == ([], [], [])
+    assert (state.status, state.thread, state.participants, state.kpis) == (
+        before.status,
+        before.thread,
+        before.participants,
+        before.kpis,
+    )
+
+
+def test_temporary_bounce_says_so() -> None:
+    state, now = case_in(OPEN)
+
+    effects = lifecycle.receive_email(state, _bounce(permanent=False), now)
+
+    assert effects is not None
+    assert "for now" in effects.events[0].summary
+    assert effects.events[0].data["permanent"] == "false"
+
+
+def test_the_same_bounce_delivered_twice_is_recorded_once() -> None:
+    state, now = case_in(OPEN)
+    lifecycle.receive_email(state, _bounce(), now)
+
+    assert lifecycle.receive_email(state, _bounce(), now + STEP) is None

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, ClientDep, SessionDep, SessionsDep, SettingsDep, read
+from caseflow.api.deps import (
+    AgentDep,
+    ClientDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+    read,
+    write,
+)
 from caseflow.api.errors import ApiError, from_update_failure
 from caseflow.store import cases, directory, messages
 from caseflow.workflows.case import CaseWorkflow
@@ -22,6 +30,7 @@ from caseflow.workflows.model import (
     AdvanceRequest,
     AssignRequest,
     Channel,
+    EmailDecision,
     EscalateRequest,
     MessageRequest,
     NewCase,
@@ -76,7 +85,7 @@ async def create_case(
 ) -> schemas.CaseDetail:
     """Open a case for a customer (phone, web, …); the same Idempotency-Key opens it once."""
     origin = f"api:{idempotency_key or uuid.uuid4().hex}"
-    number = await read(sessions, lambda s: cases.allocate_case_number(s, origin))
+    number = await write(sessions, lambda s: cases.allocate_case_number(s, origin))
     new = NewCase(
         channel=Channel(body.channel),
         subject=body.subject,
@@ -245,3 +254,18 @@ async def escalate(case: ActingDep, body: schemas.Escalate | None = None) -> sch
     await case.known("queue", body.queue)
     request = EscalateRequest(case.agent, body.reason, body.priority, body.queue)
     return await case.update(CaseWorkflow.escalate, request)
+
+
+@router.post("/{number}/confirm", responses=ERRORS)
+async def confirm(case: ActingDep, body: schemas.EmailChoice) -> schemas.CaseDetail:
+    """An unverified reply (the case's tag, from someone not taking part) is the customer's:
+    it counts as their reply and its sender joins the case."""
+    request = EmailDecision(case.agent, body.email, body.comment)
+    return await case.update(CaseWorkflow.confirm, request)
+
+
+@router.post("/{number}/split", responses=ERRORS)
+async def split(case: ActingDep, body: schemas.EmailChoice) -> schemas.CaseDetail:
+    """An unverified reply is another matter: it becomes a new case, linked to this one."""
+    request = EmailDecision(case.agent, body.email, body.comment)
+    return await case.update(CaseWorkflow.split, request)

@@ -1,0 +1,118 @@
+"""Quarantined inbound messages: list them, and take one in again after a fix.
+
+Supervisors and admins only. Reprocessing runs the intake's take-in path over the stored raw
+message (not IMAP); the API cannot import the intake, so the composition root passes that
+function in (`create_app(reprocess=...)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from caseflow.api import schemas
+from caseflow.api.deps import AgentDep, ClientDep, SessionsDep, SettingsDep, read
+from caseflow.api.errors import ApiError
+from caseflow.settings import Settings
+from caseflow.store import messages
+from caseflow.store.models import InboundMessage, RawMessage
+from caseflow.workflows.model import Actor, Role
+
+router = APIRouter(prefix="/quarantine", tags=["quarantine"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 503)
+}
+# Folders the intake answers with (its mailbox folder names).
+_OUTCOMES = {"Processed": "delivered", "Quarantine": "quarantined"}
+
+
+class Outcome(Protocol):
+    @property
+    def folder(self) -> str: ...
+    @property
+    def case_number(self) -> str | None: ...
+    @property
+    def detail(self) -> str: ...
+
+
+Reprocess = Callable[[Settings, sessionmaker[Session], Client, int], Awaitable[Outcome]]
+
+
+def supervisor(agent: AgentDep) -> Actor:
+    if agent.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise ApiError(403, "forbidden", "only supervisors and admins handle quarantined mail")
+    return agent
+
+
+SupervisorDep = Annotated[Actor, Depends(supervisor)]
+
+
+def get_reprocess(request: Request) -> Reprocess:
+    reprocess: Reprocess | None = getattr(request.app.state, "reprocess", None)
+    if reprocess is None:
+        raise ApiError(503, "reprocessing_unavailable", "this API runs without the intake")
+    return reprocess
+
+
+@router.get("", responses=ERRORS)
+async def list_quarantined(
+    _: SupervisorDep, sessions: SessionsDep
+) -> list[schemas.QuarantinedMessage]:
+    return await read(sessions, _quarantined)
+
+
+@router.post("/{message_id}/reprocess", responses=ERRORS)
+async def reprocess(
+    message_id: int,
+    _: SupervisorDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    client: ClientDep,
+    run: Annotated[Reprocess, Depends(get_reprocess)],
+) -> schemas.Reprocessed:
+    status = await read(sessions, lambda s: _status(s, message_id))
+    if status is None:
+        raise ApiError(404, "unknown_message", f"there is no inbound message {message_id}")
+    if status != messages.QUARANTINED:
+        raise ApiError(409, "not_quarantined", f"message {message_id} is {status}")
+    try:
+        outcome = await run(settings, sessions, client, message_id)
+    except ValueError as err:  # not (or no longer) reprocessable
+        raise ApiError(409, "not_reprocessable", str(err)) from err
+    return schemas.Reprocessed(
+        id=message_id,
+        outcome=_OUTCOMES.get(outcome.folder, "waiting"),
+        case_number=outcome.case_number,
+        detail=outcome.detail,
+    )
+
+
+def _status(session: Session, message_id: int) -> str | None:
+    row = messages.inbound_by_id(session, message_id)
+    return row.status if row is not None else None
+
+
+def _quarantined(session: Session) -> list[schemas.QuarantinedMessage]:
+    rows = messages.quarantined_messages(session)
+    shas = {row.raw_sha256 for row in rows}
+    query = select(RawMessage.sha256, RawMessage.size).where(RawMessage.sha256.in_(shas))
+    sizes = {str(sha): int(size) for sha, size in session.execute(query).all()}
+    return [_item(row, sizes.get(row.raw_sha256, 0)) for row in rows]
+
+
+def _item(row: InboundMessage, size: int) -> schemas.QuarantinedMessage:
+    return schemas.QuarantinedMessage(
+        id=row.id,
+        received_at=row.received_at,
+        mailbox=row.mailbox,
+        sender=row.sender,
+        subject=row.subject,
+        reason=row.reason,
+        attempts=row.attempts,
+        size=size,
+    )

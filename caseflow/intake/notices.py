@@ -1,0 +1,134 @@
+"""Polite notices to people whose message the intake could not take in (it was too large).
+
+Sent once per message: the outbox row's key (`notice:oversized:<dedup key>`) is the business
+key, so a re-read of the message, or a second intake, sends nothing more. Never sent to
+automatic senders (the caller checks the message's class).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from caseflow.intake.parse import ParsedEmail
+from caseflow.mail import compose, smtp
+from caseflow.settings import Settings
+from caseflow.store import messages
+from caseflow.store.db import transaction
+
+logger = logging.getLogger(__name__)
+
+OVERSIZED = "notice_oversized"
+# Not "customer": replies to a notice must not thread onto a case through its Message-ID.
+AUDIENCE = "notice"
+MEGABYTE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Notice:
+    key: str
+    reference: str
+    template: str
+    to: str
+    subject: str
+    in_reply_to: str
+    context: dict[str, Any]
+
+
+def oversized_notice(header: ParsedEmail, size: int, limit: int) -> Notice:
+    """The notice for a message of `size` bytes over the `limit`, from its parsed header."""
+    key = f"notice:oversized:{header.dedup_key}"
+    return Notice(
+        key=key,
+        reference=reference(key),
+        template=OVERSIZED,
+        to=header.sender,
+        subject=f"Your message was too large: {header.subject or '(no subject)'}"[:990],
+        in_reply_to=header.message_id,
+        context={
+            "customer_name": header.sender_name,
+            "case_subject": header.subject or "(no subject)",
+            "size_mb": f"{size / MEGABYTE:.1f}",
+            "limit_mb": f"{limit / MEGABYTE:.1f}",
+        },
+    )
+
+
+def reference(key: str) -> str:
+    """A short reference the sender can quote; support staff find the message by it."""
+    return "REF-" + hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+
+
+def send_notice(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    notice: Notice,
+    templates: compose.Templates | None = None,
+) -> bool:
+    """Send it unless it was sent already; answers whether it went out now.
+
+    A transient SMTP failure propagates (the message stays for the next pass, which tries
+    again); a permanent one is recorded on the outbox row and not retried.
+    """
+    with transaction(sessions) as session:
+        entry = messages.outbox_entry(session, notice.key)
+        if entry is not None and entry.status in ("sent", "failed"):
+            return False
+    message = compose.build(
+        _outgoing(settings, notice), templates or compose.Templates(), settings.support_domain
+    )
+    message.replace_header("Subject", notice.subject)
+    with transaction(sessions) as session:
+        messages.add_to_outbox(
+            session,
+            {
+                "key": notice.key,
+                "case_number": "",
+                "message_id": message["Message-ID"],
+                "template": notice.template,
+                "audience": AUDIENCE,
+                "recipients": [notice.to],
+                "to_address": notice.to,
+                "subject": notice.subject,
+            },
+        )
+    config = smtp.SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value(),
+        starttls=settings.smtp_starttls,
+        use_ssl=settings.smtp_ssl,
+    )
+    try:
+        smtp.send(config, message, settings.support_address, [notice.to])
+    except smtp.PermanentMailError as err:
+        logger.info("notice %s refused for good: %s", notice.reference, err)
+        with transaction(sessions) as session:
+            messages.mark_failed(session, notice.key, str(err))
+        return False
+    with transaction(sessions) as session:
+        messages.mark_sent(session, notice.key, datetime.now(UTC))
+    logger.info("notice %s sent (%s)", notice.reference, notice.template)
+    return True
+
+
+def _outgoing(settings: Settings, notice: Notice) -> compose.Outgoing:
+    return compose.Outgoing(
+        key=notice.key,
+        case_number=notice.reference,
+        template=notice.template,
+        subject=notice.subject,
+        sender=settings.support_address,
+        sender_name=settings.support_name,
+        recipients=[notice.to],
+        context=notice.context,
+        date=datetime.now(UTC),
+        auto_submitted="auto-replied",
+        in_reply_to=notice.in_reply_to,
+    )
