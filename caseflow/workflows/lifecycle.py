@@ -63,6 +63,7 @@ STAGE_FIELDS: dict[Stage, tuple[str, ...]] = {
 }
 ESCALATIONS_QUEUE = "escalations"
 MAX_TEXT = 100_000
+MAX_COPIED = 20  # copied addresses taken from one email, at most
 UNVERIFIED_KEPT = 20  # unverified replies kept for an agent's decision, newest last
 
 
@@ -834,6 +835,8 @@ def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects
     ours = email.mail_class is MailClass.OWN_LOOP  # our own address takes no part
     if email.verified and sender and not ours and sender not in state.participants:
         state.participants.append(sender)
+    if email.verified and email.mail_class is MailClass.HUMAN:
+        _add_copied(state, email.cc)
     effects.event(
         "email_in",
         now,
@@ -850,6 +853,16 @@ def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects
             for a in email.attachments
         ),
     )
+
+
+def _add_copied(state: CaseState, copied: list[str]) -> None:
+    """People the customer copied take part in the case (their tagged replies thread), but
+    not our own addresses (the domain of the case's mailbox)."""
+    our_domain = state.mailbox.rpartition("@")[2].lower()
+    for address in (a.lower() for a in copied[:MAX_COPIED]):
+        domain = address.rpartition("@")[2]
+        if domain and domain != our_domain and address not in state.participants:
+            state.participants.append(address)
 
 
 def _send_reply(state: CaseState, agent: str, body: str, now: datetime, effects: Effects) -> None:

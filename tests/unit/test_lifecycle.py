@@ -824,6 +824,28 @@ def test_unverified_reply_from_a_stranger_is_recorded_but_moves_nothing(
     assert effects.entitlement_changes == []
 
 
+def test_people_the_customer_copies_take_part_in_the_case() -> None:
+    state, now = case_in(OPEN)
+    state.mailbox = "support@caseflow.test"
+    email = inbound_email("mail-cc")
+    email.cc = ["Boss@Example.com", "support+cas-000123.abc@caseflow.test"]
+
+    lifecycle.receive_email(state, email, now + STEP)
+
+    assert "boss@example.com" in state.participants
+    assert not [p for p in state.participants if p.endswith("@caseflow.test")]
+
+
+def test_a_strangers_copies_do_not_take_part() -> None:
+    state, now = case_in(OPEN)
+    email = stranger_email("mail-x")
+    email.cc = ["friend@evil.test"]
+
+    lifecycle.receive_email(state, email, now + STEP)
+
+    assert "friend@evil.test" not in state.participants
+
+
 def stranger_email(key: str) -> InboundEmail:
     email = inbound_email(key, sender="mallory@evil.test")
     email.verified = False
