@@ -2,7 +2,7 @@
 
 Run from the project root:
 
-    .venv/bin/python -m tests.support.record_history
+    .venv/bin/python -m tests.support.record_history [SCENARIO ...]
 
 It starts its own servers (a Temporal dev server, the time-skipping test server, an SMTP sink and
 a fresh seeded SQLite database in a temporary directory), drives one case per scenario through the
@@ -12,6 +12,8 @@ real worker, and writes each full history as `tests/histories/<scenario>.json`:
   → rejected → resolve → accepted → survey sent → answered (dev server, survey delay 1 s).
 - `sla_warning_failure`: a Gold case nobody answers for 16 minutes (first-response warning and
   failure), then pick → reply → resolve, auto-close, survey, reminder and expiry (time-skipping).
+- `strangers_and_bounce`: two replies tagged by strangers (one confirmed, one split into a new
+  case) and a bounce while the case awaits the customer, then cancelled (dev server).
 - `continued_as_new_run1` / `_run2`: notes and customer emails until the case continues as new;
   the first run ends with ContinuedAsNew, the second starts from the carried state.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -46,7 +49,9 @@ from caseflow.workflows.model import (
     ActionRequest,
     AdvanceRequest,
     CaseStatus,
+    EmailDecision,
     InboundEmail,
+    MailClass,
     MessageRequest,
     ResolutionResponse,
     ResolveRequest,
@@ -120,6 +125,48 @@ async def sla_warning_failure(
     # The test server answers `result()` only on the run's own handle; it never continues as new.
     await started.result()  # skips through auto-close, survey, reminder and expiry
     return {"sla_warning_failure": await started.fetch_history()}
+
+
+async def strangers_and_bounce(harness: Harness) -> dict[str, WorkflowHistory]:
+    started = await harness.open_case(CUSTOMER, "Router reboots at night")
+    case = case_handle(harness.client, started.id)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await case.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Model?"))
+    await case.execute_update(CaseWorkflow.wait, WaitRequest(actor=AGENT, reason="model"))
+    for i in (1, 2):
+        email = customer_email(case.id, i, f"Stranger {i}")
+        email.sender, email.verified = f"colleague{i}@customer.example", False
+        await signal_email(harness.client, case.id, email)
+    bounce = customer_email(case.id, 3, "Mailbox full")
+    bounce.sender, bounce.mail_class = "mailer-daemon@mx.customer.example", MailClass.BOUNCE
+    bounce.failed_recipients, bounce.permanent_failure = [CUSTOMER], False
+    await signal_email(harness.client, case.id, bounce)
+    await until(lambda: signals_taken(case.id, harness, 3))
+    await case.execute_update(
+        CaseWorkflow.confirm, EmailDecision(actor=AGENT, key=f"replay:{case.id}:1")
+    )
+    await case.execute_update(
+        CaseWorkflow.split, EmailDecision(actor=AGENT, key=f"replay:{case.id}:2")
+    )
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT, comment="dup"))
+    await case.result()
+    return {"strangers_and_bounce": await case.fetch_history()}
+
+
+async def signals_taken(number: str, harness: Harness, count: int) -> bool:
+    """Whether the workflow has taken in `count` signals (a workflow task has run since)."""
+    history = await case_handle(harness.client, number).fetch_history()
+    kinds = [e.event_type for e in history.events]
+    signalled = kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    last_signal = (
+        max(i for i, k in enumerate(kinds) if k == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+        if signalled
+        else -1
+    )
+    completed = [
+        i for i, k in enumerate(kinds) if k == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ]
+    return signalled >= count and bool(completed) and completed[-1] > last_signal
 
 
 async def continued_as_new(harness: Harness) -> dict[str, WorkflowHistory]:
@@ -242,6 +289,7 @@ async def record_all(workdir: Path) -> dict[str, WorkflowHistory]:
     try:
         async with worker_on(env, workdir / "dev", survey_delay=timedelta(seconds=1)) as harness:
             histories |= await email_to_survey(harness)
+            histories |= await strangers_and_bounce(harness)
     finally:
         await env.shutdown()
     env = await dev_server(
@@ -276,12 +324,14 @@ def write(histories: dict[str, WorkflowHistory], into: Path = HISTORIES) -> list
     return written
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
+    """Record every scenario; with names, write only those (the others stay as they are)."""
     with tempfile.TemporaryDirectory(prefix="caseflow-replay-") as tmp:
-        write(await record_all(Path(tmp)))
+        histories = await record_all(Path(tmp))
+    write({k: v for k, v in histories.items() if not only or k in only})
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

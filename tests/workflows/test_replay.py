@@ -26,6 +26,7 @@ EXPECTED = {
     "sla_warning_failure",
     "continued_as_new_run1",
     "continued_as_new_run2",
+    "strangers_and_bounce",
 }
 
 
