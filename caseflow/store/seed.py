@@ -55,6 +55,7 @@ POLICIES: list[dict[str, Any]] = [
         "is_default": False,
         "targets": {
             "first_response": {"warn_after": "PT10M", "fail_after": "PT15M"},
+            "next_response": {"warn_after": "PT45M", "fail_after": "PT1H"},
             "resolution": {"warn_after": "PT6H", "fail_after": "PT8H"},
         },
     },
@@ -64,6 +65,7 @@ POLICIES: list[dict[str, Any]] = [
         "is_default": True,
         "targets": {
             "first_response": {"warn_after": "PT3H", "fail_after": "PT4H"},
+            "next_response": {"warn_after": "PT6H", "fail_after": "PT8H"},
             "resolution": {"warn_after": "PT16H", "fail_after": "PT24H"},
         },
     },

@@ -122,7 +122,11 @@ def create(
         entitlement=entitlement,
         policy=policy,
         timings=context.timings,
-        kpis=[sla.start_clock(t, policy.calendar, now) for t in policy.targets],
+        kpis=[
+            sla.start_clock(t, policy.calendar, now)
+            for t in policy.targets
+            if t.kpi is not KpiName.NEXT_RESPONSE  # starts with the customer's next message
+        ],
         participants=[context.customer.email],
         follow_up_of=new.follow_up_of,
         updated_at=now,
@@ -486,8 +490,12 @@ def _customer_replied(
     if state.status is CaseStatus.AWAITING_CUSTOMER:
         _enter(state, CaseStatus.OPEN, now, "customer replied")
         effects.event("resumed", now, "customer", "The customer replied; work resumed")
+        _await_next_response(state, now)
+    elif state.status in WORKING:
+        _await_next_response(state, now)
     elif state.status is CaseStatus.RESOLVED:
         _reopen_case(state, now, effects, "customer", "the customer replied to the resolution")
+        _await_next_response(state, now)
     elif state.status in FINAL:
         effects.follow_ups.append(
             FollowUpRequest(origin_key=f"email:{email.key}", follow_up_of=state.number, email=email)
@@ -881,11 +889,30 @@ def _send_reply(state: CaseState, agent: str, body: str, now: datetime, effects:
 
 
 def _respond(state: CaseState, now: datetime) -> None:
-    """The first public response stops the first-response clock."""
+    """A public response meets the next-response clock; the first one, first response too."""
+    clock = sla.find(state.kpis, KpiName.NEXT_RESPONSE)
+    if clock is not None and sla.is_active(clock):
+        sla.stop(clock, state.policy.calendar, now, KpiStatus.SUCCEEDED, "response sent")
     if state.responded:
         return
     state.responded = True
     _stop_clock(state, KpiName.FIRST_RESPONSE, now, KpiStatus.SUCCEEDED, "first response sent")
+
+
+def _await_next_response(state: CaseState, now: datetime) -> None:
+    """A customer message on a worked case starts a next-response clock, unless one runs (or
+    the first response is still owed: its own clock covers it)."""
+    target = next((t for t in state.policy.targets if t.kpi is KpiName.NEXT_RESPONSE), None)
+    if target is None or not state.responded or state.status not in WORKING:
+        return
+    running = sla.find(state.kpis, KpiName.NEXT_RESPONSE)
+    if running is not None and sla.is_active(running):
+        return
+    instance = 1 + sum(1 for c in state.kpis if c.kpi is KpiName.NEXT_RESPONSE)
+    clock = sla.start_clock(target, state.policy.calendar, now, instance)
+    if state.status in state.policy.pause_states:
+        sla.pause(clock, state.policy.calendar, now, f"case is {state.status}")
+    state.kpis.append(clock)
 
 
 def _stop_clock(

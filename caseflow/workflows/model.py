@@ -50,6 +50,7 @@ class Role(StrEnum):
 
 class KpiName(StrEnum):
     FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"  # from each customer message (once answered) to our reply
     RESOLUTION = "resolution"
 
 

@@ -30,6 +30,7 @@ from caseflow.workflows.model import (
     KpiClock,
     KpiName,
     KpiStatus,
+    KpiTarget,
     MailClass,
     MessageRequest,
     Priority,
@@ -1407,3 +1408,81 @@ def test_the_same_bounce_delivered_twice_is_recorded_once() -> None:
     lifecycle.receive_email(state, _bounce(), now)
 
     assert lifecycle.receive_email(state, _bounce(), now + STEP) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Next response: from each customer message, once answered, to our next public reply
+
+NEXT_RESPONSE = KpiTarget(KpiName.NEXT_RESPONSE, timedelta(hours=1), timedelta(hours=2))
+
+
+def answered_case() -> tuple[CaseState, datetime]:
+    """An open case whose first response went out, under a policy with next_response."""
+    state, now = case_in(OPEN)
+    state.policy.targets.append(NEXT_RESPONSE)
+    act(state, "reply", MessageRequest(agent(), "First answer."), now + STEP)
+    return state, now + 2 * STEP
+
+
+def next_responses(state: CaseState) -> list[KpiClock]:
+    return [c for c in state.kpis if c.kpi is KpiName.NEXT_RESPONSE]
+
+
+def test_no_next_response_clock_runs_before_the_customer_writes_again() -> None:
+    state, _ = answered_case()
+
+    assert next_responses(state) == []
+
+
+def test_a_customer_message_starts_next_response_and_our_reply_meets_it() -> None:
+    state, now = answered_case()
+    lifecycle.receive_email(state, inbound_email("mail-2"), now)
+    [clock] = next_responses(state)
+    assert clock.status is KpiStatus.IN_PROGRESS and clock.warn_at == now + timedelta(hours=1)
+
+    act(state, "reply", MessageRequest(agent(), "Second answer."), now + STEP)
+
+    [met] = next_responses(state)
+    assert met.status is KpiStatus.SUCCEEDED and met.met_by == timedelta(hours=2) - STEP
+
+
+def test_two_messages_before_our_reply_run_one_clock_and_the_next_one_is_a_new_instance() -> None:
+    state, now = answered_case()
+    lifecycle.receive_email(state, inbound_email("mail-2"), now)
+    lifecycle.receive_email(state, inbound_email("mail-3"), now + STEP)
+    assert len(next_responses(state)) == 1
+    act(state, "reply", MessageRequest(agent(), "Answer."), now + 2 * STEP)
+
+    lifecycle.receive_email(state, inbound_email("mail-4"), now + 3 * STEP)
+
+    assert [c.instance for c in next_responses(state)] == [1, 2]
+
+
+def test_the_customers_answer_to_a_question_resumes_work_and_starts_next_response() -> None:
+    state, now = answered_case()
+    act(state, "wait", WaitRequest(agent(), reason="logs"), now)
+
+    lifecycle.receive_email(state, inbound_email("mail-2"), now + STEP)
+
+    assert state.status is OPEN
+    assert [c.status for c in next_responses(state)] == [KpiStatus.IN_PROGRESS]
+
+
+def test_a_message_while_on_hold_starts_next_response_paused() -> None:
+    state, now = answered_case()
+    act(state, "hold", WaitRequest(agent(), reason="vendor"), now)
+
+    lifecycle.receive_email(state, inbound_email("mail-2"), now + STEP)
+
+    assert [c.status for c in next_responses(state)] == [KpiStatus.PAUSED]
+
+
+def test_next_response_warns_and_fails_with_its_own_email_keys() -> None:
+    state, now = answered_case()
+    lifecycle.receive_email(state, inbound_email("mail-2"), now)
+
+    fired = fire(state, now + timedelta(hours=3))
+
+    keys = [e.key for _, effects in fired for e in effects.emails]
+    assert f"{NUMBER}:sla-warning:next_response:1" in keys
+    assert f"{NUMBER}:sla-failure:next_response:1" in keys

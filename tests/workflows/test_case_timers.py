@@ -21,6 +21,7 @@ from caseflow.workflows.model import (
     ActionRequest,
     CaseResult,
     CaseStatus,
+    InboundEmail,
     KpiName,
     KpiStatus,
     MessageRequest,
@@ -30,6 +31,7 @@ from caseflow.workflows.model import (
     SurveyStatus,
     WaitRequest,
 )
+from caseflow.workflows.starter import signal_email
 from tests.support.harness import AGENT, GOLD_CUSTOMER, Harness, running_worker
 from tests.support.servers import SmtpSink
 
@@ -221,3 +223,26 @@ async def test_reopened_case_sends_no_survey(
     await skipping_env.sleep(timedelta(days=10))
     assert not harness.sink.with_subject("How did we do?")
     assert (await handle.query(CaseWorkflow.view)).status is CaseStatus.OPEN
+
+
+async def test_next_response_warns_when_a_customer_message_waits_too_long(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)  # gold: next response warn 45 min, fail 1 h
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Hi"))
+    email = InboundEmail(
+        key="next-1",
+        sender=GOLD_CUSTOMER,
+        subject=f"Re: [{handle.id}] more",
+        received_at=await skipping_env.get_current_time(),
+        text="It happened again.",
+    )
+    await signal_email(harness.client, handle.id, email)
+    await skipping_env.sleep(timedelta(minutes=46))
+    harness.sink.wait_for(lambda ms: any("next response" in str(m["Subject"]) for m in ms))
+    await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="On it"))
+    clocks = await handle.query(CaseWorkflow.sla_clocks)
+    [clock] = [c for c in clocks if c.kpi is KpiName.NEXT_RESPONSE]
+    assert clock.status is KpiStatus.SUCCEEDED and clock.warned_at is not None
+    assert not harness.sink.with_subject("SLA failure: next response")
