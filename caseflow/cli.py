@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client
 
+from caseflow.policies import PolicyError
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"caseflow: bad configuration: {err}")
     try:
         args.run(settings, args)
-    except (UsageError, CalendarError) as err:
+    except (UsageError, CalendarError, PolicyError) as err:
         sys.exit(f"caseflow: {err}")
     except KeyboardInterrupt:
         pass
@@ -91,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--role", choices=[str(r) for r in Role], default=str(Role.AGENT))
     sub.add_argument("--queue", action="append", default=[], help="repeat for several queues")
     sub.set_defaults(run=run_agent_add)
+
+    sla = commands.add_parser("sla", help="SLA policies")
+    sub = sla.add_subparsers(metavar="ACTION").add_parser(
+        "load", help="save an SLA policy from YAML into the database (checked first)"
+    )
+    sub.add_argument("file", type=Path, help="policy YAML file")
+    sub.set_defaults(run=run_sla_load)
 
     calendar = commands.add_parser("calendar", help="check business-time arithmetic")
     actions = calendar.add_subparsers(metavar="ACTION")
@@ -259,6 +267,19 @@ def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
         with transaction(session_factory(engine)) as session:
             row = save_calendar(session, definition)
             logger.info("calendar %s saved (%d holidays)", row.name, len(row.holidays))
+    finally:
+        engine.dispose()
+
+
+def run_sla_load(settings: Settings, args: argparse.Namespace) -> None:
+    from caseflow.policies import load_policy, save_policy
+
+    definition = load_policy(args.file)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            save_policy(session, definition)
+        logger.info("SLA policy %s saved", definition.name)
     finally:
         engine.dispose()
 

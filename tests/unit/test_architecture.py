@@ -23,6 +23,7 @@ ALLOWED = {
     "signing": set(),
     "settings": set(),
     "calendars": {"workflows", "store"},
+    "policies": {"workflows", "store"},
     "__init__": set(),
 }
 NOBODY_IMPORTS = {"api", "intake", "devstack", "worker", "cli"}

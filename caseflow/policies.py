@@ -1,0 +1,153 @@
+"""SLA policies as people write them (YAML) and as the database keeps them, checked when saved.
+
+```yaml
+name: gold
+calendar: 24x7                       # a calendar saved before (`caseflow calendar load`)
+default: false                       # the policy of cases no entitlement chooses
+pause_states: [awaiting_customer, on_hold]
+kpis:
+  first_response: {warn_after: PT10M, fail_after: PT15M}
+  next_response:  {warn_after: PT45M, fail_after: PT1H}
+  resolution:     {warn_after: PT6H,  fail_after: PT8H}
+```
+A policy whose warning does not come before its failure, an unknown KPI, state or calendar, or a
+duration that is not ISO 8601 is refused with a sentence saying why, never at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from caseflow.store.models import Calendar, SlaPolicy
+from caseflow.workflows.model import CaseStatus, KpiName, KpiTarget
+
+PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
+_DURATION = TypeAdapter(timedelta)
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used: the message says why."""
+
+
+@dataclass
+class PolicyDefinition:
+    name: str
+    calendar: str = "24x7"
+    default: bool = False
+    pause_states: list[CaseStatus] = field(
+        default_factory=lambda: [CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD]
+    )
+    targets: list[KpiTarget] = field(default_factory=list)
+
+
+def load_policy(path: Path) -> PolicyDefinition:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise PolicyError(f"cannot read policy {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: a policy is a mapping with name, calendar and kpis")
+    return policy_from_dict(data)
+
+
+def policy_from_dict(data: dict[str, Any]) -> PolicyDefinition:
+    name = str(data.get("name") or "").strip()
+    if not name:
+        raise PolicyError("a policy needs a name")
+    kpis = data.get("kpis")
+    if not isinstance(kpis, dict) or not kpis:
+        raise PolicyError(f"policy {name!r} has no kpis")
+    states = data.get("pause_states")
+    definition = PolicyDefinition(
+        name=name,
+        calendar=str(data.get("calendar") or "24x7"),
+        default=bool(data.get("default", False)),
+        targets=[_target(name, str(kpi), spec) for kpi, spec in kpis.items()],
+    )
+    if states is not None:
+        definition.pause_states = [_state(s) for s in states]
+    check(definition)
+    return definition
+
+
+def check(definition: PolicyDefinition) -> None:
+    for target in definition.targets:
+        if target.warn_after <= timedelta(0) or target.fail_after <= timedelta(0):
+            raise PolicyError(f"{definition.name}: {target.kpi} durations must be positive")
+        if target.warn_after >= target.fail_after:
+            raise PolicyError(
+                f"{definition.name}: the {target.kpi} warning ({_iso(target.warn_after)}) must "
+                f"come before its failure ({_iso(target.fail_after)})"
+            )
+    kpis = [t.kpi for t in definition.targets]
+    if len(kpis) != len(set(kpis)):
+        raise PolicyError(f"{definition.name}: a KPI is listed twice")
+
+
+def _target(policy: str, kpi: str, spec: Any) -> KpiTarget:
+    try:
+        name = KpiName(kpi)
+    except ValueError:
+        known = ", ".join(k.value for k in KpiName)
+        raise PolicyError(f"{policy}: unknown KPI {kpi!r} (known: {known})") from None
+    if not isinstance(spec, dict) or {"warn_after", "fail_after"} - set(spec):
+        raise PolicyError(f"{policy}: {kpi} needs warn_after and fail_after")
+    return KpiTarget(
+        name, _duration(policy, spec["warn_after"]), _duration(policy, spec["fail_after"])
+    )
+
+
+def _duration(policy: str, value: Any) -> timedelta:
+    try:
+        return _DURATION.validate_python(str(value))
+    except ValidationError:
+        raise PolicyError(f"{policy}: {value!r} is not an ISO 8601 duration such as PT4H") from None
+
+
+def _state(value: Any) -> CaseStatus:
+    try:
+        state = CaseStatus(str(value))
+    except ValueError:
+        state = None
+    if state not in PAUSABLE:
+        allowed = ", ".join(sorted(s.value for s in PAUSABLE))
+        raise PolicyError(f"{value!r} cannot pause SLA clocks (use one of {allowed})")
+    return state
+
+
+def _iso(value: timedelta) -> str:
+    return str(_DURATION.dump_python(value, mode="json"))
+
+
+# -- the database ---------------------------------------------------------------------------------
+
+
+def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
+    """Create or replace the policy of this name, after checking it against the database."""
+    check(definition)
+    calendar = session.scalar(select(Calendar).where(Calendar.name == definition.calendar))
+    if calendar is None:
+        raise PolicyError(f"{definition.name}: unknown calendar {definition.calendar!r}")
+    if definition.default:  # one default policy
+        session.execute(update(SlaPolicy).values(is_default=False))
+    row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == definition.name))
+    if row is None:
+        row = SlaPolicy(name=definition.name)
+    row.calendar_id = calendar.id
+    row.is_default = definition.default
+    row.pause_states = [str(s) for s in definition.pause_states]
+    row.targets = {
+        str(t.kpi): {"warn_after": _iso(t.warn_after), "fail_after": _iso(t.fail_after)}
+        for t in definition.targets
+    }
+    session.add(row)
+    session.flush()
+    return row
