@@ -5,6 +5,10 @@ name: gold
 calendar: 24x7                       # a calendar saved before (`caseflow calendar load`)
 default: false                       # the policy of cases no entitlement chooses
 pause_states: [awaiting_customer, on_hold]
+position: 10                         # chosen by the first policy whose conditions all hold
+conditions: {priorities: [1, 2], customers: ["@acme.example"], channels: [email]}
+on_warning: {notify: [owner]}        # owner (the queue while unassigned), queue, supervisors
+on_failure: {notify: [owner, supervisors], raise_priority_to: 1, move_to_queue: escalations}
 kpis:
   first_response: {warn_after: PT10M, fail_after: PT15M}
   next_response:  {warn_after: PT45M, fail_after: PT1H}
@@ -16,7 +20,7 @@ duration that is not ISO 8601 is refused with a sentence saying why, never at ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +30,23 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from caseflow.store.models import Calendar, SlaPolicy
-from caseflow.workflows.model import CaseStatus, KpiName, KpiTarget
+from caseflow.store.models import Calendar, Queue, SlaPolicy
+from caseflow.workflows.model import (
+    NOTIFY_OWNER,
+    NOTIFY_QUEUE,
+    NOTIFY_SUPERVISORS,
+    CaseStatus,
+    KpiName,
+    KpiTarget,
+    PolicyConditions,
+    Priority,
+    SlaActions,
+)
 
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)
+_CONDITIONS = TypeAdapter(PolicyConditions)
+_ACTIONS = TypeAdapter(SlaActions)
 
 
 class PolicyError(ValueError):
@@ -46,6 +62,10 @@ class PolicyDefinition:
         default_factory=lambda: [CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD]
     )
     targets: list[KpiTarget] = field(default_factory=list)
+    position: int = 100
+    conditions: PolicyConditions = field(default_factory=PolicyConditions)
+    on_warning: SlaActions | None = None  # None: the default (notify the owner)
+    on_failure: SlaActions | None = None  # None: the default (owner and supervisors)
 
 
 def load_policy(path: Path) -> PolicyDefinition:
@@ -74,6 +94,11 @@ def policy_from_dict(data: dict[str, Any]) -> PolicyDefinition:
     )
     if states is not None:
         definition.pause_states = [_state(s) for s in states]
+    definition.position = _int(name, "position", data.get("position", 100))
+    definition.conditions = _conditions(name, data.get("conditions") or {})
+    for what in ("on_warning", "on_failure"):
+        if data.get(what) is not None:
+            setattr(definition, what, _actions(name, what, data[what]))
     check(definition)
     return definition
 
@@ -90,6 +115,48 @@ def check(definition: PolicyDefinition) -> None:
     kpis = [t.kpi for t in definition.targets]
     if len(kpis) != len(set(kpis)):
         raise PolicyError(f"{definition.name}: a KPI is listed twice")
+
+
+def _int(policy: str, what: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PolicyError(f"{policy}: {what} must be a whole number, not {value!r}") from None
+
+
+def _conditions(policy: str, data: Any) -> PolicyConditions:
+    known = {f.name for f in fields(PolicyConditions)}
+    if isinstance(data, dict) and set(data) - known:
+        unknown = sorted(set(data) - known)
+        raise PolicyError(f"{policy}: bad conditions: unknown {unknown} (known: {sorted(known)})")
+    try:
+        conditions = _CONDITIONS.validate_python(data)
+    except ValidationError as err:
+        raise PolicyError(f"{policy}: bad conditions: {_first_error(err)}") from None
+    if any(p not in Priority.ALL for p in conditions.priorities):
+        raise PolicyError(f"{policy}: priorities are {Priority.ALL}")
+    return conditions
+
+
+def _actions(policy: str, what: str, data: Any) -> SlaActions:
+    known = {f.name for f in fields(SlaActions)}
+    if isinstance(data, dict) and set(data) - known:
+        raise PolicyError(f"{policy}: {what}: unknown {sorted(set(data) - known)}")
+    try:
+        actions = _ACTIONS.validate_python(data)
+    except ValidationError as err:
+        raise PolicyError(f"{policy}: bad {what}: {_first_error(err)}") from None
+    unknown = set(actions.notify) - {NOTIFY_OWNER, NOTIFY_QUEUE, NOTIFY_SUPERVISORS}
+    if unknown:
+        raise PolicyError(f"{policy}: {what} cannot notify {sorted(unknown)}")
+    if actions.raise_priority_to is not None and actions.raise_priority_to not in Priority.ALL:
+        raise PolicyError(f"{policy}: {what} raise_priority_to must be one of {Priority.ALL}")
+    return actions
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _target(policy: str, kpi: str, spec: Any) -> KpiTarget:
@@ -123,6 +190,15 @@ def _state(value: Any) -> CaseStatus:
     return state
 
 
+def _dump_actions(actions: SlaActions | None) -> dict[str, Any] | None:
+    return None if actions is None else dict(_ACTIONS.dump_python(actions, mode="json"))
+
+
+def _require_queue(session: Session, policy: str, name: str) -> None:
+    if session.scalar(select(Queue.id).where(Queue.name == name)) is None:
+        raise PolicyError(f"{policy}: unknown queue {name!r}")
+
+
 def _iso(value: timedelta) -> str:
     return str(_DURATION.dump_python(value, mode="json"))
 
@@ -148,6 +224,14 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
         str(t.kpi): {"warn_after": _iso(t.warn_after), "fail_after": _iso(t.fail_after)}
         for t in definition.targets
     }
+    row.position = definition.position
+    row.conditions = _CONDITIONS.dump_python(definition.conditions, mode="json")
+    row.on_warning = _dump_actions(definition.on_warning)
+    row.on_failure = _dump_actions(definition.on_failure)
+    if definition.on_failure and definition.on_failure.move_to_queue:
+        _require_queue(session, definition.name, definition.on_failure.move_to_queue)
+    if definition.on_warning and definition.on_warning.move_to_queue:
+        _require_queue(session, definition.name, definition.on_warning.move_to_queue)
     session.add(row)
     session.flush()
     return row

@@ -22,8 +22,10 @@ from caseflow.workflows.model import (
     KpiEvent,
     KpiName,
     KpiTarget,
+    PolicyConditions,
     Resolution,
     RoutingRule,
+    SlaActions,
     SlaPolicy,
     Survey,
     TimelineEvent,
@@ -33,6 +35,8 @@ _DURATION = TypeAdapter(timedelta)
 _RESOLUTION = TypeAdapter(Resolution)
 _SURVEY = TypeAdapter(Survey)
 _KPI_HISTORY = TypeAdapter(list[KpiEvent])
+_CONDITIONS = TypeAdapter(PolicyConditions)
+_ACTIONS = TypeAdapter(SlaActions)
 # Timeline events that stand for an incoming message, findable by its key.
 _EMAIL_EVENTS = frozenset({"email_in", "email_bounced"})
 
@@ -57,9 +61,20 @@ def sla_policy(row: models.SlaPolicy) -> SlaPolicy:
         for kpi, spec in sorted(row.targets.items())
     ]
     pause_states = [CaseStatus(s) for s in row.pause_states]
-    return SlaPolicy(
-        name=row.name, calendar=calendar(row.calendar), targets=targets, pause_states=pause_states
+    policy = SlaPolicy(
+        name=row.name,
+        calendar=calendar(row.calendar),
+        targets=targets,
+        pause_states=pause_states,
+        position=row.position,
     )
+    if row.conditions:
+        policy.conditions = _CONDITIONS.validate_python(row.conditions)
+    if row.on_warning is not None:
+        policy.on_warning = _ACTIONS.validate_python(row.on_warning)
+    if row.on_failure is not None:
+        policy.on_failure = _ACTIONS.validate_python(row.on_failure)
+    return policy
 
 
 def routing_rule(row: models.RoutingRule) -> RoutingRule:

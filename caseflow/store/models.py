@@ -118,6 +118,13 @@ class SlaPolicy(Base):
     targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
     pause_states: Mapped[list[Any]] = mapped_column(default=list)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Chosen in position order by its conditions ({"priorities": [1], "customers": [...], ...});
+    # on_warning / on_failure: {"notify": ["owner", "queue", "supervisors"],
+    # "raise_priority_to": 2, "move_to_queue": "escalations"}.
+    position: Mapped[int] = mapped_column(Integer, default=100, server_default=text("100"))
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    on_warning: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    on_failure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     calendar: Mapped[Calendar] = relationship()
 

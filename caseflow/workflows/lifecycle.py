@@ -14,6 +14,9 @@ from typing import Any
 
 from caseflow.workflows import routing, sla
 from caseflow.workflows.model import (
+    NOTIFY_OWNER,
+    NOTIFY_QUEUE,
+    NOTIFY_SUPERVISORS,
     ActionRequest,
     Actor,
     AdvanceRequest,
@@ -40,6 +43,7 @@ from caseflow.workflows.model import (
     ResolutionResponse,
     ResolveRequest,
     Role,
+    SlaActions,
     Stage,
     Survey,
     SurveyAnswer,
@@ -105,9 +109,11 @@ def create(
         subject=new.subject,
         entitlement=entitlement.name if entitlement else None,
         product=new.product,
+        customer=context.customer.email,
+        account=context.customer.account_name,
     )
     queue, rule = routing.route(context.rules, facts, new.queue or context.default_queue)
-    policy = routing.choose_policy(context)
+    policy = routing.choose_policy(context, facts)
     state = CaseState(
         number=number,
         subject=new.subject[:500] or "(no subject)",
@@ -121,6 +127,8 @@ def create(
         product=new.product,
         entitlement=entitlement,
         policy=policy,
+        policies=list(context.policies),
+        default_policy=context.default_policy,
         timings=context.timings,
         kpis=[
             sla.start_clock(t, policy.calendar, now)
@@ -418,6 +426,8 @@ def _escalate(state: CaseState, request: EscalateRequest, now: datetime) -> Effe
         previous_priority=str(previous[0]),
         previous_queue=previous[1],
     )
+    if priority != previous[0]:
+        _choose_policy_again(state, now, effects)
     if queue != previous[1]:
         effects.emails.append(
             _to_agents(
@@ -689,20 +699,95 @@ def _fire_clock(state: CaseState, clock: KpiClock, now: datetime) -> Effects | N
             late_by=late,
         )
         effects.emails.append(_sla_email(state, clock, what, due_at, late))
+        actions = state.policy.on_warning if what == sla.WARNING else state.policy.on_failure
+        _sla_escalation(state, clock, what, actions, now, effects)
     return effects
+
+
+def _sla_recipients(state: CaseState, actions: SlaActions) -> Recipients:
+    """Whom a warning or failure emails: the owner (the queue while there is none), the
+    queue's members, the supervisors, as the policy says."""
+    to = Recipients(supervisors=NOTIFY_SUPERVISORS in actions.notify)
+    if NOTIFY_OWNER in actions.notify:
+        if state.owner:
+            to.agents.append(state.owner)
+        else:
+            to.queues.append(state.queue)
+    if NOTIFY_QUEUE in actions.notify and state.queue not in to.queues:
+        to.queues.append(state.queue)
+    return to
+
+
+def _sla_escalation(
+    state: CaseState, clock: KpiClock, what: str, actions: SlaActions, now: datetime,
+    effects: Effects,
+) -> None:  # fmt: skip
+    """The escalation a policy asks for on a warning or failure: raise the priority (never
+    lower it) and/or move the case to a queue."""
+    priority = state.priority
+    if actions.raise_priority_to is not None:
+        priority = min(priority, actions.raise_priority_to)
+    queue = actions.move_to_queue or state.queue
+    if (priority, queue) == (state.priority, state.queue):
+        return
+    previous = (state.priority, state.queue)
+    state.priority, state.queue = priority, queue
+    effects.event(
+        "escalated",
+        now,
+        "system",
+        f"Escalated to priority {priority} in queue {queue}",
+        f"SLA {what} of {clock.kpi}",
+        previous_priority=str(previous[0]),
+        previous_queue=previous[1],
+    )
+    if priority != previous[0]:
+        _choose_policy_again(state, now, effects)
+
+
+def _choose_policy_again(state: CaseState, now: datetime, effects: Effects) -> None:
+    """A new priority may call for another policy: running clocks take its targets and keep
+    the business time spent; KPIs the new policy lacks are cancelled."""
+    if not state.policies:
+        return
+    facts = routing.CaseFacts(
+        channel=state.channel,
+        priority=state.priority,
+        subject=state.subject,
+        entitlement=state.entitlement.name if state.entitlement else None,
+        product=state.product,
+        customer=state.customer.email,
+        account=state.customer.account_name,
+    )
+    chosen = routing.choose_policy_among(
+        state.policies, state.default_policy, state.entitlement, facts
+    )
+    if chosen.name == state.policy.name:
+        return
+    old, state.policy = state.policy, chosen
+    targets = {t.kpi: t for t in chosen.targets}
+    for clock in state.kpis:
+        if not sla.is_active(clock):
+            continue
+        if clock.kpi in targets:
+            sla.retarget(clock, targets[clock.kpi], old.calendar, chosen.calendar, now)
+        else:
+            sla.stop(clock, old.calendar, now, KpiStatus.CANCELLED, f"not in policy {chosen.name}")
+    effects.event(
+        "sla_policy_changed",
+        now,
+        "system",
+        f"SLA policy {old.name} → {chosen.name} (priority {state.priority})",
+        previous_policy=old.name,
+        policy=chosen.name,
+    )
 
 
 def _sla_email(
     state: CaseState, clock: KpiClock, what: str, due_at: datetime, late: str
 ) -> EmailRequest:
-    if what == sla.WARNING:
-        to = Recipients(agents=[state.owner]) if state.owner else Recipients(queues=[state.queue])
-    else:
-        to = Recipients(
-            agents=[state.owner] if state.owner else [],
-            queues=[] if state.owner else [state.queue],
-            supervisors=True,
-        )
+    actions = state.policy.on_warning if what == sla.WARNING else state.policy.on_failure
+    to = _sla_recipients(state, actions)
     fail_at = clock.fail_at or due_at
     return _to_agents(
         state,

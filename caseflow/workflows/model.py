@@ -141,6 +141,45 @@ class SlaPolicy:
     pause_states: list[CaseStatus] = field(
         default_factory=lambda: [CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD]
     )
+    # Chosen for a new case (when no entitlement brings a policy) by the first policy, in
+    # position order, whose conditions all hold; no conditions: only as the default.
+    position: int = 100
+    conditions: PolicyConditions = field(default_factory=lambda: PolicyConditions())
+    on_warning: SlaActions = field(default_factory=lambda: SlaActions(notify=[NOTIFY_OWNER]))
+    on_failure: SlaActions = field(
+        default_factory=lambda: SlaActions(notify=[NOTIFY_OWNER, NOTIFY_SUPERVISORS])
+    )
+
+
+NOTIFY_OWNER = "owner"  # the owner, or the queue's members while the case has none
+NOTIFY_QUEUE = "queue"
+NOTIFY_SUPERVISORS = "supervisors"
+
+
+@dataclass
+class PolicyConditions:
+    """Each list left empty holds; customers are addresses, @domains or account names."""
+
+    entitlements: list[str] = field(default_factory=list)
+    priorities: list[int] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)
+    customers: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (
+            self.entitlements or self.priorities or self.channels or self.customers
+            or self.products
+        )  # fmt: skip
+
+
+@dataclass
+class SlaActions:
+    """What a KPI's warning or failure does: whom it emails, and an optional escalation."""
+
+    notify: list[str] = field(default_factory=list)
+    raise_priority_to: int | None = None
+    move_to_queue: str | None = None
 
 
 @dataclass
@@ -376,6 +415,10 @@ class CaseState:
     fields: dict[str, str] = field(default_factory=dict)
     entitlement: Entitlement | None = None
     policy: SlaPolicy = field(default_factory=lambda: SlaPolicy(name="none"))
+    # The policies as they were when the case was created: a priority change chooses again
+    # among these (pinned: later edits reach a running case only through a migration).
+    policies: list[SlaPolicy] = field(default_factory=list)
+    default_policy: str = ""
     timings: CaseTimings = field(default_factory=CaseTimings)
     kpis: list[KpiClock] = field(default_factory=list)
     participants: list[str] = field(default_factory=list)

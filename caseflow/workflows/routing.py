@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from caseflow.workflows.model import CaseContext, Channel, Entitlement, RoutingRule, SlaPolicy
+from caseflow.workflows.model import (
+    CaseContext,
+    Channel,
+    Entitlement,
+    PolicyConditions,
+    RoutingRule,
+    SlaPolicy,
+)
 
 DEFAULT_RULE = "default"
 
@@ -19,6 +26,8 @@ class CaseFacts:
     subject: str
     entitlement: str | None = None
     product: str | None = None
+    customer: str = ""  # the customer's address
+    account: str = ""  # the customer's account name
 
 
 def matches(rule: RoutingRule, facts: CaseFacts) -> bool:
@@ -51,15 +60,51 @@ def usable_entitlement(entitlement: Entitlement | None) -> Entitlement | None:
     return entitlement
 
 
-def choose_policy(context: CaseContext) -> SlaPolicy:
-    """The entitlement's policy when it has cases left, otherwise the default policy."""
-    by_name = {policy.name: policy for policy in context.policies}
-    entitlement = usable_entitlement(context.entitlement)
+def choose_policy(context: CaseContext, facts: CaseFacts | None = None) -> SlaPolicy:
+    """The policy of a new case (see `choose_policy_among`)."""
+    return choose_policy_among(
+        context.policies, context.default_policy, usable_entitlement(context.entitlement), facts
+    )
+
+
+def choose_policy_among(
+    candidates: list[SlaPolicy],
+    default_policy: str,
+    entitlement: Entitlement | None,
+    facts: CaseFacts | None = None,
+) -> SlaPolicy:
+    """The entitlement's policy when it has cases left; else the first policy (by position)
+    whose conditions hold; else the default policy."""
+    by_name = {policy.name: policy for policy in candidates}
+    entitlement = usable_entitlement(entitlement)
     if entitlement is not None and entitlement.sla_policy in by_name:
         return by_name[entitlement.sla_policy]
-    if context.default_policy in by_name:
-        return by_name[context.default_policy]
+    if facts is not None:
+        for policy in sorted(candidates, key=lambda p: (p.position, p.name)):
+            if not policy.conditions.empty() and policy_applies(policy.conditions, facts):
+                return policy
+    if default_policy in by_name:
+        return by_name[default_policy]
     return SlaPolicy(name="none")
+
+
+def policy_applies(conditions: PolicyConditions, facts: CaseFacts) -> bool:
+    if conditions.entitlements and facts.entitlement not in conditions.entitlements:
+        return False
+    if conditions.priorities and facts.priority not in conditions.priorities:
+        return False
+    if conditions.channels and facts.channel not in conditions.channels:
+        return False
+    if conditions.products and facts.product not in conditions.products:
+        return False
+    return not conditions.customers or _is_customer(conditions.customers, facts)
+
+
+def _is_customer(customers: list[str], facts: CaseFacts) -> bool:
+    address = facts.customer.lower()
+    domain = "@" + address.rpartition("@")[2]
+    wanted = {c.lower() for c in customers}
+    return address in wanted or domain in wanted or facts.account.lower() in wanted
 
 
 def _mentions_any(subject: str, words: list[str]) -> bool:

@@ -151,6 +151,24 @@ def due_at(clocks: list[KpiClock]) -> datetime | None:
     return min(instants) if instants else None
 
 
+def retarget(
+    clock: KpiClock, target: KpiTarget, old: CalendarSpec, new: CalendarSpec, now: datetime
+) -> None:
+    """Give a running instance another policy's target and calendar: the business time spent
+    so far (counted in the old calendar) is kept; a warning or failure already sent stays."""
+    if not is_active(clock):
+        return
+    if clock.running_since is not None:
+        clock.elapsed = elapsed(clock, old, now)
+        clock.running_since = now
+    clock.warn_after, clock.fail_after = target.warn_after, target.fail_after
+    clock.history.append(
+        KpiEvent(at=now, event="retargeted", reason=f"warn after {target.warn_after}, "
+                 f"fail after {target.fail_after}")
+    )  # fmt: skip
+    _schedule(clock, new)
+
+
 def _running_status(clock: KpiClock) -> KpiStatus:
     if clock.failed_at is not None:
         return KpiStatus.NONCOMPLIANT

@@ -47,3 +47,28 @@ def test_a_policy_on_an_unknown_calendar_is_refused_and_nothing_written(database
         assert session.scalar(select(SlaPolicy).where(SlaPolicy.name == "platinum")) is None
         assert session.scalar(select(SlaPolicy).where(SlaPolicy.is_default)) is not None
     engine.dispose()
+
+
+def test_conditions_and_actions_reach_new_cases_from_the_database(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    data = {
+        **PLATINUM,
+        "default": False,
+        "position": 1,
+        "conditions": {"priorities": [1]},
+        "on_failure": {"notify": ["supervisors"], "move_to_queue": "escalations"},
+    }
+    with transaction(sessions) as session:
+        save_policy(session, policy_from_dict(data))
+    with transaction(sessions) as session:
+        row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == "platinum"))
+        assert row is not None
+        policy = sla_policy(row)
+        assert (policy.position, policy.conditions.priorities) == (1, [1])
+        assert policy.on_failure.notify == ["supervisors"]
+        assert policy.on_warning.notify == ["owner"]  # not set: the default
+    bad = {**data, "on_failure": {"move_to_queue": "nowhere"}}
+    with pytest.raises(PolicyError, match="unknown queue"), transaction(sessions) as session:
+        save_policy(session, policy_from_dict(bad))
+    engine.dispose()

@@ -14,11 +14,14 @@ from caseflow.workflows import lifecycle, sla
 from caseflow.workflows.lifecycle import ACTIONS, Refusal
 from caseflow.workflows.model import (
     CUSTOMER,
+    NOTIFY_QUEUE,
+    NOTIFY_SUPERVISORS,
     SYSTEM,
     ActionRequest,
     Actor,
     AdvanceRequest,
     AssignRequest,
+    CaseContext,
     CaseState,
     CaseStatus,
     CaseTimings,
@@ -33,10 +36,13 @@ from caseflow.workflows.model import (
     KpiTarget,
     MailClass,
     MessageRequest,
+    PolicyConditions,
     Priority,
     ResolutionResponse,
     ResolveRequest,
     RoutingRule,
+    SlaActions,
+    SlaPolicy,
     Stage,
     SurveyAnswer,
     SurveyStatus,
@@ -1486,3 +1492,75 @@ def test_next_response_warns_and_fails_with_its_own_email_keys() -> None:
     keys = [e.key for _, effects in fired for e in effects.emails]
     assert f"{NUMBER}:sla-warning:next_response:1" in keys
     assert f"{NUMBER}:sla-failure:next_response:1" in keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies: chosen by conditions, their actions on warning and failure, chosen again on priority
+
+
+def urgent_policy() -> SlaPolicy:
+    return SlaPolicy(
+        name="urgent",
+        targets=[
+            KpiTarget(KpiName.FIRST_RESPONSE, timedelta(minutes=10), timedelta(minutes=20)),
+            KpiTarget(KpiName.RESOLUTION, timedelta(hours=2), timedelta(hours=4)),
+        ],
+        position=10,
+        conditions=PolicyConditions(priorities=[Priority.CRITICAL]),
+        on_failure=SlaActions(
+            notify=[NOTIFY_QUEUE, NOTIFY_SUPERVISORS], move_to_queue="escalations"
+        ),
+    )
+
+
+def with_policies(*extra: SlaPolicy) -> CaseContext:
+    context = case_context()
+    context.policies = [*context.policies, *extra]
+    return context
+
+
+def test_a_policy_whose_conditions_hold_is_chosen_over_the_default() -> None:
+    state, _ = lifecycle.create(
+        NUMBER, new_email_case(priority=Priority.CRITICAL), with_policies(urgent_policy()), T0
+    )
+    assert state.policy.name == "urgent"
+    normal, _ = lifecycle.create(NUMBER, new_email_case(), with_policies(urgent_policy()), T0)
+    assert normal.policy.name == "standard"
+
+
+def test_raising_the_priority_chooses_the_policy_again_and_keeps_time_spent() -> None:
+    state, _ = lifecycle.create(NUMBER, new_email_case(), with_policies(urgent_policy()), T0)
+    act(state, "pick", ActionRequest(agent()), T0 + STEP)
+
+    effects = act(
+        state, "escalate", EscalateRequest(agent(), priority=Priority.CRITICAL), T0 + 2 * STEP
+    )
+
+    assert state.policy.name == "urgent"
+    assert "sla_policy_changed" in [e.kind for e in effects.events]
+    resolution = clock(state, KpiName.RESOLUTION)
+    assert resolution.fail_after == timedelta(hours=4)
+    assert resolution.fail_at == T0 + timedelta(hours=4)  # time spent since creation is kept
+
+
+def test_a_failure_escalates_and_notifies_as_its_policy_says() -> None:
+    state, _ = lifecycle.create(
+        NUMBER, new_email_case(priority=Priority.CRITICAL), with_policies(urgent_policy()), T0
+    )
+
+    fired = fire(state, T0 + timedelta(minutes=21))
+
+    emails = [e for _, effects in fired for e in effects.emails]
+    failure = next(e for e in emails if e.template == "sla_failure")
+    assert failure.to.queues == [QUEUE] and failure.to.supervisors
+    assert state.queue == "escalations"
+    assert "escalated" in [e.kind for _, effects in fired for e in effects.events]
+
+
+def test_a_warning_notifies_the_queue_while_nobody_owns_the_case() -> None:
+    state, now = case_in(NEW)
+
+    fired = fire(state, now + FIRST_RESPONSE_WARN + STEP)
+
+    [warning] = [e for _, effects in fired for e in effects.emails]
+    assert (warning.to.agents, warning.to.queues) == ([], [QUEUE])

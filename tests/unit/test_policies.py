@@ -63,3 +63,32 @@ def test_a_policy_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("- just a list")
     with pytest.raises(PolicyError, match="a policy is a mapping"):
         load_policy(tmp_path / "p.yaml")
+
+
+def test_conditions_and_actions_are_read() -> None:
+    policy = policy_from_dict(
+        {
+            **GOLD,
+            "position": 5,
+            "conditions": {"priorities": [1], "customers": ["@acme.example"]},
+            "on_failure": {"notify": ["queue", "supervisors"], "move_to_queue": "escalations"},
+        }
+    )
+    assert policy.position == 5 and policy.conditions.customers == ["@acme.example"]
+    assert policy.on_failure is not None and policy.on_failure.move_to_queue == "escalations"
+    assert policy.on_warning is None  # the default: the owner, or the queue while unassigned
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"conditions": {"priorities": [7]}}, "priorities are"),
+        ({"conditions": {"colour": ["blue"]}}, "bad conditions"),
+        ({"on_failure": {"notify": ["everyone"]}}, "cannot notify"),
+        ({"on_failure": {"raise_priority_to": 0}}, "raise_priority_to"),
+        ({"position": "first"}, "whole number"),
+    ],
+)
+def test_bad_conditions_or_actions_are_refused(change: dict[str, object], message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        policy_from_dict({**GOLD, **change})
