@@ -28,7 +28,10 @@ import holidays as public_holidays
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
+from caseflow.store import cases
 from caseflow.store.models import Calendar
 from caseflow.workflows.calendar import (
     CalendarError,
@@ -37,6 +40,9 @@ from caseflow.workflows.calendar import (
     WeeklyHours,
     validate_calendar,
 )
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import CalendarChange
+from caseflow.workflows.starter import case_handle
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOLIDAY_YEARS_BEFORE, HOLIDAY_YEARS_AFTER = 1, 10  # country holidays expanded for these years
@@ -224,3 +230,27 @@ def spec_of(row: Calendar) -> CalendarSpec:
 
 def _hhmm(value: time, end: bool = False) -> str:
     return "24:00" if end and value == time(0) else value.strftime("%H:%M")
+
+
+# -- running cases ------------------------------------------------------------------------------
+
+RUNNING = ["new", "open", "awaiting_customer", "on_hold", "resolved"]
+
+
+async def retime_running_cases(
+    client: Client, session: Session, name: str, changed_by: str = "admin"
+) -> list[str]:
+    """Tell every running case that counts in this calendar to re-time its clocks (each case
+    records the change in its timeline and audit trail); answers the case numbers told."""
+    row = session.scalar(select(Calendar).where(Calendar.name == name))
+    if row is None:
+        raise CalendarError(f"unknown calendar {name!r}")
+    change = CalendarChange(calendar=spec_of(row), changed_by=changed_by)
+    numbers = cases.cases_counting_in(session, name, RUNNING)
+    for number in numbers:
+        try:
+            await case_handle(client, number).signal(CaseWorkflow.calendar_changed, change)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # ended meanwhile: nothing to re-time
+                raise
+    return numbers

@@ -112,8 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--start", required=True)
     sub.add_argument("--end", required=True)
     sub.set_defaults(run=run_calendar_between)
-    sub = actions.add_parser("load", help="save a calendar from YAML into the database")
+    sub = actions.add_parser(
+        "load", help="save a calendar from YAML; running cases that count in it re-time"
+    )
     sub.add_argument("file", type=Path, help="calendar YAML file")
+    sub.add_argument(
+        "--no-retime", action="store_true", help="save only (Temporal need not be reachable)"
+    )
     sub.set_defaults(run=run_calendar_load)
     return parser
 
@@ -259,14 +264,25 @@ def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
 
 
 def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
-    from caseflow.calendars import load_definition, save_calendar
+    from caseflow.calendars import load_definition, retime_running_cases, save_calendar
 
     definition = load_definition(args.file)
     engine = make_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
     try:
-        with transaction(session_factory(engine)) as session:
+        with transaction(sessions) as session:
             row = save_calendar(session, definition)
             logger.info("calendar %s saved (%d holidays)", row.name, len(row.holidays))
+        if args.no_retime:
+            return
+
+        async def retime() -> list[str]:
+            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            with transaction(sessions, writes=False) as session:
+                return await retime_running_cases(client, session, definition.name, "cli")
+
+        told = asyncio.run(retime())
+        logger.info("running cases re-timed: %d", len(told))
     finally:
         engine.dispose()
 

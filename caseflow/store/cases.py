@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from caseflow.store.models import (
     AuditEntry,
+    Calendar,
     Case,
     CaseEvent,
     CaseNumber,
     EntitlementUse,
     SlaInstance,
+    SlaPolicy,
 )
 
 NUMBER_PREFIX = "CAS-"
@@ -189,3 +191,15 @@ def case_sla_instances(session: Session, number: str) -> list[SlaInstance]:
 def case_audit(session: Session, number: str) -> list[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.case_number == number)
     return list(session.scalars(query.order_by(AuditEntry.seq)))
+
+
+def cases_counting_in(session: Session, calendar_name: str, statuses: list[str]) -> list[str]:
+    """Numbers of the cases in these states whose SLA policy counts in this calendar."""
+    query = (
+        select(Case.number)
+        .join(SlaPolicy, SlaPolicy.name == Case.sla_policy)
+        .join(Calendar, Calendar.id == SlaPolicy.calendar_id)
+        .where(Calendar.name == calendar_name, Case.status.in_(statuses))
+        .order_by(Case.number)
+    )
+    return list(session.scalars(query))

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ActivityName,
         AdvanceRequest,
         AssignRequest,
+        CalendarChange,
         CaseContext,
         CaseInput,
         CaseResult,
@@ -264,6 +265,15 @@ class CaseWorkflow:
         effects = lifecycle.receive_email(self.state, email, workflow.now())
         if effects is not None:
             self._commit(effects, "customer", "email")
+
+    @workflow.signal
+    def calendar_changed(self, change: CalendarChange) -> None:
+        if self._state is None:
+            return
+        self._fire_timers()
+        effects = lifecycle.calendar_changed(self.state, change, workflow.now())
+        if effects is not None:
+            self._commit(effects, change.changed_by, "calendar_changed")
 
     # -- agent actions: updates whose validators refuse what the state does not allow ----------
 

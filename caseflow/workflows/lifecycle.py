@@ -21,6 +21,7 @@ from caseflow.workflows.model import (
     Actor,
     AdvanceRequest,
     AssignRequest,
+    CalendarChange,
     CaseContext,
     CaseRecord,
     CaseState,
@@ -34,6 +35,7 @@ from caseflow.workflows.model import (
     KpiClock,
     KpiName,
     KpiStatus,
+    KpiTarget,
     MailClass,
     MessageRequest,
     NewCase,
@@ -781,6 +783,28 @@ def _choose_policy_again(state: CaseState, now: datetime, effects: Effects) -> N
         previous_policy=old.name,
         policy=chosen.name,
     )
+
+
+def calendar_changed(state: CaseState, change: CalendarChange, now: datetime) -> Effects | None:
+    """The case's calendar was edited: its running clocks keep the business time spent (in the
+    old calendar) and count on in the new one. None when the case uses another calendar."""
+    old = state.policy.calendar
+    new = change.calendar
+    if old.name != new.name or old == new or state.finished:
+        return None
+    for clock in state.kpis:
+        target = KpiTarget(clock.kpi, clock.warn_after, clock.fail_after)
+        sla.retarget(clock, target, old, new, now)
+    state.policy.calendar = new
+    effects = Effects()
+    effects.event(
+        "calendar_changed",
+        now,
+        change.changed_by,
+        f"Calendar {new.name} edited: SLA clocks re-timed",
+        calendar=new.name,
+    )
+    return effects
 
 
 def _sla_email(

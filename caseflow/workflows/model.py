@@ -636,6 +636,14 @@ class ActivityName:
 
 
 @dataclass
+class CalendarChange:
+    """A calendar was edited: running cases counting in it re-time their clocks."""
+
+    calendar: CalendarSpec
+    changed_by: str = "admin"
+
+
+@dataclass
 class ContextRequest:
     customer_email: str
     customer_name: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.activities.convert import calendar
+from caseflow.calendars import definition_from_dict, retime_running_cases, save_calendar
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import transaction
@@ -246,3 +248,40 @@ async def test_next_response_warns_when_a_customer_message_waits_too_long(
     [clock] = [c for c in clocks if c.kpi is KpiName.NEXT_RESPONSE]
     assert clock.status is KpiStatus.SUCCEEDED and clock.warned_at is not None
     assert not harness.sink.with_subject("SLA failure: next response")
+
+
+async def test_editing_the_calendar_re_times_a_running_case_and_records_it(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case()  # standard policy on business-hours-paris
+    before = next(
+        c for c in await handle.query(CaseWorkflow.sla_clocks) if c.kpi is KpiName.FIRST_RESPONSE
+    )
+    always_open = definition_from_dict({"name": "business-hours-paris", "timezone": "UTC"})
+    with transaction(harness.sessions) as session:
+        save_calendar(session, always_open)
+    with transaction(harness.sessions, writes=False) as session:
+        told = await retime_running_cases(harness.client, session, "business-hours-paris")
+    assert told == [handle.id]
+
+    async def retimed() -> bool:
+        clocks = await handle.query(CaseWorkflow.sla_clocks)
+        first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+        return first.history[-1].event == "retargeted"
+
+    for _ in range(50):
+        if await retimed():
+            break
+        await asyncio.sleep(0.1)
+    clocks = await handle.query(CaseWorkflow.sla_clocks)
+    first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    assert first.warn_at is not None and before.warn_at is not None
+    # Open around the clock now: due 3 hours after creation, not 3 business hours.
+    assert first.warn_at - first.started_at <= timedelta(hours=3, seconds=5)
+    for _ in range(50):  # recorded by the worker right after
+        with transaction(harness.sessions, writes=False) as session:
+            kinds = [e.kind for e in cases.case_events(session, handle.id)]
+        if "calendar_changed" in kinds:
+            break
+        await asyncio.sleep(0.1)
+    assert "calendar_changed" in kinds
