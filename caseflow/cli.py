@@ -94,11 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(run=run_agent_add)
 
     sla = commands.add_parser("sla", help="SLA policies")
-    sub = sla.add_subparsers(metavar="ACTION").add_parser(
+    sla_actions = sla.add_subparsers(metavar="ACTION")
+    sub = sla_actions.add_parser(
         "load", help="save an SLA policy from YAML into the database (checked first)"
     )
     sub.add_argument("file", type=Path, help="policy YAML file")
     sub.set_defaults(run=run_sla_load)
+    sub = sla_actions.add_parser(
+        "simulate", help="replay past cases against a draft policy (changes nothing)"
+    )
+    sub.add_argument("--policy", required=True, type=Path, help="draft policy YAML")
+    sub.add_argument("--calendar", type=Path, help="draft calendar YAML (else the saved one)")
+    sub.add_argument("--since", default="P30D", help="ISO 8601 duration back from now")
+    sub.add_argument("--only", help="only the cases of this policy (default: the draft's name)")
+    sub.add_argument("--all", action="store_true", help="every case, whatever its policy")
+    sub.set_defaults(run=run_sla_simulate)
 
     calendar = commands.add_parser("calendar", help="check business-time arithmetic")
     actions = calendar.add_subparsers(metavar="ACTION")
@@ -298,6 +308,44 @@ def run_sla_load(settings: Settings, args: argparse.Namespace) -> None:
         logger.info("SLA policy %s saved", definition.name)
     finally:
         engine.dispose()
+
+
+def run_sla_simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC
+
+    from sqlalchemy import select
+
+    from caseflow.activities.convert import sla_policy
+    from caseflow.calendars import load_calendar, spec_of
+    from caseflow.policies import load_policy
+    from caseflow.simulate import simulate
+    from caseflow.store.models import Calendar, SlaPolicy
+    from caseflow.workflows.model import SlaPolicy as Policy
+
+    definition = load_policy(args.policy)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine), writes=False) as session:
+            if args.calendar:
+                calendar = load_calendar(args.calendar)
+            else:
+                row = session.scalar(select(Calendar).where(Calendar.name == definition.calendar))
+                if row is None:
+                    raise UsageError(f"unknown calendar {definition.calendar!r}; pass --calendar")
+                calendar = spec_of(row)
+            draft = Policy(
+                name=definition.name,
+                calendar=calendar,
+                targets=definition.targets,
+                pause_states=definition.pause_states,
+            )
+            current = {row.name: sla_policy(row) for row in session.scalars(select(SlaPolicy))}
+            only = None if args.all else (args.only or definition.name)
+            since = _duration(args.since)
+            report = simulate(session, draft, current, since, datetime.now(UTC), only)
+    finally:
+        engine.dispose()
+    print(report.render())  # noqa: T201
 
 
 def run_calendar_between(_: Settings, args: argparse.Namespace) -> None:

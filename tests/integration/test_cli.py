@@ -106,3 +106,32 @@ def test_an_instant_without_offset_is_refused(tmp_path: Path) -> None:
     result = caseflow(tmp_path, "calendar", "add", "--calendar", str(calendar),
                       "--start", "2026-12-24T16:00:00", "--duration", "PT1H")  # fmt: skip
     assert result.returncode == 1 and "needs a UTC offset" in result.stderr
+
+
+DRAFT = """
+name: standard
+calendar: business-hours-paris
+kpis:
+  first_response: {warn_after: PT6H, fail_after: PT8H}
+"""
+
+
+def test_sla_load_saves_a_policy_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    (tmp_path / "draft.yaml").write_text(DRAFT)
+    assert caseflow(tmp_path, "sla", "load", str(tmp_path / "draft.yaml")).returncode == 0
+    (tmp_path / "bad.yaml").write_text(DRAFT.replace("PT6H", "PT9H"))
+    bad = caseflow(tmp_path, "sla", "load", str(tmp_path / "bad.yaml"))
+    assert bad.returncode == 1 and "must come before its failure" in bad.stderr
+
+
+def test_sla_simulate_reports_without_changing_anything(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    (tmp_path / "draft.yaml").write_text(DRAFT)
+    result = caseflow(
+        tmp_path, "sla", "simulate", "--policy", str(tmp_path / "draft.yaml"), "--since", "P30D"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0 cases created since" in result.stdout and "no case would change" in result.stdout

@@ -24,6 +24,7 @@ ALLOWED = {
     "settings": set(),
     "calendars": {"workflows", "store"},
     "policies": {"workflows", "store"},
+    "simulate": {"workflows", "store"},
     "__init__": set(),
 }
 NOBODY_IMPORTS = {"api", "intake", "devstack", "worker", "cli"}

@@ -11,9 +11,10 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.activities.convert import calendar
+from caseflow.activities.convert import calendar, sla_policy
 from caseflow.calendars import definition_from_dict, retime_running_cases, save_calendar
 from caseflow.settings import Settings
+from caseflow.simulate import simulate
 from caseflow.store import cases
 from caseflow.store.db import transaction
 from caseflow.store.directory import sla_policies
@@ -26,9 +27,11 @@ from caseflow.workflows.model import (
     InboundEmail,
     KpiName,
     KpiStatus,
+    KpiTarget,
     MessageRequest,
     ResolutionResponse,
     ResolveRequest,
+    SlaPolicy,
     SurveyAnswer,
     SurveyStatus,
     WaitRequest,
@@ -285,3 +288,24 @@ async def test_editing_the_calendar_re_times_a_running_case_and_records_it(
             break
         await asyncio.sleep(0.1)
     assert "calendar_changed" in kinds
+
+
+async def test_what_if_replay_shows_a_case_a_draft_policy_would_change(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)  # gold: first response fails after 15 min
+    await skipping_env.sleep(timedelta(minutes=20))
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Late"))
+    draft = SlaPolicy(
+        name="gold",
+        targets=[KpiTarget(KpiName.FIRST_RESPONSE, timedelta(minutes=20), timedelta(minutes=30))],
+    )
+    with transaction(harness.sessions, writes=False) as session:
+        current = {p.name: sla_policy(p) for p in sla_policies(session)}
+        report = simulate(
+            session, draft, current, timedelta(days=1), await skipping_env.get_current_time()
+        )
+    assert report.cases == 1
+    assert (handle.id, "first_response#1", "missed", "met") in report.changed
+    assert "first_response" in report.render()
