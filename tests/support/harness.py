@@ -81,11 +81,13 @@ def add_agents(sessions: sessionmaker[Session]) -> None:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, sink: SmtpSink
+    client: Client, settings: Settings, sink: SmtpSink, agents: bool = True
 ) -> AsyncIterator[Harness]:
+    """A worker on the test's task queue; `agents=False` when they exist (a restarted worker)."""
     engine = make_engine(settings.effective_database_url)
     sessions = session_factory(engine)
-    add_agents(sessions)
+    if agents:
+        add_agents(sessions)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(client, sessions, settings, executor)
         async with worker:
