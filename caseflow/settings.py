@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     intake_max_attempts: int = 5
     intake_retry_backoff: timedelta = timedelta(minutes=1)
     intake_retry_backoff_max: timedelta = timedelta(hours=1)
+    # Messages of one mailbox taken in at once (one sender's messages always one at a time).
+    intake_concurrency: int = Field(default=8, ge=1)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525

@@ -38,7 +38,7 @@ class EmailActivities:
 
     @activity.defn(name=ActivityName.SEND_EMAIL)
     def send_email(self, request: EmailRequest) -> None:
-        with transaction(self._sessions) as session:
+        with transaction(self._sessions, writes=False) as session:  # reads only: takes no lock
             entry = messages.outbox_entry(session, request.key)
             if entry is not None and entry.status == "sent":
                 activity.logger.info("email %s was already sent", request.key)

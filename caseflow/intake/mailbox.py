@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 PROCESSED = "Processed"
 QUARANTINE = "Quarantine"
+# Message-IDs per SEARCH when looking for duplicate copies: bounds the command's length.
+_SEARCH_CHUNK = 50
+_MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_MESSAGE_ID_ANSWER = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 
 
 @dataclass(frozen=True)
@@ -112,24 +117,60 @@ class Mailbox:
         raw = bytes(item[b"BODY[]"])
         return Fetched(uid=uid, size=int(item.get(b"RFC822.SIZE", len(raw))), raw=raw)
 
+    def fetch_many(self, uids: list[int]) -> dict[int, bytes]:
+        """These messages' bytes in one FETCH, leaving `\\Seen` alone; gone ones are absent."""
+        return self._fetch_part(uids, b"BODY.PEEK[]", b"BODY[]")
+
+    def fetch_headers(self, uids: list[int]) -> dict[int, bytes]:
+        """Only the headers, in one FETCH, for messages too large to download."""
+        return self._fetch_part(uids, b"BODY.PEEK[HEADER]", b"BODY[HEADER]")
+
+    def _fetch_part(self, uids: list[int], item: bytes, answer: bytes) -> dict[int, bytes]:
+        if not uids:
+            return {}
+        wanted = set(uids)
+        data = self.client.fetch(uids, [item])
+        # Expunged by another session meanwhile: Dovecot answers `BODY[] NIL` (or nothing).
+        return {
+            int(uid): bytes(found[answer])
+            for uid, found in data.items()
+            if int(uid) in wanted and found.get(answer) is not None
+        }
+
     def move(self, uid: int, folder: str) -> bool:
         """Move one message; False when it was already gone (another intake moved it)."""
-        client = self.client
         try:
-            if client.has_capability("MOVE"):
-                client.move([uid], folder)
-            else:
-                client.copy([uid], folder)
-                client.delete_messages([uid])
-                if client.has_capability("UIDPLUS"):
-                    client.uid_expunge([uid])
-                else:
-                    client.expunge()
+            self._move([uid], folder)
         except IMAPClientError as err:
-            if "no longer exist" in str(err).lower() or "expungeissued" in str(err).lower():
+            if _gone(err):
                 return False
             raise
         return True
+
+    def move_many(self, uids: list[int], folder: str) -> None:
+        """Move these messages with one command; one by one if some had gone meanwhile, so
+        that each of the others still moves."""
+        if not uids:
+            return
+        try:
+            self._move(uids, folder)
+        except IMAPClientError as err:
+            if not _gone(err):
+                raise
+            for uid in uids:
+                self.move(uid, folder)
+
+    def _move(self, uids: list[int], folder: str) -> None:
+        client = self.client
+        if client.has_capability("MOVE"):
+            client.move(uids, folder)
+            return
+        client.copy(uids, folder)
+        client.delete_messages(uids)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
 
     def dedupe(self, folder: str, message_ids: list[str]) -> int:
         """Expunge byte-identical copies of these messages from `folder`, keeping the oldest.
@@ -146,7 +187,11 @@ class Mailbox:
         client = self.client
         client.select_folder(folder)
         try:
-            extra = [uid for message_id in ids for uid in self._extra_copies(message_id)]
+            extra = [
+                uid
+                for start in range(0, len(ids), _SEARCH_CHUNK)
+                for uid in self._extra_copies(ids[start : start + _SEARCH_CHUNK])
+            ]
             if extra:
                 client.delete_messages(extra)
                 if client.has_capability("UIDPLUS"):
@@ -157,12 +202,22 @@ class Mailbox:
             client.select_folder(self.config.folder)
         return len(extra)
 
-    def _extra_copies(self, message_id: str) -> list[int]:
+    def _extra_copies(self, message_ids: list[str]) -> list[int]:
+        """One SEARCH for all these Message-IDs; bodies fetched only where an id is found twice."""
         client = self.client
-        uids = sorted(int(u) for u in client.search(["HEADER", "Message-ID", message_id]))
+        uids = sorted(int(u) for u in client.search(_any_message_id(message_ids)))
         if len(uids) < 2:
             return []
-        data = client.fetch(uids, ["BODY.PEEK[]"])
+        copies: dict[str, list[int]] = {}
+        for uid, item in client.fetch(uids, [_MESSAGE_ID_FIELD]).items():
+            found = _message_id_of(bytes(item.get(_MESSAGE_ID_ANSWER) or b""))
+            copies.setdefault(found, []).append(int(uid))
+        return [uid for same in copies.values() if len(same) > 1 for uid in self._identical(same)]
+
+    def _identical(self, uids: list[int]) -> list[int]:
+        """Of copies with one Message-ID, those byte-identical to a lower UID."""
+        uids = sorted(uids)
+        data = self.client.fetch(uids, ["BODY.PEEK[]"])
         first_of: dict[str, int] = {}
         extra = []
         for uid in uids:
@@ -198,6 +253,24 @@ class Mailbox:
         commands (MOVE, FETCH), so IDLE will not announce it again."""
         newest = self._newest_seen
         return any(uid > newest for uid in self.pending())
+
+
+def _gone(err: IMAPClientError) -> bool:
+    text = str(err).lower()
+    return "no longer exist" in text or "expungeissued" in text
+
+
+def _any_message_id(message_ids: list[str]) -> list[object]:
+    """SEARCH criteria matching any of these Message-IDs: a balanced tree of ORs."""
+    if len(message_ids) == 1:
+        return ["HEADER", "Message-ID", message_ids[0]]
+    middle = len(message_ids) // 2
+    return ["OR", _any_message_id(message_ids[:middle]), _any_message_id(message_ids[middle:])]
+
+
+def _message_id_of(header: bytes) -> str:
+    value = BytesHeaderParser().parsebytes(header).get("message-id", "")
+    return " ".join(str(value).split())
 
 
 def _create_folder(client: IMAPClient, folder: str) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import email.policy
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from caseflow.intake import bounces, notices
+from caseflow.intake import bounces, notices, ordering
 from caseflow.intake.classify import classify
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE, Mailbox, MailboxConfig
 from caseflow.intake.parse import (
@@ -59,6 +60,12 @@ _OUTAGE_CODES = {
 
 
 _BUSY_PAUSES = (0.1, 0.3, 1.0)
+# A batch is fetched with one command and moved with one per folder: a few rounds of
+# `intake_concurrency` messages, so that its last messages keep the others busy; bounded in
+# bytes, since the whole batch is held in memory.
+_BATCH_ROUNDS = 8
+_BATCH_MIN = 16
+_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,55 +137,121 @@ class Intake:
                 delay = min(delay * 2, max_delay)
 
     async def drain(self) -> list[Outcome]:
-        """One pass over the messages waiting in the mailbox.
+        """One pass over the messages waiting in the mailbox, in batches; their outcomes in
+        arrival order.
 
-        A message that fails through our fault (Temporal or the database unavailable) stays in
-        INBOX for the next pass and does not hold up the ones behind it; a lost IMAP connection
-        ends the pass so `run` reconnects.
+        Each batch is fetched with one command, taken in with up to `intake_concurrency`
+        messages at once (one sender's messages, and messages that refer to each other, one
+        after the other), then moved with one command per folder: a message leaves INBOX only
+        once its hand-off is done. A message that fails through our fault (Temporal or the
+        database unavailable) stays in INBOX for the next pass and holds up no other; a lost
+        IMAP connection ends the pass so `run` reconnects. Only this coroutine talks IMAP:
+        the connection is not shared between tasks.
         """
-        outcomes: list[Outcome] = []
         uids = [uid for uid in await asyncio.to_thread(self.mailbox.pending) if self._due(uid)]
         sizes = await asyncio.to_thread(self.mailbox.sizes, uids)
+        outcomes: dict[int, Outcome] = {}
         moved: list[str] = []
         try:
-            for uid in uids:
-                outcome = await self._take_in_and_move(uid, sizes.get(uid, 0))
-                if outcome is not None:
-                    outcomes.append(outcome)
-                    moved.append(outcome.message_id if outcome.folder == PROCESSED else "")
+            for batch in batches(uids, sizes, self._settings):
+                letters = await self._download(batch, sizes)
+                try:
+                    await self._take_in_all(letters, outcomes)
+                except Exception:
+                    # An outage ends the pass; what was handed off before it still moves.
+                    moved += await self._move(letters, outcomes)
+                    raise
+                moved += await self._move(letters, outcomes)
         finally:
             # Another intake may have moved the same message at the same moment; whoever
             # moved last removes the extra copy, even when its pass ends early.
             await self._dedupe(moved)
-        return outcomes
+        return [outcomes[uid] for uid in uids if uid in outcomes]
 
-    async def _take_in_and_move(self, uid: int, size: int) -> Outcome | None:
+    async def _download(self, uids: list[int], sizes: dict[int, int]) -> list[Letter]:
+        """The batch's messages (only the header of one too large to download), in UID order;
+        a message another intake has moved meanwhile is left out."""
+        limit = self._settings.imap_max_message_size
+        large = [uid for uid in uids if sizes.get(uid, 0) > limit]
+        small = [uid for uid in uids if sizes.get(uid, 0) <= limit]
+        whole = await asyncio.to_thread(self.mailbox.fetch_many, small)
+        headers = await asyncio.to_thread(self.mailbox.fetch_headers, large)
+        letters = []
+        for uid in uids:
+            if uid in whole:
+                letters.append(Letter(uid, sizes.get(uid, 0), whole[uid], header_only=False))
+            elif uid in headers:
+                letters.append(Letter(uid, sizes.get(uid, 0), headers[uid], header_only=True))
+        return letters
+
+    async def _take_in_all(self, letters: list[Letter], done: dict[int, Outcome]) -> None:
+        """Take the letters in, chain by chain, at most `intake_concurrency` chains at once;
+        each outcome goes into `done` as it comes.
+
+        The first failure that ends the pass (an outage) cancels the rest and is raised as it
+        is (not in a group), so callers and tests see the error itself."""
+        gate = asyncio.Semaphore(self._settings.intake_concurrency)
+
+        async def take_in_chain(chain: list[Letter]) -> None:
+            async with gate:
+                for letter in chain:
+                    outcome = await self._take_in_letter(letter)
+                    if outcome is not None:
+                        done[letter.uid] = outcome
+
+        order = ordering.chains([ordering.identity(letter.raw) for letter in letters])
+        tasks = [asyncio.create_task(take_in_chain([letters[i] for i in c])) for c in order]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)  # nothing may still run once the pass ends
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+
+    async def _take_in_letter(self, letter: Letter) -> Outcome | None:
         for pause in (*_BUSY_PAUSES, None):
             try:
-                outcome = await self._take_in_uid(uid, size)
+                outcome = await self._take_in_fetched(letter)
                 break
             except OperationalError as err:
                 # SQLite "database is locked" when several writers race: every step is
                 # idempotent, so simply try the message again in a moment.
                 if pause is None:
                     raise
-                logger.warning("database busy (%s); retrying message %d", err.orig, uid)
+                logger.warning("database busy (%s); retrying message %d", err.orig, letter.uid)
                 await asyncio.sleep(pause)
             except Exception as err:
                 if is_outage(err):
                     raise
-                logger.exception("message %d not taken in; it stays for the next pass", uid)
+                logger.exception("message %d not taken in; it stays for the next pass", letter.uid)
                 return None
-        if outcome is None:
-            return None
-        if outcome.folder == STAYS:
-            if outcome.retry_at is not None:
-                self._not_before[(self.mailbox.uidvalidity, uid)] = outcome.retry_at
-            return outcome
-        # A MOVE that finds the message gone may still have raced another one: keep the
-        # outcome either way, so the copy is checked for duplicates.
-        await asyncio.to_thread(self.mailbox.move, uid, outcome.folder)
+        if outcome is not None and outcome.folder == STAYS and outcome.retry_at is not None:
+            self._not_before[(self.mailbox.uidvalidity, letter.uid)] = outcome.retry_at
         return outcome
+
+    async def _take_in_fetched(self, letter: Letter) -> Outcome:
+        if letter.header_only:
+            # Too large to download: quarantine it from its header alone.
+            return await self._oversized(letter.raw, letter.size)
+        return await self.take_in(letter.raw)
+
+    async def _move(self, letters: list[Letter], outcomes: dict[int, Outcome]) -> list[str]:
+        """Move the batch's finished messages, one command per folder; answers the
+        Message-IDs of those moved to `Processed`, to be checked for duplicate copies."""
+        by_folder: dict[str, list[int]] = {}
+        for letter in letters:
+            outcome = outcomes.get(letter.uid)
+            if outcome is not None and outcome.folder != STAYS:
+                by_folder.setdefault(outcome.folder, []).append(letter.uid)
+        for folder, uids in by_folder.items():
+            # A MOVE that finds the message gone may still have raced another one: keep the
+            # outcome either way, so the copy is checked for duplicates.
+            await asyncio.to_thread(self.mailbox.move_many, uids, folder)
+        return [outcomes[uid].message_id for uid in by_folder.get(PROCESSED, []) if uid in outcomes]
 
     async def _dedupe(self, message_ids: list[str]) -> None:
         if not any(message_ids):
@@ -197,18 +270,6 @@ class Intake:
             return False
         del self._not_before[key]
         return True
-
-    async def _take_in_uid(self, uid: int, size: int) -> Outcome | None:
-        if size > self._settings.imap_max_message_size:
-            # Too large to download: quarantine it from its header alone.
-            header = await asyncio.to_thread(self.mailbox.fetch_header, uid)
-            if header is None:
-                return None
-            return await self._oversized(header, size)
-        fetched = await asyncio.to_thread(self.mailbox.fetch, uid)
-        if fetched is None:
-            return None
-        return await self.take_in(fetched.raw)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -478,6 +539,34 @@ class Intake:
             row = messages.claim_inbound(session, facts)
             row.attempts = max(row.attempts, 1)
             messages.mark_quarantined(session, facts.dedup_key, reason)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A message as fetched: its bytes, or only its header when it is too large."""
+
+    uid: int
+    size: int
+    raw: bytes
+    header_only: bool
+
+
+def batches(uids: list[int], sizes: dict[int, int], settings: Settings) -> Iterator[list[int]]:
+    """The UIDs in arrival order, cut into batches of a few rounds of `intake_concurrency`
+    messages and at most `_BATCH_BYTES` to download (always at least one message)."""
+    most = max(settings.intake_concurrency * _BATCH_ROUNDS, _BATCH_MIN)
+    limit = settings.imap_max_message_size
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0) if sizes.get(uid, 0) <= limit else 0
+        if batch and (len(batch) >= most or total + size > _BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)

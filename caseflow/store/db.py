@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITES = "caseflow_writes"  # execution option: does this transaction write?
+# The in-process write lock of each SQLite engine (see `_writer`).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str) -> Engine:
@@ -27,6 +31,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
+    _WRITERS[engine] = threading.RLock()
     return engine
 
 
@@ -58,9 +63,19 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(sessions: sessionmaker[Session], *, writes: bool = True) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on error; `writes=False`
     for one that only reads (on SQLite it then waits for no writer)."""
-    with sessions() as session, session.begin():
+    with _writer(sessions, writes), sessions() as session, session.begin():
         session.connection(execution_options={WRITES: writes})
         yield session
+
+
+def _writer(sessions: sessionmaker[Session], writes: bool) -> AbstractContextManager[object]:
+    """One SQLite writer at a time within the process, queued on a lock: SQLite's own busy
+    handler polls with sleeps of up to 100 ms, so threads racing for its write lock (the
+    intake and the worker's activities) would mostly sleep. Other processes still wait in
+    busy_timeout."""
+    bind = sessions.kw.get("bind")
+    lock = _WRITERS.get(bind) if writes and isinstance(bind, Engine) else None
+    return lock if lock is not None else nullcontext()
 
 
 def alembic_config(url: str) -> Config:

@@ -28,7 +28,7 @@ from caseflow.store import cases, messages
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, InboundMessage
 from caseflow.workflows import starter
-from caseflow.workflows.model import ActivityName
+from caseflow.workflows.model import ActivityName, NewCase
 from tests.support.dovecot import Dovecot, reading
 from tests.support.harness import Harness, running_worker
 from tests.support.servers import SmtpSink
@@ -251,6 +251,30 @@ async def test_replies_by_message_id_and_by_signed_address_thread_onto_the_case(
 # -- exactly one case per message ---------------------------------------------------------------
 
 
+async def test_a_reply_in_the_same_batch_as_its_original_threads_onto_its_case(
+    desk: Desk,
+) -> None:
+    ada, bob = customer(), customer()
+    original = desk.customer_mail(ada, "Printer on fire")
+    others = [desk.customer_mail(customer(), f"Question {i}") for i in range(6)]
+    # From a colleague, not the original's sender: only the reference links it.
+    reply = desk.customer_mail(bob, "Re: Printer on fire", in_reply_to=parse(original).message_id)
+    desk.deliver(original, *others, reply)
+    concurrent = desk.settings.model_copy(update={"intake_concurrency": 8})
+    intake = Intake(concurrent, desk.harness.sessions, desk.env.client)
+
+    async with connected(intake):
+        outcomes = await intake.drain()
+
+    assert [o.detail for o in outcomes] == ["new"] * 7 + ["references"]
+    assert outcomes[-1].case_number == outcomes[0].case_number
+    number = outcomes[0].case_number
+    assert number is not None
+    await eventually(lambda: parse(reply).dedup_key in desk.email_keys(number))
+    assert desk.case_count() == 7
+    assert (desk.count("INBOX"), desk.count(PROCESSED)) == (0, 8)
+
+
 async def test_the_same_message_delivered_twice_makes_one_case(desk: Desk) -> None:
     ada = customer()
     raw = desk.customer_mail(ada)
@@ -351,12 +375,14 @@ async def test_a_message_that_fails_through_our_fault_stays_and_blocks_nothing(
     real_start = starter.start_case
     calls = 0
 
-    async def flaky_start(*args: object, **kwargs: object) -> object:
+    async def flaky_start(client: object, number: str, new: NewCase, *rest: object) -> object:
+        # The first message's first start fails (messages are taken in concurrently, so
+        # "the first call" would be either of them).
         nonlocal calls
-        calls += 1
-        if calls == 1:
+        if new.customer_email == first and calls == 0:
+            calls += 1
             raise RuntimeError("Temporal hiccup")
-        return await real_start(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_start(client, number, new, *rest)  # type: ignore[arg-type]
 
     no_backoff = desk.settings.model_copy(update={"intake_retry_backoff": timedelta(0)})
     intake = Intake(no_backoff, desk.harness.sessions, desk.env.client)

@@ -119,6 +119,7 @@ def assert_each_message_once(desk: Desk, raws: list[bytes]) -> None:
 async def test_intake_process_killed_at_random_moments_makes_each_case_once(
     desk: Desk, tmp_path: Path
 ) -> None:
+    assert desk.settings.intake_concurrency == 8  # the intake process runs with the default
     senders = [customer() for _ in range(40)]
     raws = [desk.customer_mail(s, f"Question {i}") for i, s in enumerate(senders)]
     desk.deliver(*raws)
@@ -155,6 +156,7 @@ async def test_intake_process_killed_at_random_moments_makes_each_case_once(
 
 
 async def test_three_running_intakes_on_one_mailbox_make_each_case_once(desk: Desk) -> None:
+    assert desk.settings.intake_concurrency == 8  # each takes eight messages in at once
     senders = [customer() for _ in range(30)]
     raws = [desk.customer_mail(s, f"Question {i}") for i, s in enumerate(senders)]
     async with running(desk.intake()), running(desk.intake()), running(desk.intake()):
