@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--only", help="only the cases of this policy (default: the draft's name)")
     sub.add_argument("--all", action="store_true", help="every case, whatever its policy")
     sub.set_defaults(run=run_sla_simulate)
+    sub = sla_actions.add_parser(
+        "migrate", help="move running cases onto the saved version of a policy (audited)"
+    )
+    sub.add_argument("name", help="the policy's name")
+    sub.set_defaults(run=run_sla_migrate)
 
     calendar = commands.add_parser("calendar", help="check business-time arithmetic")
     actions = calendar.add_subparsers(metavar="ACTION")
@@ -308,6 +313,31 @@ def run_sla_load(settings: Settings, args: argparse.Namespace) -> None:
         logger.info("SLA policy %s saved", definition.name)
     finally:
         engine.dispose()
+
+
+def run_sla_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+
+    from caseflow.activities.convert import sla_policy
+    from caseflow.policies import migrate_running_cases
+    from caseflow.store.models import SlaPolicy
+
+    engine = make_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+
+    async def migrate() -> list[str]:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        with transaction(sessions, writes=False) as session:
+            row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == args.name))
+            if row is None:
+                raise UsageError(f"unknown SLA policy {args.name!r}")
+            return await migrate_running_cases(client, session, args.name, sla_policy(row), "cli")
+
+    try:
+        told = asyncio.run(migrate())
+    finally:
+        engine.dispose()
+    logger.info("running cases of %s migrated: %d", args.name, len(told))
 
 
 def run_sla_simulate(settings: Settings, args: argparse.Namespace) -> None:

@@ -29,8 +29,12 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
+from caseflow.store import cases
 from caseflow.store.models import Calendar, Queue, SlaPolicy
+from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     NOTIFY_OWNER,
     NOTIFY_QUEUE,
@@ -39,9 +43,12 @@ from caseflow.workflows.model import (
     KpiName,
     KpiTarget,
     PolicyConditions,
+    PolicyMigration,
     Priority,
     SlaActions,
 )
+from caseflow.workflows.model import SlaPolicy as ModelPolicy
+from caseflow.workflows.starter import case_handle
 
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)
@@ -235,3 +242,24 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
     session.add(row)
     session.flush()
     return row
+
+
+# -- running cases ----------------------------------------------------------------------------
+
+RUNNING = ["new", "open", "awaiting_customer", "on_hold", "resolved"]
+
+
+async def migrate_running_cases(
+    client: Client, session: Session, name: str, policy: ModelPolicy, migrated_by: str = "admin"
+) -> list[str]:
+    """Move the running cases of this policy onto its current version (`policy`): an explicit
+    step, recorded on each case; answers the case numbers told."""
+    migration = PolicyMigration(policy=policy, migrated_by=migrated_by)
+    numbers = cases.cases_under_policy(session, name, RUNNING)
+    for number in numbers:
+        try:
+            await case_handle(client, number).signal(CaseWorkflow.policy_migrated, migration)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # ended meanwhile: nothing to migrate
+                raise
+    return numbers

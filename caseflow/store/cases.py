@@ -203,3 +203,9 @@ def cases_counting_in(session: Session, calendar_name: str, statuses: list[str])
         .order_by(Case.number)
     )
     return list(session.scalars(query))
+
+
+def cases_under_policy(session: Session, policy_name: str, statuses: list[str]) -> list[str]:
+    """Numbers of the cases in these states that were given this SLA policy."""
+    query = select(Case.number).where(Case.sla_policy == policy_name, Case.status.in_(statuses))
+    return list(session.scalars(query.order_by(Case.number)))

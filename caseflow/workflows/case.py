@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         KpiClock,
         MessageRequest,
         NewCase,
+        PolicyMigration,
         ResolutionResponse,
         ResolveRequest,
         SurveyAnswer,
@@ -274,6 +275,15 @@ class CaseWorkflow:
         effects = lifecycle.calendar_changed(self.state, change, workflow.now())
         if effects is not None:
             self._commit(effects, change.changed_by, "calendar_changed")
+
+    @workflow.signal
+    def policy_migrated(self, migration: PolicyMigration) -> None:
+        if self._state is None:
+            return
+        self._fire_timers()
+        effects = lifecycle.migrate_policy(self.state, migration, workflow.now())
+        if effects is not None:
+            self._commit(effects, migration.migrated_by, "policy_migrated")
 
     # -- agent actions: updates whose validators refuse what the state does not allow ----------
 

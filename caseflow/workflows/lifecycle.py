@@ -39,6 +39,7 @@ from caseflow.workflows.model import (
     MailClass,
     MessageRequest,
     NewCase,
+    PolicyMigration,
     Priority,
     Recipients,
     Resolution,
@@ -46,6 +47,7 @@ from caseflow.workflows.model import (
     ResolveRequest,
     Role,
     SlaActions,
+    SlaPolicy,
     Stage,
     Survey,
     SurveyAnswer,
@@ -766,6 +768,19 @@ def _choose_policy_again(state: CaseState, now: datetime, effects: Effects) -> N
     )
     if chosen.name == state.policy.name:
         return
+    old = state.policy
+    _switch_policy(state, chosen, now)
+    effects.event(
+        "sla_policy_changed",
+        now,
+        "system",
+        f"SLA policy {old.name} → {chosen.name} (priority {state.priority})",
+        previous_policy=old.name,
+        policy=chosen.name,
+    )
+
+
+def _switch_policy(state: CaseState, chosen: SlaPolicy, now: datetime) -> None:
     old, state.policy = state.policy, chosen
     targets = {t.kpi: t for t in chosen.targets}
     for clock in state.kpis:
@@ -775,14 +790,25 @@ def _choose_policy_again(state: CaseState, now: datetime, effects: Effects) -> N
             sla.retarget(clock, targets[clock.kpi], old.calendar, chosen.calendar, now)
         else:
             sla.stop(clock, old.calendar, now, KpiStatus.CANCELLED, f"not in policy {chosen.name}")
+
+
+def migrate_policy(state: CaseState, migration: PolicyMigration, now: datetime) -> Effects | None:
+    """An edited version of the case's own policy, applied on purpose: running clocks take the
+    new targets and calendar and keep the business time spent. None for another policy."""
+    new = migration.policy
+    if new.name != state.policy.name or new == state.policy or state.finished:
+        return None
+    _switch_policy(state, new, now)
+    state.policies = [new if p.name == new.name else p for p in state.policies]
+    effects = Effects()
     effects.event(
-        "sla_policy_changed",
+        "sla_policy_migrated",
         now,
-        "system",
-        f"SLA policy {old.name} → {chosen.name} (priority {state.priority})",
-        previous_policy=old.name,
-        policy=chosen.name,
+        migration.migrated_by,
+        f"SLA policy {new.name} migrated to its current version",
+        policy=new.name,
     )
+    return effects
 
 
 def calendar_changed(state: CaseState, change: CalendarChange, now: datetime) -> Effects | None:

@@ -644,6 +644,14 @@ class CalendarChange:
 
 
 @dataclass
+class PolicyMigration:
+    """An edited SLA policy, moved onto a running case by an explicit, audited migration."""
+
+    policy: SlaPolicy
+    migrated_by: str = "admin"
+
+
+@dataclass
 class ContextRequest:
     customer_email: str
     customer_name: str = ""

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from caseflow.activities.convert import calendar, sla_policy
 from caseflow.calendars import definition_from_dict, retime_running_cases, save_calendar
+from caseflow.policies import migrate_running_cases
 from caseflow.settings import Settings
 from caseflow.simulate import simulate
 from caseflow.store import cases
@@ -309,3 +310,34 @@ async def test_what_if_replay_shows_a_case_a_draft_policy_would_change(
     assert report.cases == 1
     assert (handle.id, "first_response#1", "missed", "met") in report.changed
     assert "first_response" in report.render()
+
+
+async def test_a_policy_edit_reaches_a_running_case_only_through_its_migration(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await harness.open_case(GOLD_CUSTOMER)  # gold: first response fails after 15 min
+    await handle.execute_update(CaseWorkflow.created)
+    with transaction(harness.sessions) as session:
+        row = next(p for p in sla_policies(session) if p.name == "gold")
+        row.targets = {
+            **row.targets,
+            "first_response": {"warn_after": "PT1H", "fail_after": "PT2H"},
+        }
+    first = next(
+        c for c in await handle.query(CaseWorkflow.sla_clocks) if c.kpi is KpiName.FIRST_RESPONSE
+    )
+    assert first.fail_after == timedelta(minutes=15)  # saving the policy changed nothing running
+
+    with transaction(harness.sessions, writes=False) as session:
+        row = next(p for p in sla_policies(session) if p.name == "gold")
+        told = await migrate_running_cases(harness.client, session, "gold", sla_policy(row))
+    assert told == [handle.id]
+    for _ in range(50):
+        clocks = await handle.query(CaseWorkflow.sla_clocks)
+        first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+        if first.fail_after == timedelta(hours=2):
+            break
+        await asyncio.sleep(0.1)
+    assert first.fail_after == timedelta(hours=2)
+    await skipping_env.sleep(timedelta(minutes=20))
+    assert not harness.sink.with_subject("SLA failure")
