@@ -234,8 +234,6 @@ def _hhmm(value: time, end: bool = False) -> str:
 
 # -- running cases ------------------------------------------------------------------------------
 
-RUNNING = ["new", "open", "awaiting_customer", "on_hold", "resolved"]
-
 
 async def retime_running_cases(
     client: Client, session: Session, name: str, changed_by: str = "admin"
@@ -246,7 +244,7 @@ async def retime_running_cases(
     if row is None:
         raise CalendarError(f"unknown calendar {name!r}")
     change = CalendarChange(calendar=spec_of(row), changed_by=changed_by)
-    numbers = cases.cases_counting_in(session, name, RUNNING)
+    numbers = cases.cases_counting_in(session, name)
     for number in numbers:
         try:
             await case_handle(client, number).signal(CaseWorkflow.calendar_changed, change)

@@ -246,8 +246,6 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
 
 # -- running cases ----------------------------------------------------------------------------
 
-RUNNING = ["new", "open", "awaiting_customer", "on_hold", "resolved"]
-
 
 async def migrate_running_cases(
     client: Client, session: Session, name: str, policy: ModelPolicy, migrated_by: str = "admin"
@@ -255,7 +253,7 @@ async def migrate_running_cases(
     """Move the running cases of this policy onto its current version (`policy`): an explicit
     step, recorded on each case; answers the case numbers told."""
     migration = PolicyMigration(policy=policy, migrated_by=migrated_by)
-    numbers = cases.cases_under_policy(session, name, RUNNING)
+    numbers = cases.cases_under_policy(session, name)
     for number in numbers:
         try:
             await case_handle(client, number).signal(CaseWorkflow.policy_migrated, migration)

@@ -7,6 +7,7 @@ import random
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,10 +107,10 @@ def offset_case_numbers(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database of this test's own, migrated and seeded, dropped afterwards."""
-    name = f"caseflow_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def empty_postgres_database(prefix: str = "caseflow_test") -> Iterator[str]:
+    """A PostgreSQL database of its own with nothing in it, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
@@ -120,17 +121,23 @@ def postgres_url() -> Iterator[str]:
         base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
             "postgresql://", "postgresql+psycopg://"
         )
-        url = f"{base}/{name}"
         try:
-            upgrade(url)
-            engine = make_engine(url)
-            with transaction(session_factory(engine)) as session:
-                seed_demo(session)
-            engine.dispose()
-            offset_case_numbers(url)
-            yield url
+            yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, migrated and seeded, dropped afterwards."""
+    with empty_postgres_database() as url:
+        upgrade(url)
+        engine = make_engine(url)
+        with transaction(session_factory(engine)) as session:
+            seed_demo(session)
+        engine.dispose()
+        offset_case_numbers(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -44,11 +44,6 @@ _EMAIL_EVENTS = frozenset({"email_in", "email_bounced"})
 def duration(text: str) -> timedelta:
     """An ISO 8601 duration such as `PT15M` or `P3D`."""
     return _DURATION.validate_python(text)
-
-
-def wall_time(text: str) -> time:
-    """`09:00`; `24:00` is midnight at the end of the day."""
-    return time(0, 0) if text == "24:00" else time.fromisoformat(text)
 
 
 def calendar(row: models.Calendar) -> CalendarSpec:

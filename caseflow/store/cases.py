@@ -22,6 +22,8 @@ from caseflow.store.models import (
 )
 
 NUMBER_PREFIX = "CAS-"
+# Cases whose workflow still runs clocks (not closed, cancelled or merged).
+RUNNING_STATUSES = ("new", "open", "awaiting_customer", "on_hold", "resolved")
 AUDITED = (
     "status",
     "stage",
@@ -193,7 +195,9 @@ def case_audit(session: Session, number: str) -> list[AuditEntry]:
     return list(session.scalars(query.order_by(AuditEntry.seq)))
 
 
-def cases_counting_in(session: Session, calendar_name: str, statuses: list[str]) -> list[str]:
+def cases_counting_in(
+    session: Session, calendar_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES
+) -> list[str]:
     """Numbers of the cases in these states whose SLA policy counts in this calendar."""
     query = (
         select(Case.number)
@@ -205,7 +209,9 @@ def cases_counting_in(session: Session, calendar_name: str, statuses: list[str])
     return list(session.scalars(query))
 
 
-def cases_under_policy(session: Session, policy_name: str, statuses: list[str]) -> list[str]:
+def cases_under_policy(
+    session: Session, policy_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES
+) -> list[str]:
     """Numbers of the cases in these states that were given this SLA policy."""
     query = select(Case.number).where(Case.sla_policy == policy_name, Case.status.in_(statuses))
     return list(session.scalars(query.order_by(Case.number)))

@@ -32,15 +32,19 @@ class CaseFacts:
 
 def matches(rule: RoutingRule, facts: CaseFacts) -> bool:
     """Every condition the rule sets must hold; a condition left empty holds."""
-    if rule.entitlements and facts.entitlement not in rule.entitlements:
-        return False
-    if rule.channels and facts.channel not in rule.channels:
-        return False
-    if rule.priorities and facts.priority not in rule.priorities:
-        return False
-    if rule.products and facts.product not in rule.products:
-        return False
-    return not rule.subject_words or _mentions_any(facts.subject, rule.subject_words)
+    return _common_hold(rule, facts) and (
+        not rule.subject_words or _mentions_any(facts.subject, rule.subject_words)
+    )
+
+
+def _common_hold(conditions: RoutingRule | PolicyConditions, facts: CaseFacts) -> bool:
+    """The conditions routing rules and policies share; each left empty holds."""
+    return (
+        (not conditions.entitlements or facts.entitlement in conditions.entitlements)
+        and (not conditions.channels or facts.channel in conditions.channels)
+        and (not conditions.priorities or facts.priority in conditions.priorities)
+        and (not conditions.products or facts.product in conditions.products)
+    )
 
 
 def route(rules: list[RoutingRule], facts: CaseFacts, default_queue: str) -> tuple[str, str]:
@@ -89,15 +93,9 @@ def choose_policy_among(
 
 
 def policy_applies(conditions: PolicyConditions, facts: CaseFacts) -> bool:
-    if conditions.entitlements and facts.entitlement not in conditions.entitlements:
-        return False
-    if conditions.priorities and facts.priority not in conditions.priorities:
-        return False
-    if conditions.channels and facts.channel not in conditions.channels:
-        return False
-    if conditions.products and facts.product not in conditions.products:
-        return False
-    return not conditions.customers or _is_customer(conditions.customers, facts)
+    return _common_hold(conditions, facts) and (
+        not conditions.customers or _is_customer(conditions.customers, facts)
+    )
 
 
 def _is_customer(customers: list[str], facts: CaseFacts) -> bool:

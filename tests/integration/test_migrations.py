@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -18,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from caseflow.store import models
 from caseflow.store.db import alembic_config, make_engine, upgrade
-from tests.conftest import POSTGRES_ADMIN_URL, missing
+from tests.conftest import empty_postgres_database
 
 VERSION_TABLE = "alembic_version"
 MODEL_TABLES = set(models.Base.metadata.tables)
@@ -33,19 +31,8 @@ def sqlite_empty_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_empty_url() -> Iterator[str]:
     """A PostgreSQL database of this test's own with nothing in it, dropped afterwards."""
-    name = f"caseflow_migrations_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
-        raise
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-            yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_postgres_database("caseflow_migrations") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
