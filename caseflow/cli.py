@@ -72,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     command("api", run_api, "the HTTP API")
     command("intake", run_intake, "read the support mailbox and hand each email to its case")
     command("seed", run_seed, "load the demo organisation (idempotent)")
+    sub = command(
+        "import",
+        run_import,
+        "load a whole organisation from YAML (idempotent; all or nothing)",
+    )
+    sub.add_argument("file", type=Path, help="the organisation's YAML file (see the README)")
+    sub.add_argument(
+        "--no-retime", action="store_true", help="do not re-time running cases of edited calendars"
+    )
+    command("export", run_export, "print the whole configuration as YAML that import reads")
 
     db = commands.add_parser("db", help="the database").add_subparsers(metavar="ACTION")
     sub = db.add_parser("upgrade", help="migrate the database to the latest schema")
@@ -238,6 +248,57 @@ def run_seed(settings: Settings, _: argparse.Namespace) -> None:
         seed_demo(session)
     engine.dispose()
     logger.info("demo organisation loaded")
+
+
+def run_import(settings: Settings, args: argparse.Namespace) -> None:
+    import yaml
+
+    from caseflow.configuration import ConfigError, import_organisation, kind_named
+
+    try:
+        data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise UsageError(f"cannot read {args.file}: {err}") from None
+    engine = make_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    try:
+        try:
+            with transaction(sessions) as session:
+                report = import_organisation(session, data)
+        except ConfigError as err:
+            raise UsageError(f"{args.file}: nothing imported: {err.detail}") from None
+        print(report.render())
+        hooks = [
+            (kind_named(name), keys)
+            for name, keys in report.changed().items()
+            if kind_named(name).after_commit is not None
+        ]
+        if hooks and not args.no_retime:
+
+            async def tell_running_cases() -> None:
+                client = await connect(settings.temporal_address, settings.temporal_namespace)
+                for kind, keys in hooks:
+                    assert kind.after_commit is not None
+                    with transaction(sessions, writes=False) as session:
+                        await kind.after_commit(client, session, keys)
+
+            asyncio.run(tell_running_cases())
+    finally:
+        engine.dispose()
+
+
+def run_export(settings: Settings, _: argparse.Namespace) -> None:
+    import yaml
+
+    from caseflow.configuration import export_organisation
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine), writes=False) as session:
+            data = export_organisation(session)
+    finally:
+        engine.dispose()
+    print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
 
 
 def run_temporal_setup(settings: Settings, _: argparse.Namespace) -> None:

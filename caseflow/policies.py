@@ -220,7 +220,8 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
     if calendar is None:
         raise PolicyError(f"{definition.name}: unknown calendar {definition.calendar!r}")
     if definition.default:  # one default policy
-        session.execute(update(SlaPolicy).values(is_default=False))
+        others = (SlaPolicy.name != definition.name) & SlaPolicy.is_default.is_(True)
+        session.execute(update(SlaPolicy).where(others).values(is_default=False))
     row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == definition.name))
     if row is None:
         row = SlaPolicy(name=definition.name)
@@ -232,7 +233,8 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
         for t in definition.targets
     }
     row.position = definition.position
-    row.conditions = _CONDITIONS.dump_python(definition.conditions, mode="json")
+    conditions = _CONDITIONS.dump_python(definition.conditions, mode="json")
+    row.conditions = {k: v for k, v in conditions.items() if v}
     row.on_warning = _dump_actions(definition.on_warning)
     row.on_failure = _dump_actions(definition.on_failure)
     if definition.on_failure and definition.on_failure.move_to_queue:

@@ -66,7 +66,7 @@ POLICIES: list[dict[str, Any]] = [
         "targets": {
             "first_response": {"warn_after": "PT3H", "fail_after": "PT4H"},
             "next_response": {"warn_after": "PT6H", "fail_after": "PT8H"},
-            "resolution": {"warn_after": "PT16H", "fail_after": "PT24H"},
+            "resolution": {"warn_after": "PT16H", "fail_after": "P1D"},
         },
     },
 ]

@@ -17,7 +17,7 @@ ALLOWED = {
     "workflows": set(),
     "activities": {"workflows", "store", "mail", "settings", "signing", "calendars"},
     "intake": {"workflows", "store", "mail", "settings", "signing"},
-    "api": {"workflows", "store", "settings", "signing"},
+    "api": {"workflows", "store", "settings", "signing", "configuration"},
     "store": set(),
     "mail": {"settings", "signing"},
     "signing": set(),
@@ -25,6 +25,7 @@ ALLOWED = {
     "calendars": {"workflows", "store"},
     "policies": {"workflows", "store"},
     "simulate": {"workflows", "store"},
+    "configuration": {"workflows", "store", "calendars", "policies"},
     "__init__": set(),
 }
 NOBODY_IMPORTS = {"api", "intake", "devstack", "worker", "cli"}

@@ -1,0 +1,196 @@
+"""The admin API: list, read, create-or-update and delete every configuration object, and import
+a whole organisation. Admins only. One set of routes per configuration kind, built from the
+registry, so each has its own documented body in the OpenAPI schema."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from caseflow.api import schemas
+from caseflow.api.deps import AgentDep, SessionsDep, get_client, read
+from caseflow.api.errors import ApiError
+from caseflow.configuration import (
+    ConfigError,
+    Kind,
+    apply,
+    export_organisation,
+    import_organisation,
+    kinds,
+    remove,
+)
+from caseflow.store.db import transaction
+from caseflow.workflows.model import Actor, Role
+
+logger = logging.getLogger(__name__)
+ERROR_STATUS = {"not_found": 404, "duplicate": 409, "in_use": 409}  # else 422
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 422)
+}
+
+
+def admin(agent: AgentDep) -> Actor:
+    if agent.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", "only admins change the configuration")
+    return agent
+
+
+AdminDep = Annotated[Actor, Depends(admin)]
+
+
+class Saved(BaseModel):
+    outcome: str  # created, updated, unchanged
+    object: dict[str, Any]
+
+
+class Imported(BaseModel):
+    results: dict[str, dict[str, str]]
+    created: int
+    updated: int
+    unchanged: int
+
+
+def refused(err: ConfigError) -> ApiError:
+    return ApiError(ERROR_STATUS.get(err.code, 422), err.code, err.detail)
+
+
+async def _after_commit(request: Request, changed: dict[str, list[str]]) -> None:
+    """Tell running cases about what changed (e.g. an edited calendar), once committed."""
+    hooks = [(k, changed[k.name]) for k in kinds() if k.after_commit and changed.get(k.name)]
+    if not hooks:
+        return
+    try:
+        client: Client = await get_client(request)
+    except ApiError:
+        logger.warning("saved %s but Temporal is unreachable: running cases not told", changed)
+        return
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    for kind, keys in hooks:
+        assert kind.after_commit is not None
+        with transaction(sessions, writes=False) as session:
+            await kind.after_commit(client, session, keys)
+
+
+def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
+    spec = kind.spec
+    path = f"/{kind.name}"
+
+    async def list_objects(_: AdminDep, sessions: SessionsDep) -> list[dict[str, Any]]:
+        found = await read(sessions, kind.dump)
+        return [s.model_dump(mode="json") for s in found]
+
+    async def get_object(key: str, _: AdminDep, sessions: SessionsDep) -> dict[str, Any]:
+        found: BaseModel | None = await read(sessions, lambda s: kind.find(s, key))
+        if found is None:
+            raise ApiError(404, "not_found", f"no {kind.name} {key!r}")
+        return found.model_dump(mode="json")
+
+    async def put_object(
+        key: str,
+        request: Request,
+        _: AdminDep,
+        sessions: SessionsDep,
+        given: BaseModel,  # the kind's own model: see below
+    ) -> Saved:
+        body: BaseModel = given
+        if kind.key(body) != key:
+            raise ApiError(
+                422, "invalid", f"the path says {key!r} but the object {kind.key(body)!r}"
+            )
+
+        def save() -> str:
+            with transaction(sessions) as session:
+                return apply(session, kind, body)
+
+        try:
+            outcome = await run_in_threadpool(save)
+        except ConfigError as err:
+            raise refused(err) from None
+        if outcome != "unchanged":
+            await _after_commit(request, {kind.name: [key]})
+        return Saved(outcome=outcome, object=body.model_dump(mode="json"))
+
+    async def delete_object(key: str, _: AdminDep, sessions: SessionsDep) -> Response:
+        def delete() -> None:
+            with transaction(sessions) as session:
+                remove(session, kind, key)
+
+        try:
+            await run_in_threadpool(delete)
+        except ConfigError as err:
+            raise refused(err) from None
+        return Response(status_code=204)
+
+    # Annotations are strings here (postponed evaluation): give FastAPI the kind's model itself.
+    put_object.__annotations__["given"] = Annotated[spec, Body()]
+    summary = kind.describe or kind.name
+    router.add_api_route(
+        path, list_objects, methods=["GET"], responses=ERRORS, summary=f"List {kind.name}",
+        description=summary,
+    )  # fmt: skip
+    router.add_api_route(
+        f"{path}/{{key}}", get_object, methods=["GET"], responses=ERRORS,
+        summary=f"Read one of {kind.name}",
+    )  # fmt: skip
+    router.add_api_route(
+        f"{path}/{{key}}", put_object, methods=["PUT"], responses=ERRORS,
+        summary=f"Create or update one of {kind.name}", description=summary,
+    )  # fmt: skip
+    if kind.delete is not None:
+        router.add_api_route(
+            f"{path}/{{key}}", delete_object, methods=["DELETE"], status_code=204,
+            responses=ERRORS, summary=f"Delete one of {kind.name}",
+        )  # fmt: skip
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    @router.get("", responses=ERRORS, summary="The configuration kinds")
+    async def list_kinds(_: AdminDep) -> dict[str, str]:
+        return {k.name: k.describe for k in kinds()}
+
+    @router.get("/export", responses=ERRORS, summary="The whole organisation, as import reads it")
+    async def export(_: AdminDep, sessions: SessionsDep) -> dict[str, list[dict[str, Any]]]:
+        return await read(sessions, export_organisation)
+
+    @router.post(
+        "/import",
+        responses=ERRORS,
+        summary="Import a whole organisation (YAML or JSON, the file of `caseflow import`)",
+        openapi_extra={
+            "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}
+        },
+    )
+    async def import_file(request: Request, _: AdminDep, sessions: SessionsDep) -> Imported:
+        try:
+            data = yaml.safe_load(await request.body())
+        except yaml.YAMLError as err:
+            raise ApiError(422, "invalid", f"not YAML or JSON: {err}") from None
+
+        def run() -> Any:
+            with transaction(sessions) as session:
+                return import_organisation(session, data)
+
+        try:
+            report = await run_in_threadpool(run)
+        except ConfigError as err:
+            raise refused(err) from None
+        await _after_commit(request, report.changed())
+        return Imported(
+            results=report.results,
+            created=report.count("created"),
+            updated=report.count("updated"),
+            unchanged=report.count("unchanged"),
+        )
+
+    for kind in kinds():
+        _routes_for(router, kind)
+    return router

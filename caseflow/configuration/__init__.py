@@ -1,0 +1,27 @@
+"""Every configuration object of an organisation: one `Kind` per sort, saved through the admin
+API and `caseflow import`. Importing this package registers every kind."""
+
+from caseflow.configuration import scheduling  # noqa: F401  (registers its kinds)
+from caseflow.configuration.base import (
+    ConfigError,
+    ImportReport,
+    Kind,
+    apply,
+    export_organisation,
+    import_organisation,
+    kind_named,
+    kinds,
+    remove,
+)
+
+__all__ = [
+    "ConfigError",
+    "ImportReport",
+    "Kind",
+    "apply",
+    "export_organisation",
+    "import_organisation",
+    "kind_named",
+    "kinds",
+    "remove",
+]

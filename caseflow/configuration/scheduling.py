@@ -1,0 +1,242 @@
+"""Calendars, SLA policies and products as configuration kinds (their YAML is in the README)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from caseflow.calendars import (
+    WEEKDAYS,
+    country_holidays,
+    definition_from_dict,
+    retime_running_cases,
+    save_calendar,
+)
+from caseflow.configuration.base import ConfigError, Kind, register
+from caseflow.policies import PolicyError, policy_from_dict, save_policy
+from caseflow.store.directory import sla_policies
+from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
+from caseflow.workflows.calendar import CalendarError
+
+STRICT = ConfigDict(extra="forbid")
+
+
+# -- calendars ------------------------------------------------------------------------------------
+
+
+class HolidaysSpec(BaseModel):
+    model_config = STRICT
+    country: str | None = None
+    subdivision: str | None = None
+    dates: list[date] = Field(default_factory=list)
+
+
+class ClosureSpec(BaseModel):
+    model_config = STRICT
+    start: str
+    end: str
+    reason: str = ""
+
+
+class CalendarConfig(BaseModel):
+    """Business hours per weekday ("09:00-13:00"), an IANA zone, holidays and closures; no
+    hours: open around the clock."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=100)
+    timezone: str = "UTC"
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    holidays: HolidaysSpec = Field(default_factory=HolidaysSpec)
+    closures: list[ClosureSpec] = Field(default_factory=list)
+
+
+def _save_calendar(session: Session, spec: CalendarConfig) -> None:
+    try:
+        definition = definition_from_dict(spec.model_dump(mode="json"))
+    except CalendarError as err:
+        raise ConfigError("invalid", str(err)) from None
+    save_calendar(session, definition)
+
+
+def _dump_calendars(session: Session) -> list[CalendarConfig]:
+    return [
+        _calendar_spec(row) for row in session.scalars(select(Calendar).order_by(Calendar.name))
+    ]
+
+
+def _calendar_spec(row: Calendar) -> CalendarConfig:
+    hours: dict[str, list[str]] = {}
+    for interval in sorted(row.hours, key=lambda h: (int(h["weekday"]), h["start"])):
+        hours.setdefault(WEEKDAYS[int(interval["weekday"])], []).append(
+            f"{interval['start']}-{interval['end']}"
+        )
+    dates = [date.fromisoformat(d) for d in row.holidays]
+    if row.country:  # the country's own holidays are expanded on save: keep only the others
+        definition = definition_from_dict(
+            {"name": row.name, "holidays": {"country": row.country, "subdivision": row.subdivision}}
+        )
+        years = range(min(d.year for d in dates), max(d.year for d in dates) + 1) if dates else None
+        public = country_holidays(definition, years) if years else set()
+        dates = [d for d in dates if d not in public]
+    return CalendarConfig(
+        name=row.name,
+        timezone=row.timezone,
+        hours=hours,
+        holidays=HolidaysSpec(country=row.country, subdivision=row.subdivision, dates=dates),
+        closures=[ClosureSpec(**c) for c in row.closures or []],
+    )
+
+
+def _delete_calendar(session: Session, name: str) -> None:
+    row = session.scalar(select(Calendar).where(Calendar.name == name))
+    assert row is not None
+    users = list(session.scalars(select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id)))
+    if users:
+        raise ConfigError("in_use", f"calendar {name!r} is used by SLA policies {', '.join(users)}")
+    session.delete(row)
+
+
+async def _retime(client: Client, session: Session, names: list[str]) -> None:
+    for name in names:
+        await retime_running_cases(client, session, name)
+
+
+calendars = register(
+    Kind(
+        name="calendars",
+        spec=CalendarConfig,
+        key=lambda s: s.name,
+        save=_save_calendar,
+        dump=_dump_calendars,
+        delete=_delete_calendar,
+        describe="Business hours, time zone, holidays and closures that SLA clocks count in.",
+        after_commit=_retime,
+    )
+)
+
+
+# -- SLA policies ---------------------------------------------------------------------------------
+
+
+class TargetSpec(BaseModel):
+    model_config = STRICT
+    warn_after: timedelta
+    fail_after: timedelta
+
+
+class PolicyConfig(BaseModel):
+    """KPIs with warn/fail durations counted in a calendar, the states that pause them, the
+    conditions that choose the policy, and what a warning or a failure does."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=100)
+    calendar: str = "24x7"
+    default: bool = False
+    position: int = 100
+    pause_states: list[str] = Field(default_factory=lambda: ["awaiting_customer", "on_hold"])
+    kpis: dict[str, TargetSpec]
+    conditions: dict[str, list[Any]] = Field(default_factory=dict)
+    on_warning: dict[str, Any] | None = None
+    on_failure: dict[str, Any] | None = None
+
+
+def _save_policy(session: Session, spec: PolicyConfig) -> None:
+    try:
+        definition = policy_from_dict(spec.model_dump(mode="json", exclude_none=True))
+        save_policy(session, definition)
+    except PolicyError as err:
+        code = (
+            "unknown_reference"
+            if "unknown calendar" in str(err) or "unknown queue" in str(err)
+            else "invalid"
+        )
+        raise ConfigError(code, str(err)) from None
+
+
+def _dump_policies(session: Session) -> list[PolicyConfig]:
+    return [
+        PolicyConfig(
+            name=row.name,
+            calendar=row.calendar.name,
+            default=row.is_default,
+            position=row.position,
+            pause_states=list(row.pause_states),
+            kpis={k: TargetSpec.model_validate(v) for k, v in row.targets.items()},
+            conditions={k: v for k, v in (row.conditions or {}).items() if v},
+            on_warning=row.on_warning,
+            on_failure=row.on_failure,
+        )
+        for row in sla_policies(session)
+    ]
+
+
+def _delete_policy(session: Session, name: str) -> None:
+    row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == name))
+    assert row is not None
+    if row.is_default:
+        raise ConfigError("in_use", f"{name!r} is the default policy: make another default first")
+    users = list(
+        session.scalars(select(Entitlement.name).where(Entitlement.sla_policy_id == row.id))
+    )
+    if users:
+        raise ConfigError(
+            "in_use", f"SLA policy {name!r} is brought by entitlements {', '.join(users)}"
+        )
+    session.delete(row)  # running cases keep the copy pinned on them
+
+
+sla_policies_kind = register(
+    Kind(
+        name="sla_policies",
+        spec=PolicyConfig,
+        key=lambda s: s.name,
+        save=_save_policy,
+        dump=_dump_policies,
+        delete=_delete_policy,
+        describe="SLA policies; an edit reaches running cases only through `caseflow sla migrate`.",
+    )
+)
+
+
+# -- products -------------------------------------------------------------------------------------
+
+
+class ProductConfig(BaseModel):
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=100)
+
+
+def _save_product(session: Session, spec: ProductConfig) -> None:
+    if session.scalar(select(Product).where(Product.name == spec.name)) is None:
+        session.add(Product(name=spec.name))
+
+
+def _dump_products(session: Session) -> list[ProductConfig]:
+    names = session.scalars(select(Product.name).order_by(Product.name))
+    return [ProductConfig(name=name) for name in names]
+
+
+def _delete_product(session: Session, name: str) -> None:
+    used = session.scalar(select(func.count()).select_from(Case).where(Case.product == name))
+    if used:
+        raise ConfigError("in_use", f"product {name!r} is on {used} cases")
+    row = session.scalar(select(Product).where(Product.name == name))
+    session.delete(row)
+
+
+products = register(
+    Kind(
+        name="products",
+        spec=ProductConfig,
+        key=lambda s: s.name,
+        save=_save_product,
+        dump=_dump_products,
+        delete=_delete_product,
+        describe="What cases are about; cases name a product for per-product reports.",
+    )
+)
