@@ -790,6 +790,14 @@ def _switch_policy(state: CaseState, chosen: SlaPolicy, now: datetime) -> None:
             sla.retarget(clock, targets[clock.kpi], old.calendar, chosen.calendar, now)
         else:
             sla.stop(clock, old.calendar, now, KpiStatus.CANCELLED, f"not in policy {chosen.name}")
+    # The new policy may pause in other states than the old one: the clocks follow the new one.
+    pausing = state.status in set(chosen.pause_states)
+    reason = f"{state.status} under policy {chosen.name}"
+    for clock in state.kpis:
+        if pausing:
+            sla.pause(clock, chosen.calendar, now, reason)
+        else:
+            sla.resume(clock, chosen.calendar, now, reason)
 
 
 def migrate_policy(state: CaseState, migration: PolicyMigration, now: datetime) -> Effects | None:

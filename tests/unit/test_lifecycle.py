@@ -1543,6 +1543,25 @@ def test_raising_the_priority_chooses_the_policy_again_and_keeps_time_spent() ->
     assert resolution.fail_at == T0 + timedelta(hours=4)  # time spent since creation is kept
 
 
+def test_clocks_follow_the_pause_states_of_the_policy_chosen_again() -> None:
+    """Waiting on the customer pauses the standard policy but not one that counts it."""
+    counting = urgent_policy()
+    counting.pause_states = [CaseStatus.ON_HOLD]
+    state, _ = lifecycle.create(NUMBER, new_email_case(), with_policies(counting), T0)
+    act(state, "pick", ActionRequest(agent()), T0 + STEP)
+    act(state, "wait", WaitRequest(agent(), reason="logs"), T0 + 2 * STEP)
+    assert clock(state, KpiName.RESOLUTION).status is KpiStatus.PAUSED
+
+    act(state, "escalate", EscalateRequest(agent(), priority=Priority.CRITICAL), T0 + 3 * STEP)
+
+    resolution = clock(state, KpiName.RESOLUTION)
+    assert resolution.status is KpiStatus.IN_PROGRESS
+    assert resolution.running_since == T0 + 3 * STEP
+    assert resolution.fail_at == T0 + STEP + timedelta(hours=4)  # the paused step not counted
+    act(state, "resume", ActionRequest(agent()), T0 + 4 * STEP)  # the customer's answer
+    assert clock(state, KpiName.RESOLUTION).status is KpiStatus.IN_PROGRESS
+
+
 def test_a_failure_escalates_and_notifies_as_its_policy_says() -> None:
     state, _ = lifecycle.create(
         NUMBER, new_email_case(priority=Priority.CRITICAL), with_policies(urgent_policy()), T0
