@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from caseflow.activities.cases import CaseActivities
 from caseflow.activities.email import EmailActivities
@@ -22,6 +23,13 @@ from caseflow.workflows.starter import connect
 logger = logging.getLogger(__name__)
 
 ACTIVITY_THREADS = 20
+# The sandbox re-imports a workflow's module for every run it starts (case creation, and each
+# run rebuilt after eviction from the cache). Caseflow's workflow package imports nothing
+# non-deterministic (tests/unit/test_architecture.py), so it is passed through whole: imported
+# once, shared by every run.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("caseflow.workflows")
+)
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
@@ -48,6 +56,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_runner=WORKFLOW_RUNNER,
         **options,  # type: ignore[arg-type]
     )
 
