@@ -11,6 +11,7 @@ from caseflow import calendars
 from caseflow.store import models
 from caseflow.store.cases import CaseWrite
 from caseflow.store.directory import ActiveEntitlement
+from caseflow.store.knowledge import ArticleUseRecord
 from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import (
     CaseRecord,
@@ -161,6 +162,22 @@ def case_write(record: CaseRecord) -> CaseWrite:
             }
             for c in record.entitlement_changes
         ],
+        article_uses=[_article_use(snap.number, record.seq, e) for e in _articles_sent(record)],
+    )
+
+
+def _articles_sent(record: CaseRecord) -> list[TimelineEvent]:
+    return [e for e in record.events if e.kind == "replied" and e.data.get("article_id")]
+
+
+def _article_use(number: str, seq: int, event: TimelineEvent) -> ArticleUseRecord:
+    return ArticleUseRecord(
+        article_id=int(event.data["article_id"]),
+        version=int(event.data.get("article_version") or 0),
+        case_number=number,
+        seq=seq,
+        actor=event.actor,
+        used_at=event.at,
     )
 
 

@@ -19,6 +19,7 @@ from caseflow.calendars import (
 )
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.policies import PolicyError, policy_from_dict, save_policy
+from caseflow.store import knowledge
 from caseflow.store.directory import sla_policies
 from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
 from caseflow.workflows.calendar import CalendarError
@@ -225,6 +226,9 @@ def _delete_product(session: Session, name: str) -> None:
     used = session.scalar(select(func.count()).select_from(Case).where(Case.product == name))
     if used:
         raise ConfigError("in_use", f"product {name!r} is on {used} cases")
+    articles = knowledge.using_product(session, name)
+    if articles:
+        raise ConfigError("in_use", f"product {name!r} has articles {', '.join(articles)}")
     row = session.scalar(select(Product).where(Product.name == name))
     session.delete(row)
 

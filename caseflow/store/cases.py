@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from caseflow.store.knowledge import ArticleUseRecord, record_uses
 from caseflow.store.models import (
     AuditEntry,
     Calendar,
@@ -78,6 +79,7 @@ class CaseWrite:
     events: list[dict[str, Any]] = field(default_factory=list)
     sla_instances: list[dict[str, Any]] = field(default_factory=list)
     entitlement_uses: list[dict[str, Any]] = field(default_factory=list)
+    article_uses: list[ArticleUseRecord] = field(default_factory=list)
 
 
 def apply_case_write(session: Session, write: CaseWrite) -> bool:
@@ -107,6 +109,7 @@ def apply_case_write(session: Session, write: CaseWrite) -> bool:
     )
     _upsert_sla_instances(session, write.number, write.sla_instances)
     _add_entitlement_uses(session, write.entitlement_uses)
+    record_uses(session, write.article_uses)
     return True
 
 

@@ -212,6 +212,9 @@ class Product(Base):
 
 
 class KnowledgeArticle(Base):
+    """An article of the knowledge base, at its latest version. Its full-text index (an FTS5
+    table on SQLite, a GIN index on PostgreSQL) is made by migration 0005 over `search_terms`."""
+
     __tablename__ = "knowledge_articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -220,6 +223,46 @@ class KnowledgeArticle(Base):
     keywords: Mapped[str] = mapped_column(String(500), default="")
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    product: Mapped[str | None] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    use_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100), default="", server_default=text("''"))
+    # The distinct terms of title, keywords and body (caseflow.store.textsearch), space-separated.
+    search_terms: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+
+
+class ArticleVersion(Base):
+    """Every saved content of an article, kept: what was sent to a customer stays readable."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(String(500), default="")
+    product: Mapped[str | None] = mapped_column(String(100))
+    published: Mapped[bool] = mapped_column(Boolean)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    saved_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ArticleUse(Base):
+    """An article sent to a customer, once per case event: a retried activity counts it once."""
+
+    __tablename__ = "article_uses"
+    __table_args__ = (UniqueConstraint("case_number", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    case_number: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    used_at: Mapped[datetime] = mapped_column()
 
 
 # ---------------------------------------------------------------------------------------------

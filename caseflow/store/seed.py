@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caseflow.store import knowledge
 from caseflow.store.models import (
     Account,
     Calendar,
     Contact,
     Entitlement,
-    KnowledgeArticle,
     Product,
     Queue,
     RoutingRule,
@@ -109,7 +109,8 @@ def seed_demo(session: Session) -> None:
     for name in PRODUCTS:
         _get_or_add(session, Product, name=name)
     for title, body, keywords in ARTICLES:
-        _get_or_add(session, KnowledgeArticle, title=title, body=body, keywords=keywords)
+        if knowledge.find(session, title) is None:
+            knowledge.save_article(session, knowledge.ArticleContent(title, body, keywords), "seed")
     session.flush()
 
 

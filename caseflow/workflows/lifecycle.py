@@ -273,8 +273,19 @@ def _check_message(state: CaseState, request: MessageRequest) -> None:
 
 def _reply(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
     effects = Effects()
-    _send_reply(state, request.actor.handle, request.body, now, effects)
+    _send_reply(state, request.actor.handle, request.body, now, effects, _article_sent(request))
     return effects
+
+
+def _article_sent(request: MessageRequest) -> dict[str, str]:
+    """What the timeline keeps of a knowledge article sent in a reply (its use is counted)."""
+    if request.article_id is None:
+        return {}
+    return {
+        "article_id": str(request.article_id),
+        "article_title": request.article_title,
+        "article_version": str(request.article_version),
+    }
 
 
 def _note(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
@@ -1016,9 +1027,19 @@ def _add_copied(state: CaseState, copied: list[str]) -> None:
             state.participants.append(address)
 
 
-def _send_reply(state: CaseState, agent: str, body: str, now: datetime, effects: Effects) -> None:
+def _send_reply(
+    state: CaseState,
+    agent: str,
+    body: str,
+    now: datetime,
+    effects: Effects,
+    article: dict[str, str] | None = None,
+) -> None:
     _respond(state, now)
-    effects.event("replied", now, agent, "Public reply to the customer", body)
+    summary = "Public reply to the customer"
+    if article:
+        summary = f"Knowledge article sent to the customer: {article['article_title']}"
+    effects.event("replied", now, agent, summary, body, **(article or {}))
     effects.emails.append(
         _to_customer(
             state,

@@ -528,10 +528,14 @@ class AssignRequest:
 
 @dataclass
 class MessageRequest:
-    """reply (public, emailed to the customer) and note (internal)."""
+    """reply (public, emailed to the customer) and note (internal). A reply that sends a
+    knowledge article names it: the body is then the article's text."""
 
     actor: Actor
     body: str
+    article_id: int | None = None
+    article_title: str = ""
+    article_version: int = 0
 
 
 @dataclass

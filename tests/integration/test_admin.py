@@ -17,7 +17,6 @@ from caseflow.configuration import (
     ConfigError,
     export_organisation,
     import_organisation,
-    kind_named,
 )
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
@@ -199,4 +198,3 @@ def test_an_unknown_section_or_a_name_given_twice_is_refused(
     with transaction(sessions) as session, pytest.raises(ConfigError) as twice:
         import_organisation(session, {"products": [{"name": "A"}, {"name": "A"}]})
     assert twice.value.code == "duplicate"
-    assert kind_named("products").find

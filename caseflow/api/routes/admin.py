@@ -95,7 +95,7 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
     async def put_object(
         key: str,
         request: Request,
-        _: AdminDep,
+        actor: AdminDep,
         sessions: SessionsDep,
         given: BaseModel,  # the kind's own model: see below
     ) -> Saved:
@@ -107,6 +107,7 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
 
         def save() -> str:
             with transaction(sessions) as session:
+                session.info["actor"] = actor.handle  # who changed it, for kinds that keep it
                 return apply(session, kind, body)
 
         try:
@@ -136,16 +137,16 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
         description=summary,
     )  # fmt: skip
     router.add_api_route(
-        f"{path}/{{key}}", get_object, methods=["GET"], responses=ERRORS,
+        f"{path}/{{key:path}}", get_object, methods=["GET"], responses=ERRORS,
         summary=f"Read one of {kind.name}",
     )  # fmt: skip
     router.add_api_route(
-        f"{path}/{{key}}", put_object, methods=["PUT"], responses=ERRORS,
+        f"{path}/{{key:path}}", put_object, methods=["PUT"], responses=ERRORS,
         summary=f"Create or update one of {kind.name}", description=summary,
     )  # fmt: skip
     if kind.delete is not None:
         router.add_api_route(
-            f"{path}/{{key}}", delete_object, methods=["DELETE"], status_code=204,
+            f"{path}/{{key:path}}", delete_object, methods=["DELETE"], status_code=204,
             responses=ERRORS, summary=f"Delete one of {kind.name}",
         )  # fmt: skip
 
@@ -169,7 +170,7 @@ def build_router() -> APIRouter:
             "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}
         },
     )
-    async def import_file(request: Request, _: AdminDep, sessions: SessionsDep) -> Imported:
+    async def import_file(request: Request, actor: AdminDep, sessions: SessionsDep) -> Imported:
         try:
             data = yaml.safe_load(await request.body())
         except yaml.YAMLError as err:
@@ -177,6 +178,7 @@ def build_router() -> APIRouter:
 
         def run() -> Any:
             with transaction(sessions) as session:
+                session.info["actor"] = actor.handle
                 return import_organisation(session, data)
 
         try:
