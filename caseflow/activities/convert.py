@@ -13,6 +13,7 @@ from caseflow.store.cases import CaseWrite
 from caseflow.store.directory import ActiveEntitlement
 from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import (
+    CaseActivity,
     CaseRecord,
     CaseStatus,
     Channel,
@@ -141,6 +142,8 @@ def case_write(record: CaseRecord) -> CaseWrite:
         "updated_at": snap.updated_at,
         "resolved_at": snap.resolved_at,
         "closed_at": snap.closed_at,
+        "parent_number": snap.parent,
+        "merged_into": snap.merged_into,
     }
     return CaseWrite(
         number=snap.number,
@@ -161,7 +164,27 @@ def case_write(record: CaseRecord) -> CaseWrite:
             }
             for c in record.entitlement_changes
         ],
+        activities=[_activity(a) for a in snap.activities],
     )
+
+
+def _activity(activity: CaseActivity) -> dict[str, Any]:
+    return {
+        "activity_id": activity.id,
+        "kind": str(activity.kind),
+        "subject": activity.subject[:300],
+        "description": activity.description,
+        "owner": activity.owner,
+        "status": str(activity.status),
+        "due_at": activity.due_at,
+        "created_by": activity.created_by[:100],
+        "created_at": activity.created_at,
+        "closed_by": activity.closed_by,
+        "closed_at": activity.closed_at,
+        "resolution": activity.resolution,
+        "time_spent_minutes": activity.time_spent_minutes,
+        "billable_minutes": activity.billable_minutes,
+    }
 
 
 def _event(event: TimelineEvent) -> dict[str, Any]:

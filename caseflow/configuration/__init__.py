@@ -1,7 +1,10 @@
 """Every configuration object of an organisation: one `Kind` per sort, saved through the admin
 API and `caseflow import`. Importing this package registers every kind."""
 
-from caseflow.configuration import scheduling  # noqa: F401  (registers its kinds)
+from caseflow.configuration import (
+    scheduling,  # noqa: F401  (registers its kinds)
+    stages,  # noqa: F401  (registers its kind)
+)
 from caseflow.configuration.base import (
     ConfigError,
     ImportReport,
