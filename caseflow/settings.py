@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # an hour.
     ack_limit_per_day: int = Field(default=5, ge=0)
     loop_breaker_per_hour: int = Field(default=10, ge=1)
+    # A child case may be resolved (and so closed) only once its parent case is.
+    child_resolve_requires_parent: bool = False
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> Settings:

@@ -14,6 +14,7 @@ from caseflow.store.directory import ActiveEntitlement
 from caseflow.store.knowledge import ArticleUseRecord
 from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import (
+    CaseActivity,
     CaseRecord,
     CaseStatus,
     Channel,
@@ -142,6 +143,8 @@ def case_write(record: CaseRecord) -> CaseWrite:
         "updated_at": snap.updated_at,
         "resolved_at": snap.resolved_at,
         "closed_at": snap.closed_at,
+        "parent_number": snap.parent,
+        "merged_into": snap.merged_into,
     }
     return CaseWrite(
         number=snap.number,
@@ -163,6 +166,7 @@ def case_write(record: CaseRecord) -> CaseWrite:
             for c in record.entitlement_changes
         ],
         article_uses=[_article_use(snap.number, record.seq, e) for e in _articles_sent(record)],
+        activities=[_activity(a) for a in snap.activities],
     )
 
 
@@ -179,6 +183,25 @@ def _article_use(number: str, seq: int, event: TimelineEvent) -> ArticleUseRecor
         actor=event.actor,
         used_at=event.at,
     )
+
+
+def _activity(activity: CaseActivity) -> dict[str, Any]:
+    return {
+        "activity_id": activity.id,
+        "kind": str(activity.kind),
+        "subject": activity.subject[:300],
+        "description": activity.description,
+        "owner": activity.owner,
+        "status": str(activity.status),
+        "due_at": activity.due_at,
+        "created_by": activity.created_by[:100],
+        "created_at": activity.created_at,
+        "closed_by": activity.closed_by,
+        "closed_at": activity.closed_at,
+        "resolution": activity.resolution,
+        "time_spent_minutes": activity.time_spent_minutes,
+        "billable_minutes": activity.billable_minutes,
+    }
 
 
 def _event(event: TimelineEvent) -> dict[str, Any]:

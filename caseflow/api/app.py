@@ -11,7 +11,16 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from caseflow.api import errors
-from caseflow.api.routes import admin, attachments, cases, health, knowledge, links, quarantine
+from caseflow.api.routes import (
+    admin,
+    attachments,
+    cases,
+    health,
+    knowledge,
+    links,
+    quarantine,
+    related,
+)
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.starter import connect
@@ -72,6 +81,7 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(related.router)
     app.include_router(attachments.router)
     app.include_router(links.router)
     app.include_router(quarantine.router)

@@ -15,7 +15,13 @@ from temporalio.service import RPCError, RPCStatusCode
 logger = logging.getLogger(__name__)
 
 # A refusal's code (lifecycle.Refusal) → status; every other refusal is a 409 conflict.
-REFUSAL_STATUS = {"forbidden": 403, "invalid_input": 422, "unknown_action": 404}
+REFUSAL_STATUS = {
+    "forbidden": 403,
+    "invalid_input": 422,
+    "unknown_action": 404,
+    "unknown_activity": 404,
+    "related_unavailable": 503,
+}
 UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 
 

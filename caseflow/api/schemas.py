@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from caseflow.store.models import (
     Attachment,
     AuditEntry,
     Case,
+    CaseActivity,
     CaseEvent,
     OutboundEmail,
     SlaInstance,
@@ -19,6 +20,7 @@ from caseflow.workflows.model import Channel
 
 TEXT = 100_000
 EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+CASE_NUMBER = r"^[Cc][Aa][Ss]-\d{6,12}$"
 Priority = Field(default=None, ge=1, le=4, description="1 critical … 4 low")
 
 
@@ -201,6 +203,10 @@ class CaseDetail(CaseSummary):
     timeline: list[TimelineEntry]
     emails: list[Email]
     audit: list[Audit]
+    parent: str | None = None
+    children: list[str] = Field(default_factory=list)
+    merged_into: str | None = None
+    merged_from: list[str] = Field(default_factory=list)
 
 
 class Health(BaseModel):
@@ -275,3 +281,75 @@ class InboundContent(BaseModel):
     text: str
     html: str | None
     attachments: list[AttachmentInfo]
+
+
+# -- activities and related cases ------------------------------------------------------------
+
+
+class NewActivity(Strict):
+    """A phone call, task, note or appointment; `completed` records one already done (a note
+    is always recorded done)."""
+
+    kind: Literal["phone_call", "task", "note", "appointment"]
+    subject: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=TEXT)
+    owner: str | None = Field(default=None, min_length=1, max_length=100)
+    due_at: AwareDatetime | None = None
+    completed: bool = False
+
+
+class Parent(Strict):
+    parent: str = Field(pattern=CASE_NUMBER, description="the parent (major) case, CAS-…")
+    comment: str = Field(default="", max_length=TEXT)
+
+
+class Merge(Strict):
+    into: str = Field(pattern=CASE_NUMBER, description="the case that survives, CAS-…")
+    comment: str = Field(default="", max_length=TEXT)
+
+
+class Activity(BaseModel):
+    """An activity of the case; emails in and out are listed too, closed, with no `id`."""
+
+    id: int | None
+    kind: str
+    subject: str
+    description: str
+    owner: str | None
+    status: str
+    due_at: datetime | None
+    created_by: str
+    created_at: datetime
+    closed_by: str | None
+    closed_at: datetime | None
+    resolution: str = ""
+    time_spent_minutes: int = 0
+    billable_minutes: int = 0
+    email_key: str | None = None
+
+    @classmethod
+    def of(cls, row: CaseActivity) -> Activity:
+        return cls(
+            id=row.activity_id, kind=row.kind, subject=row.subject, description=row.description,
+            owner=row.owner, status=row.status, due_at=row.due_at, created_by=row.created_by,
+            created_at=row.created_at, closed_by=row.closed_by, closed_at=row.closed_at,
+            resolution=row.resolution, time_spent_minutes=row.time_spent_minutes,
+            billable_minutes=row.billable_minutes,
+        )  # fmt: skip
+
+    @classmethod
+    def received(cls, event: CaseEvent) -> Activity:
+        return cls(
+            id=None, kind="email", subject=event.summary, description=event.body, owner=None,
+            status="completed", due_at=None, created_by=event.actor, created_at=event.at,
+            closed_by=event.actor, closed_at=event.at, email_key=event.email_key,
+        )  # fmt: skip
+
+    @classmethod
+    def sent(cls, row: OutboundEmail) -> Activity:
+        at = row.sent_at or row.created_at
+        return cls(
+            id=None, kind="email", subject=row.subject, description="", owner=None,
+            status="completed", due_at=None, created_by="system", created_at=at,
+            closed_by="system", closed_at=at, email_key=row.key,
+        )  # fmt: skip

@@ -4,6 +4,7 @@ API and `caseflow import`. Importing this package registers every kind."""
 from caseflow.configuration import (
     knowledge,  # noqa: F401  (registers its kinds)
     scheduling,  # noqa: F401  (registers its kinds)
+    stages,  # noqa: F401  (registers its kind)
 )
 from caseflow.configuration.base import (
     ConfigError,

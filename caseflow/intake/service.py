@@ -15,7 +15,7 @@ import email.policy
 import hashlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
@@ -507,13 +507,18 @@ class Intake:
                 found = messages.case_participants(session, number)
                 return found.participants if found is not None else None
 
-            return find_thread(
+            match = find_thread(
                 parsed,
                 self._secret,
                 self._settings.support_address,
                 lambda ids: messages.case_by_message_ids(session, ids),
                 participants_of,
             )
+            if match.number is None:
+                return match
+            # A reply to a merged duplicate goes on the case that survived it.
+            survivor = cases.survivor_of(session, match.number)
+            return replace(match, number=survivor)
 
     def _has_email(self, number: str, key: str) -> bool:
         with transaction(self._sessions, writes=False) as session:

@@ -15,6 +15,7 @@ from caseflow.store.models import (
     AuditEntry,
     Calendar,
     Case,
+    CaseActivity,
     CaseEvent,
     CaseNumber,
     EntitlementUse,
@@ -80,6 +81,7 @@ class CaseWrite:
     sla_instances: list[dict[str, Any]] = field(default_factory=list)
     entitlement_uses: list[dict[str, Any]] = field(default_factory=list)
     article_uses: list[ArticleUseRecord] = field(default_factory=list)
+    activities: list[dict[str, Any]] = field(default_factory=list)
 
 
 def apply_case_write(session: Session, write: CaseWrite) -> bool:
@@ -110,6 +112,7 @@ def apply_case_write(session: Session, write: CaseWrite) -> bool:
     _upsert_sla_instances(session, write.number, write.sla_instances)
     _add_entitlement_uses(session, write.entitlement_uses)
     record_uses(session, write.article_uses)
+    _upsert_activities(session, write.number, write.activities)
     return True
 
 
@@ -132,6 +135,22 @@ def _upsert_sla_instances(session: Session, number: str, rows: list[dict[str, An
         row = existing.get((values["kpi"], values["instance"]))
         if row is None:
             session.add(SlaInstance(case_number=number, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+
+
+def _upsert_activities(session: Session, number: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    existing = {
+        row.activity_id: row
+        for row in session.scalars(select(CaseActivity).where(CaseActivity.case_number == number))
+    }
+    for values in rows:
+        row = existing.get(values["activity_id"])
+        if row is None:
+            session.add(CaseActivity(case_number=number, **values))
         else:
             for name, value in values.items():
                 setattr(row, name, value)
@@ -217,4 +236,41 @@ def cases_under_policy(
 ) -> list[str]:
     """Numbers of the cases in these states that were given this SLA policy."""
     query = select(Case.number).where(Case.sla_policy == policy_name, Case.status.in_(statuses))
+    return list(session.scalars(query.order_by(Case.number)))
+
+
+def case_activities(session: Session, number: str) -> list[CaseActivity]:
+    query = select(CaseActivity).where(CaseActivity.case_number == number)
+    return list(session.scalars(query.order_by(CaseActivity.activity_id)))
+
+
+def case_messages(session: Session, number: str) -> list[CaseEvent]:
+    """The emails that came in on the case (copied ones included), in order."""
+    query = select(CaseEvent).where(CaseEvent.case_number == number, CaseEvent.kind == "email_in")
+    return list(session.scalars(query.order_by(CaseEvent.seq, CaseEvent.position)))
+
+
+MAX_MERGE_HOPS = 20
+
+
+def survivor_of(session: Session, number: str) -> str:
+    """The case that carries on for this one: itself, or the end of its chain of merges."""
+    seen = {number}
+    for _ in range(MAX_MERGE_HOPS):
+        into = session.scalar(select(Case.merged_into).where(Case.number == number))
+        if into is None or into in seen:
+            return number
+        seen.add(into)
+        number = into
+    return number
+
+
+def children_of(session: Session, number: str) -> list[str]:
+    query = select(Case.number).where(Case.parent_number == number)
+    return list(session.scalars(query.order_by(Case.number)))
+
+
+def merged_into_it(session: Session, number: str) -> list[str]:
+    """The duplicates merged into this case."""
+    query = select(Case.number).where(Case.merged_into == number)
     return list(session.scalars(query.order_by(Case.number)))

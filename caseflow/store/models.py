@@ -211,6 +211,17 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
 
 
+class StageRequirement(Base):
+    """The fields a stage requires before a case advances; a stage without a row has the
+    built-in default."""
+
+    __tablename__ = "stage_requirements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), unique=True)
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class KnowledgeArticle(Base):
     """An article of the knowledge base, at its latest version. Its full-text index (an FTS5
     table on SQLite, a GIN index on PostgreSQL) is made by migration 0005 over `search_terms`."""
@@ -313,6 +324,9 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Related cases: the parent (major) case of a child, the survivor of a merged duplicate.
+    parent_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class CaseEvent(Base):
@@ -332,6 +346,30 @@ class CaseEvent(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     email_key: Mapped[str | None] = mapped_column(String(300), index=True)
+
+
+class CaseActivity(Base):
+    """Calls, tasks, notes, appointments and resolutions of a case, as its workflow has them."""
+
+    __tablename__ = "case_activities"
+    __table_args__ = (UniqueConstraint("case_number", "activity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), index=True)
+    activity_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    due_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column()
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column()
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    time_spent_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    billable_minutes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

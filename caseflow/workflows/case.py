@@ -24,7 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.workflows import lifecycle, search, views
     from caseflow.workflows.model import (
         ActionRequest,
+        ActivityAdded,
+        ActivityDecision,
         ActivityName,
+        ActivityRequest,
         AdvanceRequest,
         AssignRequest,
         CalendarChange,
@@ -33,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         CaseResult,
         CaseState,
         CaseView,
+        ChildrenNotified,
+        ChildRequest,
         ContextRequest,
         EmailDecision,
         EmailRequest,
@@ -40,8 +45,12 @@ with workflow.unsafe.imports_passed_through():
         FollowUpResult,
         InboundEmail,
         KpiClock,
+        MergeRequest,
+        MergeTransfer,
         MessageRequest,
         NewCase,
+        ParentNotice,
+        ParentRequest,
         PolicyMigration,
         ResolutionResponse,
         ResolveRequest,
@@ -53,6 +62,11 @@ CONTEXT_TIMEOUT = timedelta(seconds=30)
 RECORD_TIMEOUT = timedelta(seconds=30)
 EMAIL_TIMEOUT = timedelta(seconds=60)
 FOLLOW_UP_TIMEOUT = timedelta(seconds=30)
+RELATED_TIMEOUT = timedelta(seconds=30)
+# Asking another case (link, merge) answers an agent waiting on it: a few tries, then a refusal.
+RELATED_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5), maximum_attempts=4
+)
 DATABASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -78,6 +92,7 @@ class CaseWorkflow:
         self._early_emails: list[InboundEmail] = []
         self._wake = False
         self._visible: dict[str, object] = {}
+        self._relating = False  # asking another case to take a link or a merge
 
     @property
     def state(self) -> CaseState:
@@ -185,7 +200,10 @@ class CaseWorkflow:
     def _drained(self, emails_too: bool = True) -> bool:
         state = self.state
         emails = bool(state.pending_emails) and emails_too
-        return not (state.pending_records or emails or state.pending_follow_ups)
+        return not (
+            state.pending_records or emails or state.pending_follow_ups
+            or state.pending_child_notices
+        )  # fmt: skip
 
     def _as_it_is_now(self) -> CaseState:
         """The state with the timers that fell due applied: what a validator must judge, since
@@ -203,7 +221,9 @@ class CaseWorkflow:
         state = self.state
         while True:
             await workflow.wait_condition(
-                lambda: bool(state.pending_records or state.pending_follow_ups)
+                lambda: bool(
+                    state.pending_records or state.pending_follow_ups or state.pending_child_notices
+                )  # fmt: skip
             )
             if state.pending_records:
                 record = state.pending_records[0]
@@ -216,7 +236,7 @@ class CaseWorkflow:
                 )
                 state.pending_records.pop(0)
                 state.recorded_seq = record.seq
-            else:
+            elif state.pending_follow_ups:
                 request = state.pending_follow_ups[0]
                 result = await workflow.execute_activity(
                     ActivityName.OPEN_FOLLOW_UP,
@@ -229,6 +249,21 @@ class CaseWorkflow:
                 state.pending_follow_ups.pop(0)
                 effects = lifecycle.follow_up_opened(state, request, result.number, workflow.now())
                 self._commit(effects, "system", "follow_up")
+            else:
+                await self._notify_children(state.pending_child_notices[0])
+                state.pending_child_notices.pop(0)
+
+    async def _notify_children(self, notice: ParentNotice) -> None:
+        result = await workflow.execute_activity(
+            ActivityName.NOTIFY_CHILDREN,
+            notice,
+            result_type=ChildrenNotified,
+            start_to_close_timeout=RELATED_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+            summary="tell the child cases",
+        )
+        effects = lifecycle.children_notified(self.state, notice, result, workflow.now())
+        self._commit(effects, "system", "children_notified")
 
     async def _drain_emails(self) -> None:
         state = self.state
@@ -284,6 +319,15 @@ class CaseWorkflow:
         effects = lifecycle.migrate_policy(self.state, migration, workflow.now())
         if effects is not None:
             self._commit(effects, migration.migrated_by, "policy_migrated")
+
+    @workflow.signal
+    def parent_changed(self, notice: ParentNotice) -> None:
+        if self._state is None:
+            return
+        self._fire_timers()
+        effects = lifecycle.parent_changed(self.state, notice, workflow.now())
+        if effects is not None:
+            self._commit(effects, "system", "parent_changed")
 
     # -- agent actions: updates whose validators refuse what the state does not allow ----------
 
@@ -416,6 +460,141 @@ class CaseWorkflow:
     def _validate_split(self, request: EmailDecision) -> None:
         self._validate("split", request)
 
+    # -- activities ---------------------------------------------------------------------------
+
+    @workflow.update
+    async def add_activity(self, request: ActivityRequest) -> ActivityAdded:
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
+        effects = _refusing(
+            lambda: lifecycle.perform(self.state, "add_activity", request, workflow.now())
+        )
+        activity_id = self.state.activities[-1].id
+        view = await self._committed(effects, request.actor.handle, "add_activity")
+        return ActivityAdded(activity_id=activity_id, case=view)
+
+    @add_activity.validator
+    def _validate_add_activity(self, request: ActivityRequest) -> None:
+        self._validate("add_activity", request)
+
+    @workflow.update
+    async def complete_activity(self, request: ActivityDecision) -> CaseView:
+        return await self._act("complete_activity", request)
+
+    @complete_activity.validator
+    def _validate_complete_activity(self, request: ActivityDecision) -> None:
+        self._validate("complete_activity", request)
+
+    @workflow.update
+    async def cancel_activity(self, request: ActivityDecision) -> CaseView:
+        return await self._act("cancel_activity", request)
+
+    @cancel_activity.validator
+    def _validate_cancel_activity(self, request: ActivityDecision) -> None:
+        self._validate("cancel_activity", request)
+
+    # -- related cases: the agent's side, then the other case's ------------------------------
+
+    @workflow.update
+    async def link_parent(self, request: ParentRequest) -> CaseView:
+        """Become a child of `request.parent`, once the parent has accepted the child."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
+        _refusing(lambda: lifecycle.validate(self.state, "link_parent", request))
+        child = ChildRequest(
+            request.actor, request.parent, self.state.number, self.state.customer.email
+        )
+        await self._ask_other_case(
+            ActivityName.ADOPT_CHILD, child, f"link to parent {request.parent}"
+        )
+        return await self._act("link_parent", request)
+
+    @link_parent.validator
+    def _validate_link_parent(self, request: ParentRequest) -> None:
+        self._refuse_while_relating()
+        self._validate("link_parent", request)
+
+    @workflow.update
+    async def merge(self, request: MergeRequest) -> CaseView:
+        """End as a duplicate of `request.into`, once the survivor has taken this case in."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
+        _refusing(lambda: lifecycle.validate(self.state, "merge", request))
+        transfer = MergeTransfer(
+            actor=request.actor,
+            survivor=request.into,
+            duplicate=self.state.number,
+            subject=self.state.subject,
+            participants=list(self.state.participants),
+        )
+        await self._ask_other_case(ActivityName.MERGE_CASE, transfer, f"merge into {request.into}")
+        return await self._act("merge", request)
+
+    @merge.validator
+    def _validate_merge(self, request: MergeRequest) -> None:
+        self._refuse_while_relating()
+        self._validate("merge", request)
+
+    @workflow.update
+    async def add_child(self, request: ChildRequest) -> CaseView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
+        effects = _refusing(lambda: lifecycle.adopt_child(self.state, request, workflow.now()))
+        if effects is None:
+            return views.view(self.state)
+        return await self._committed(effects, request.actor.handle, "add_child")
+
+    @add_child.validator
+    def _validate_add_child(self, request: ChildRequest) -> None:
+        self._refuse_while_relating()
+        if self._state is not None:
+            state = self._as_it_is_now()
+            _refusing(lambda: lifecycle.check_adopt(state, request))
+
+    @workflow.update
+    async def absorb(self, transfer: MergeTransfer) -> CaseView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._fire_timers()
+        effects = _refusing(lambda: lifecycle.absorb(self.state, transfer, workflow.now()))
+        if effects is None:
+            return views.view(self.state)
+        return await self._committed(effects, transfer.actor.handle, "absorb")
+
+    @absorb.validator
+    def _validate_absorb(self, transfer: MergeTransfer) -> None:
+        self._refuse_while_relating()
+        if self._state is not None:
+            state = self._as_it_is_now()
+            _refusing(lambda: lifecycle.check_absorb(state, transfer))
+
+    async def _ask_other_case(self, activity: str, request: Any, summary: str) -> None:
+        """Run the activity that asks another case; its refusal becomes this update's. Until it
+        answers, this case takes no other link or merge (two cases linking to each other at
+        once would make a cycle)."""
+        self._relating = True
+        try:
+            seq = self.state.seq  # the other case may read this one's recorded timeline
+            await workflow.wait_condition(lambda: self.state.recorded_seq >= seq)
+            await workflow.execute_activity(
+                activity,
+                request,
+                start_to_close_timeout=RELATED_TIMEOUT,
+                retry_policy=RELATED_RETRY,
+                summary=summary,
+            )
+        except ActivityError as err:
+            raise _refusal_of(err) from None
+        finally:
+            self._relating = False
+
+    def _refuse_while_relating(self) -> None:
+        if self._relating:
+            raise ApplicationError(
+                "the case is linking or merging with another case; try again",
+                type="busy",
+                non_retryable=True,
+            )
+
     # -- the customer's signed links ----------------------------------------------------------
 
     @workflow.update
@@ -476,3 +655,14 @@ def _refusing(step: Callable[[], T]) -> T:
         return step()
     except lifecycle.Refusal as refusal:
         raise ApplicationError(refusal.detail, type=refusal.code, non_retryable=True) from None
+
+
+def _refusal_of(err: ActivityError) -> ApplicationError:
+    """The other case's refusal, as this update's; anything else says it did not answer."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type and cause.non_retryable:
+        return ApplicationError(cause.message, type=cause.type, non_retryable=True)
+    return ApplicationError(
+        f"the other case did not answer: {cause or err}", type="related_unavailable",
+        non_retryable=True,
+    )  # fmt: skip

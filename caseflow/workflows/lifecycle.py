@@ -18,14 +18,21 @@ from caseflow.workflows.model import (
     NOTIFY_QUEUE,
     NOTIFY_SUPERVISORS,
     ActionRequest,
+    ActivityDecision,
+    ActivityKind,
+    ActivityRequest,
+    ActivityStatus,
     Actor,
     AdvanceRequest,
     AssignRequest,
     CalendarChange,
+    CaseActivity,
     CaseContext,
     CaseRecord,
     CaseState,
     CaseStatus,
+    ChildrenNotified,
+    ChildRequest,
     EmailDecision,
     EmailRequest,
     EntitlementChange,
@@ -37,8 +44,12 @@ from caseflow.workflows.model import (
     KpiStatus,
     KpiTarget,
     MailClass,
+    MergeRequest,
+    MergeTransfer,
     MessageRequest,
     NewCase,
+    ParentNotice,
+    ParentRequest,
     PolicyMigration,
     Priority,
     Recipients,
@@ -69,6 +80,7 @@ STAGE_FIELDS: dict[Stage, tuple[str, ...]] = {
     Stage.RESEARCH: ("diagnosis",),
     Stage.RESOLVE: (),
 }
+PRODUCT_FIELD = "product"  # a stage may require the case's product, which advance can set
 ESCALATIONS_QUEUE = "escalations"
 MAX_TEXT = 100_000
 MAX_COPIED = 20  # copied addresses taken from one email, at most
@@ -90,6 +102,7 @@ class Effects:
     emails: list[EmailRequest] = field(default_factory=list)
     entitlement_changes: list[EntitlementChange] = field(default_factory=list)
     follow_ups: list[FollowUpRequest] = field(default_factory=list)
+    child_notices: list[ParentNotice] = field(default_factory=list)
 
     def event(
         self, kind: str, at: datetime, actor: str, summary: str, body: str = "", **data: str
@@ -143,6 +156,8 @@ def create(
         follow_up_of=new.follow_up_of,
         updated_at=now,
         mailbox=new.mailbox,
+        stage_fields=context.stage_fields,
+        child_requires_parent=context.child_requires_parent,
     )
     effects = Effects()
     effects.event(
@@ -182,6 +197,7 @@ def commit(state: CaseState, effects: Effects, actor: str, action: str, now: dat
     )
     state.pending_emails.extend(effects.emails)
     state.pending_follow_ups.extend(effects.follow_ups)
+    state.pending_child_notices.extend(effects.child_notices)
     return state.seq
 
 
@@ -331,7 +347,8 @@ def _check_advance(state: CaseState, request: AdvanceRequest) -> None:
     for name, value in request.fields.items():
         if len(name) > 64 or len(value) > 1000:
             raise Refusal("invalid_input", f"field {name[:64]!r} is too long")
-    missing = [name for name in STAGE_FIELDS[state.stage] if not _field(state, request, name)]
+    required = required_fields(state)
+    missing = [name for name in required if not _field(state, request, name)]
     if missing:
         raise Refusal(
             "missing_fields", f"stage {state.stage} needs {', '.join(missing)} before advancing"
@@ -339,7 +356,8 @@ def _check_advance(state: CaseState, request: AdvanceRequest) -> None:
 
 
 def _advance(state: CaseState, request: AdvanceRequest, now: datetime) -> Effects:
-    state.fields.update({k: v for k, v in request.fields.items() if v})
+    state.product = request.fields.get(PRODUCT_FIELD) or state.product
+    state.fields.update({k: v for k, v in request.fields.items() if v and k != PRODUCT_FIELD})
     previous = state.stage
     state.stage = STAGE_ORDER[STAGE_ORDER.index(previous) + 1]
     effects = Effects()
@@ -359,6 +377,8 @@ def _check_resolve(state: CaseState, request: ResolveRequest) -> None:
         raise Refusal("invalid_input", "time spent and billable time cannot be negative")
     if request.billable_minutes > request.time_spent_minutes:
         raise Refusal("invalid_input", "billable time cannot exceed the time spent")
+    _check_nothing_open(state)
+    _check_parent_resolved(state)
 
 
 def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effects:
@@ -376,6 +396,8 @@ def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effect
     state.status = CaseStatus.RESOLVED
     _respond(state, now)
     _stop_clock(state, KpiName.RESOLUTION, now, KpiStatus.SUCCEEDED, "resolved")
+    _record_resolution_activity(state, request, now)
+    _tell_children(state, effects, resolved=True)
     if state.entitlement is not None:
         effects.entitlement_changes.append(_entitlement_change(state, "use", -1))
     effects.event(
@@ -414,6 +436,8 @@ def _cancel(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
     state.finished = True
     effects = Effects()
     effects.event("cancelled", now, request.actor.handle, "Case cancelled", request.comment)
+    _cancel_open_activities(state, request.actor.handle, now, "case cancelled", effects)
+    _tell_children(state, effects, resolved=False)
     return effects
 
 
@@ -1259,6 +1283,8 @@ def _lateness(state: CaseState, due: datetime, now: datetime) -> str:
 
 
 def _field(state: CaseState, request: AdvanceRequest, name: str) -> str:
+    if name == PRODUCT_FIELD:
+        return request.fields.get(name) or state.product or ""
     return request.fields.get(name) or state.fields.get(name, "")
 
 
@@ -1281,3 +1307,434 @@ def humanize(duration: timedelta) -> str:
     parts += [f"{hours} h"] if hours else []
     parts += [f"{minutes} min"] if minutes else []
     return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities: calls, tasks, notes, appointments, and the resolution activity
+
+ADDABLE_KINDS = frozenset(
+    {ActivityKind.PHONE_CALL, ActivityKind.TASK, ActivityKind.NOTE, ActivityKind.APPOINTMENT}
+)
+DONE_WHEN_WRITTEN = frozenset({ActivityKind.NOTE})  # a note records; it waits on nobody
+MAX_SUBJECT = 300
+MAX_HANDLE = 100
+WITH_ACTIVITIES = ACTIVE | {CaseStatus.RESOLVED}
+
+
+def required_fields(state: CaseState) -> tuple[str, ...]:
+    """The fields the current stage needs before `advance`: pinned when the case was created;
+    cases from before the pinning keep the built-in STAGE_FIELDS."""
+    if state.stage_fields is None:
+        return STAGE_FIELDS[state.stage]
+    return tuple(state.stage_fields.get(str(state.stage), ()))
+
+
+def _check_add_activity(state: CaseState, request: ActivityRequest) -> None:
+    if request.kind not in ADDABLE_KINDS:
+        kinds = ", ".join(sorted(ADDABLE_KINDS))
+        raise Refusal(
+            "invalid_input",
+            f"kind must be one of {kinds} (emails come from the timeline, "
+            "and resolve records the resolution)",
+        )
+    if not request.subject.strip() or len(request.subject) > MAX_SUBJECT:
+        raise Refusal("invalid_input", f"subject must have 1 to {MAX_SUBJECT} characters")
+    if len(request.description) > MAX_TEXT:
+        raise Refusal("invalid_input", f"description is longer than {MAX_TEXT} characters")
+    if request.owner is not None and not 0 < len(request.owner) <= MAX_HANDLE:
+        raise Refusal("invalid_input", "owner must be an agent's handle")
+    if request.due_at is not None and request.due_at.tzinfo is None:
+        raise Refusal("invalid_input", "due_at must carry a time zone")
+
+
+def _add_activity(state: CaseState, request: ActivityRequest, now: datetime) -> Effects:
+    kind = ActivityKind(request.kind)
+    activity = CaseActivity(
+        id=len(state.activities) + 1,
+        kind=kind,
+        subject=request.subject.strip(),
+        created_by=request.actor.handle,
+        created_at=now,
+        description=request.description,
+        owner=request.owner,
+        due_at=request.due_at,
+    )
+    done = request.completed or kind in DONE_WHEN_WRITTEN
+    if done:
+        _close_activity(activity, ActivityStatus.COMPLETED, request.actor.handle, now)
+    state.activities.append(activity)
+    effects = Effects()
+    effects.event(
+        "activity_added",
+        now,
+        request.actor.handle,
+        f"{_label(activity)} added" + (", done" if done else f", owner {activity.owner or '-'}"),
+        request.description,
+        activity=str(activity.id),
+        activity_kind=str(kind),
+        owner=activity.owner or "",
+    )
+    return effects
+
+
+def _check_open_activity(state: CaseState, request: ActivityDecision) -> None:
+    activity = _find_activity(state, request.activity_id)
+    if activity is None:
+        raise Refusal("unknown_activity", f"{state.number} has no activity {request.activity_id}")
+    if activity.status is not ActivityStatus.OPEN:
+        raise Refusal("activity_closed", f"{_label(activity)} is already {activity.status}")
+    if len(request.comment) > MAX_TEXT:
+        raise Refusal("invalid_input", f"comment is longer than {MAX_TEXT} characters")
+
+
+def _complete_activity(state: CaseState, request: ActivityDecision, now: datetime) -> Effects:
+    return _decide_activity(state, request, now, ActivityStatus.COMPLETED)
+
+
+def _cancel_activity(state: CaseState, request: ActivityDecision, now: datetime) -> Effects:
+    return _decide_activity(state, request, now, ActivityStatus.CANCELLED)
+
+
+def _decide_activity(
+    state: CaseState, request: ActivityDecision, now: datetime, status: ActivityStatus
+) -> Effects:
+    activity = _find_activity(state, request.activity_id)
+    assert activity is not None
+    _close_activity(activity, status, request.actor.handle, now)
+    effects = Effects()
+    effects.event(
+        f"activity_{status}",
+        now,
+        request.actor.handle,
+        f"{_label(activity)} {status}",
+        request.comment,
+        activity=str(activity.id),
+        activity_kind=str(activity.kind),
+    )
+    return effects
+
+
+def _check_nothing_open(state: CaseState) -> None:
+    """A case is resolved only when none of its other activities is open (DESIGN §1)."""
+    still_open = _open_activities(state)
+    if still_open:
+        listed = "; ".join(
+            f"#{a.id} {a.kind} “{a.subject}” (owner {a.owner or 'none'})" for a in still_open
+        )
+        raise Refusal("open_activities", f"complete or cancel the open activities first: {listed}")
+
+
+def _record_resolution_activity(state: CaseState, request: ResolveRequest, now: datetime) -> None:
+    activity = CaseActivity(
+        id=len(state.activities) + 1,
+        kind=ActivityKind.RESOLUTION,
+        subject=f"Resolution (episode {state.episode})",
+        created_by=request.actor.handle,
+        created_at=now,
+        resolution=request.resolution,
+        time_spent_minutes=request.time_spent_minutes,
+        billable_minutes=request.billable_minutes,
+    )
+    _close_activity(activity, ActivityStatus.COMPLETED, request.actor.handle, now)
+    state.activities.append(activity)
+
+
+def _cancel_open_activities(
+    state: CaseState, actor: str, now: datetime, reason: str, effects: Effects
+) -> None:
+    for activity in _open_activities(state):
+        _close_activity(activity, ActivityStatus.CANCELLED, actor, now)
+        effects.event(
+            "activity_cancelled",
+            now,
+            actor,
+            f"{_label(activity)} cancelled: {reason}",
+            activity=str(activity.id),
+            activity_kind=str(activity.kind),
+        )
+
+
+def _close_activity(
+    activity: CaseActivity, status: ActivityStatus, actor: str, now: datetime
+) -> None:
+    activity.status = status
+    activity.closed_by = actor
+    activity.closed_at = now
+
+
+def _open_activities(state: CaseState) -> list[CaseActivity]:
+    return [a for a in state.activities if a.status is ActivityStatus.OPEN]
+
+
+def _find_activity(state: CaseState, activity_id: int) -> CaseActivity | None:
+    return next((a for a in state.activities if a.id == activity_id), None)
+
+
+def _label(activity: CaseActivity) -> str:
+    return f"{activity.kind.replace('_', ' ').capitalize()} #{activity.id} “{activity.subject}”"
+
+
+ACTIONS["add_activity"] = Action(WITH_ACTIVITIES, _add_activity, _check_add_activity)
+ACTIONS["complete_activity"] = Action(
+    WITH_ACTIVITIES | {CaseStatus.CLOSED}, _complete_activity, _check_open_activity
+)
+ACTIONS["cancel_activity"] = Action(
+    WITH_ACTIVITIES | {CaseStatus.CLOSED}, _cancel_activity, _check_open_activity
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent and child cases: one level; resolving the parent resolves its open children
+
+
+def _check_link_parent(state: CaseState, request: ParentRequest) -> None:
+    if not request.parent:
+        raise Refusal("invalid_input", "parent is required")
+    if request.parent == state.number:
+        raise Refusal("self_link", f"{state.number} cannot be its own parent")
+    if state.parent is not None:
+        raise Refusal("already_child", f"{state.number} is already a child of {state.parent}")
+    if state.children:
+        raise Refusal(
+            "has_children",
+            f"{state.number} is the parent of {', '.join(state.children)}: "
+            "a parent case cannot become a child",
+        )
+
+
+def _link_parent(state: CaseState, request: ParentRequest, now: datetime) -> Effects:
+    """Carried out once the parent has accepted the child (`adopt_child` on the parent)."""
+    state.parent = request.parent
+    state.parent_open = True
+    effects = Effects()
+    effects.event(
+        "parent_linked",
+        now,
+        request.actor.handle,
+        f"Linked as a child of {request.parent}",
+        request.comment,
+        parent=request.parent,
+    )
+    return effects
+
+
+ACTIONS["link_parent"] = Action(ACTIVE, _link_parent, _check_link_parent)
+
+
+def check_adopt(state: CaseState, request: ChildRequest) -> None:
+    """The parent's side of a link: it must be open and not itself a child."""
+    if request.child in state.children:
+        return  # asked again (a retried activity): already done
+    if request.child == state.number:
+        raise Refusal("self_link", f"{state.number} cannot be its own parent")
+    if state.status not in ACTIVE:
+        raise Refusal(
+            "parent_ended", f"{state.number} is {state.status}: only an open case can be a parent"
+        )
+    if state.parent is not None:
+        raise Refusal(
+            "parent_is_child",
+            f"{state.number} is itself a child of {state.parent}: link to {state.parent} instead",
+        )
+
+
+def adopt_child(state: CaseState, request: ChildRequest, now: datetime) -> Effects | None:
+    """Record a new child; None when it is already recorded."""
+    check_adopt(state, request)
+    if request.child in state.children:
+        return None
+    state.children.append(request.child)
+    effects = Effects()
+    effects.event(
+        "child_linked",
+        now,
+        request.actor.handle,
+        f"{request.child} linked as a child case",
+        child=request.child,
+        customer=request.customer_email,
+    )
+    return effects
+
+
+def _check_parent_resolved(state: CaseState) -> None:
+    if state.child_requires_parent and state.parent is not None and state.parent_open:
+        raise Refusal(
+            "parent_open", f"{state.number} is resolved with its parent {state.parent}, still open"
+        )
+
+
+def _tell_children(state: CaseState, effects: Effects, resolved: bool) -> None:
+    """The parent resolved (or ended): its children are told, through an activity."""
+    if not state.children:
+        return
+    resolution = state.resolution if resolved else None
+    outcome = "resolved" if resolved else str(state.status)
+    effects.child_notices.append(
+        ParentNotice(
+            key=f"{state.number}:children:{outcome}:{state.episode}",
+            parent=state.number,
+            children=list(state.children),
+            resolved=resolved,
+            resolution=resolution.text if resolution else "",
+            resolved_by=resolution.resolved_by if resolution else "",
+        )
+    )
+
+
+def parent_changed(state: CaseState, notice: ParentNotice, now: datetime) -> Effects | None:
+    """The parent resolved: an open child without open activities resolves with the parent's
+    resolution (its own resolution email goes to its customer). None for a notice seen before
+    or from a case that is not its parent."""
+    if notice.key in state.seen_keys or notice.parent != state.parent:
+        return None
+    state.seen_keys.append(notice.key)
+    state.parent_open = False
+    if not notice.resolved:
+        effects = Effects()
+        effects.event(
+            "parent_ended", now, "system", f"Parent {notice.parent} ended unresolved",
+            parent=notice.parent,
+        )  # fmt: skip
+        return effects
+    if state.status not in ACTIVE or _open_activities(state):
+        why = (
+            f"this case is {state.status}"
+            if state.status not in ACTIVE
+            else f"{len(_open_activities(state))} activities are still open here"
+        )
+        effects = Effects()
+        effects.event(
+            "parent_resolved",
+            now,
+            "system",
+            f"Parent {notice.parent} resolved; not resolved with it: {why}",
+            notice.resolution,
+            parent=notice.parent,
+        )
+        return effects
+    actor = Actor(handle=notice.resolved_by or "system")
+    effects = _resolve(state, ResolveRequest(actor, notice.resolution), now)
+    effects.events.insert(
+        0,
+        TimelineEvent(
+            "parent_resolved",
+            now,
+            "system",
+            f"Resolved with its parent {notice.parent}",
+            data={"parent": notice.parent},
+        ),
+    )
+    return effects
+
+
+def children_notified(
+    state: CaseState, notice: ParentNotice, result: ChildrenNotified, now: datetime
+) -> Effects:
+    effects = Effects()
+    told = ", ".join(result.notified) or "none"
+    ended = f"; already ended: {', '.join(result.ended)}" if result.ended else ""
+    effects.event(
+        "children_notified",
+        now,
+        "system",
+        f"Child cases told of the {'resolution' if notice.resolved else 'end'}: {told}{ended}",
+        notified=", ".join(result.notified),
+        ended=", ".join(result.ended),
+    )
+    return effects
+
+
+# ---------------------------------------------------------------------------------------------
+# Merge: a duplicate ends as `merged`; the survivor takes its people and messages
+
+
+def _check_merge(state: CaseState, request: MergeRequest) -> None:
+    actor = request.actor
+    if actor.role is Role.AGENT and state.owner != actor.handle:
+        raise Refusal("forbidden", "only the case's owner or a supervisor may merge it")
+    if not request.into:
+        raise Refusal("invalid_input", "into (the surviving case) is required")
+    if request.into == state.number:
+        raise Refusal("self_merge", f"{state.number} cannot be merged into itself")
+    if request.into in state.merged_from:
+        raise Refusal(
+            "merge_cycle", f"{request.into} was merged into {state.number}: it cannot survive it"
+        )
+    if state.children:
+        raise Refusal(
+            "has_children", f"{state.number} is the parent of {', '.join(state.children)}"
+        )
+
+
+def _merge(state: CaseState, request: MergeRequest, now: datetime) -> Effects:
+    """Carried out once the survivor has taken the duplicate in (`absorb` on the survivor)."""
+    state.status = CaseStatus.MERGED
+    state.merged_into = request.into
+    state.closed_at = now
+    for clock in state.kpis:
+        sla.stop(
+            clock, state.policy.calendar, now, KpiStatus.CANCELLED, f"merged into {request.into}"
+        )
+    state.finished = True
+    effects = Effects()
+    effects.event(
+        "merged",
+        now,
+        request.actor.handle,
+        f"Merged into {request.into}",
+        request.comment,
+        into=request.into,
+    )
+    _cancel_open_activities(
+        state, request.actor.handle, now, f"merged into {request.into}", effects
+    )
+    return effects
+
+
+ACTIONS["merge"] = Action(ACTIVE, _merge, _check_merge)
+
+
+def check_absorb(state: CaseState, transfer: MergeTransfer) -> None:
+    """The survivor's side of a merge: it must still be open (or resolved)."""
+    if transfer.duplicate in state.merged_from:
+        return  # asked again (a retried activity): already done
+    if transfer.duplicate == state.number:
+        raise Refusal("self_merge", f"{state.number} cannot be merged into itself")
+    if state.status not in WITH_ACTIVITIES:
+        raise Refusal(
+            "survivor_ended", f"{state.number} is {state.status}: merge into an open case"
+        )
+
+
+def absorb(state: CaseState, transfer: MergeTransfer, now: datetime) -> Effects | None:
+    """Take a duplicate in: its people join, its customer's messages show on the timeline.
+    None when it was taken in before."""
+    check_absorb(state, transfer)
+    if transfer.duplicate in state.merged_from:
+        return None
+    state.merged_from.append(transfer.duplicate)
+    for address in (p.lower() for p in transfer.participants):
+        if address not in state.participants:
+            state.participants.append(address)
+    effects = Effects()
+    effects.event(
+        "merged_in",
+        now,
+        transfer.actor.handle,
+        f"{transfer.duplicate} merged into this case: {transfer.subject}"[:300],
+        duplicate=transfer.duplicate,
+        messages=str(len(transfer.messages)),
+        messages_omitted=str(transfer.messages_omitted),
+    )
+    for message in transfer.messages:
+        effects.event(
+            "email_in",
+            message.at,
+            message.actor,
+            message.summary,
+            message.body,
+            key=message.key,
+            message_id=message.message_id,
+            merged_from=transfer.duplicate,
+        )
+    return effects

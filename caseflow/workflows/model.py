@@ -230,6 +230,10 @@ class CaseContext:
     # Acknowledgements sent to this customer's address in the last 24 hours, and the limit.
     acks_sent_today: int = 0
     ack_limit_per_day: int = 5
+    # The fields each stage requires before `advance` (None: the built-in STAGE_FIELDS), and
+    # whether a child case may be resolved only once its parent is.
+    stage_fields: dict[str, list[str]] | None = None
+    child_requires_parent: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +450,17 @@ class CaseState:
     # Replies tagged for this case by someone not taking part: an agent confirms or splits them.
     unverified: list[InboundEmail] = field(default_factory=list)
     loop_suspected: bool = False
+    # Activities (calls, tasks, notes, appointments, resolutions); emails are in the timeline.
+    activities: list[CaseActivity] = field(default_factory=list)
+    stage_fields: dict[str, list[str]] | None = None
+    # Related cases: a parent (major) case and its children; merged duplicates and survivor.
+    parent: str | None = None
+    parent_open: bool = False
+    child_requires_parent: bool = False
+    children: list[str] = field(default_factory=list)
+    merged_into: str | None = None
+    merged_from: list[str] = field(default_factory=list)
+    pending_child_notices: list[ParentNotice] = field(default_factory=list)
 
 
 @dataclass
@@ -479,6 +494,9 @@ class CaseSnapshot:
     kpis: list[KpiClock]
     participants: list[str]
     mailbox: str = ""
+    activities: list[CaseActivity] = field(default_factory=list)
+    parent: str | None = None
+    merged_into: str | None = None
 
 
 @dataclass
@@ -637,6 +655,9 @@ class ActivityName:
     RECORD_CASE = "record_case"
     SEND_EMAIL = "send_email"
     OPEN_FOLLOW_UP = "open_follow_up"
+    ADOPT_CHILD = "adopt_child"
+    NOTIFY_CHILDREN = "notify_children"
+    MERGE_CASE = "merge_case"
 
 
 @dataclass
@@ -665,3 +686,150 @@ class ContextRequest:
 @dataclass
 class FollowUpResult:
     number: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities on a case, and related cases (parent / child, merge)
+
+
+# What each stage requires before `advance` where an organisation has not configured it.
+DEFAULT_STAGE_FIELDS: dict[str, list[str]] = {
+    "identify": ["product", "category"],
+    "research": ["diagnosis"],
+    "resolve": [],
+}
+
+
+class ActivityKind(StrEnum):
+    PHONE_CALL = "phone_call"
+    TASK = "task"
+    NOTE = "note"
+    APPOINTMENT = "appointment"
+    EMAIL = "email"  # derived from the timeline: every email in and out, closed
+    RESOLUTION = "resolution"  # recorded by `resolve`
+
+
+class ActivityStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class CaseActivity:
+    """An interaction tracked on a case; the resolution activity also carries the times."""
+
+    id: int
+    kind: ActivityKind
+    subject: str
+    created_by: str
+    created_at: datetime
+    description: str = ""
+    owner: str | None = None
+    due_at: datetime | None = None
+    status: ActivityStatus = ActivityStatus.OPEN
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    resolution: str = ""
+    time_spent_minutes: int = 0
+    billable_minutes: int = 0
+
+
+@dataclass
+class ActivityRequest:
+    """add_activity: a call, task, note or appointment; `completed` records one already done."""
+
+    actor: Actor
+    kind: str
+    subject: str
+    description: str = ""
+    owner: str | None = None
+    due_at: datetime | None = None
+    completed: bool = False
+
+
+@dataclass
+class ActivityDecision:
+    """complete_activity and cancel_activity."""
+
+    actor: Actor
+    activity_id: int
+    comment: str = ""
+
+
+@dataclass
+class ActivityAdded:
+    activity_id: int
+    case: CaseView
+
+
+@dataclass
+class ParentRequest:
+    """link_parent: this case becomes a child of `parent`."""
+
+    actor: Actor
+    parent: str
+    comment: str = ""
+
+
+@dataclass
+class ChildRequest:
+    """add_child: what the parent is told (and may refuse) when a case links to it."""
+
+    actor: Actor
+    parent: str
+    child: str
+    customer_email: str = ""
+
+
+@dataclass
+class ParentNotice:
+    """The parent was resolved (children resolve with its resolution) or ended otherwise."""
+
+    key: str
+    parent: str
+    children: list[str]
+    resolved: bool
+    resolution: str = ""
+    time_spent_minutes: int = 0
+    resolved_by: str = ""
+
+
+@dataclass
+class ChildrenNotified:
+    notified: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MergeRequest:
+    """merge: this case is a duplicate of `into`, which survives."""
+
+    actor: Actor
+    into: str
+    comment: str = ""
+
+
+@dataclass
+class CopiedMessage:
+    """A customer message of a merged duplicate, shown on the survivor's timeline."""
+
+    key: str
+    at: datetime
+    actor: str
+    summary: str
+    body: str
+    message_id: str = ""
+
+
+@dataclass
+class MergeTransfer:
+    """What the survivor takes from a duplicate: its people and its customer's messages."""
+
+    actor: Actor
+    survivor: str
+    duplicate: str
+    subject: str
+    participants: list[str] = field(default_factory=list)
+    messages: list[CopiedMessage] = field(default_factory=list)
+    messages_omitted: int = 0

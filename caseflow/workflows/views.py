@@ -42,6 +42,9 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         kpis=copy.deepcopy(state.kpis),
         participants=list(state.participants),
         mailbox=state.mailbox,
+        activities=copy.deepcopy(state.activities),
+        parent=state.parent,
+        merged_into=state.merged_into,
     )
 
 
@@ -104,6 +107,12 @@ def details(state: CaseState) -> str:
         paragraphs.append(f"Survey: {state.survey.status}")
     if state.follow_up_of:
         paragraphs.append(f"Follow-up of {state.follow_up_of}")
+    if state.parent:
+        paragraphs.append(f"Child of {state.parent}")
+    if state.children:
+        paragraphs.append(f"Parent of {', '.join(state.children)}")
+    if state.merged_into:
+        paragraphs.append(f"Merged into {state.merged_into}")
     return "\n\n".join(p for p in paragraphs if p)
 
 

@@ -160,9 +160,8 @@ async def test_an_agent_works_a_case_through_every_step(http: httpx.AsyncClient)
     assert (await act(http, number, "resume"))["status"] == "open"
     await act(http, number, "hold", {"reason": "vendor"})
     await act(http, number, "resume")
-    assert (await act(http, number, "advance", {"fields": {"category": "network"}}))[
-        "stage"
-    ] == "research"
+    fields = {"category": "network", "product": "Caseflow Cloud"}
+    assert (await act(http, number, "advance", {"fields": fields}))["stage"] == "research"
     case = await act(http, number, "resolve", {"resolution": "Upgrade.", "time_spent_minutes": 30})
     assert case["status"] == "resolved"
     assert case["resolution"]["text"] == "Upgrade."

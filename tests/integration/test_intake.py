@@ -28,9 +28,10 @@ from caseflow.store import cases, messages
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, InboundMessage
 from caseflow.workflows import starter
-from caseflow.workflows.model import ActivityName, NewCase
+from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import ActivityName, MergeRequest, NewCase
 from tests.support.dovecot import Dovecot, reading
-from tests.support.harness import Harness, running_worker
+from tests.support.harness import SUPERVISOR, Harness, running_worker
 from tests.support.servers import SmtpSink
 from tests.unit.emails import CORPUS, DSN_BOUNCE, message
 
@@ -497,6 +498,34 @@ async def test_a_reply_to_a_finished_case_starts_a_follow_up_linked_to_it(desk: 
     case = await eventually(lambda: desk.case(follow_up))
     assert case.follow_up_of == number
     await eventually(lambda: len(desk.acks_to(ada)) == 2)
+    assert desk.case_count() == 2
+
+
+async def test_a_reply_to_a_merged_duplicate_lands_on_the_surviving_case(desk: Desk) -> None:
+    ada, bob = customer(), customer()
+    survivor, _ = await new_case_with_ack(desk, ada)
+    duplicate, ack = await new_case_with_ack(desk, bob)
+    [original] = await eventually(lambda: desk.email_keys(duplicate))
+    await eventually(lambda: desk.case(survivor))
+    merge = MergeRequest(actor=SUPERVISOR, into=survivor)
+    await starter.case_handle(desk.env.client, duplicate).execute_update(CaseWorkflow.merge, merge)
+    by_reference = desk.customer_mail(
+        bob, "Re: Printer on fire", in_reply_to=str(ack["Message-ID"])
+    )
+    by_address = desk.customer_mail(bob, "More smoke", to=parseaddr(str(ack["Reply-To"]))[1])
+    desk.deliver(by_reference, by_address)
+
+    outcomes = await drain_once(desk)
+
+    assert [(o.case_number, o.detail) for o in outcomes] == [
+        (survivor, "references"),
+        (survivor, "reply_address"),
+    ]
+    replies = [parse(raw).dedup_key for raw in (by_reference, by_address)]
+    await eventually(lambda: {original, *replies} <= set(desk.email_keys(survivor)))
+    merged = desk.case(duplicate)
+    assert merged is not None and (merged.status, merged.merged_into) == ("merged", survivor)
+    assert desk.email_keys(duplicate) == [original]
     assert desk.case_count() == 2
 
 

@@ -85,7 +85,8 @@ async def email_to_survey(harness: Harness) -> dict[str, WorkflowHistory]:
     await signal_email(harness.client, case.id, customer_email(case.id, 1, "It is INV-2041."))
     await until(lambda: status_is(case.id, harness, CaseStatus.OPEN))
     await case.execute_update(
-        CaseWorkflow.advance, AdvanceRequest(actor=AGENT, fields={"category": "billing"})
+        CaseWorkflow.advance,
+        AdvanceRequest(actor=AGENT, fields={"category": "billing", "product": "Billing"}),
     )
     await case.execute_update(
         CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Corrected invoice sent.")

@@ -8,9 +8,13 @@ from typing import Any
 from caseflow.workflows import lifecycle
 from caseflow.workflows.model import (
     ActionRequest,
+    ActivityDecision,
+    ActivityKind,
+    ActivityRequest,
     Actor,
     AdvanceRequest,
     AssignRequest,
+    CaseActivity,
     CaseContext,
     CaseState,
     CaseStatus,
@@ -24,8 +28,10 @@ from caseflow.workflows.model import (
     KpiName,
     KpiTarget,
     MailClass,
+    MergeRequest,
     MessageRequest,
     NewCase,
+    ParentRequest,
     ResolutionResponse,
     ResolveRequest,
     Role,
@@ -37,6 +43,7 @@ from caseflow.workflows.model import (
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)  # a Monday morning
 STEP = timedelta(minutes=5)
 NUMBER = "CAS-000123"
+OTHER = "CAS-000999"  # another case: a parent, a survivor
 QUEUE = "standard"
 CUSTOMER_EMAIL = "ada@example.com"
 FIRST_RESPONSE_WARN = timedelta(hours=1)
@@ -152,6 +159,11 @@ def valid_request(action: str, actor: Actor) -> Any:
         "escalate": lambda: EscalateRequest(actor, reason="VIP"),
         "confirm": lambda: EmailDecision(actor, "mail-stranger"),
         "split": lambda: EmailDecision(actor, "mail-stranger"),
+        "add_activity": lambda: ActivityRequest(actor, "task", "Call the vendor", owner="alice"),
+        "complete_activity": lambda: ActivityDecision(actor, 1),
+        "cancel_activity": lambda: ActivityDecision(actor, 1),
+        "link_parent": lambda: ParentRequest(actor, OTHER),
+        "merge": lambda: MergeRequest(actor, OTHER),
     }
     return builders[action]()
 
@@ -187,7 +199,7 @@ def case_in(status: CaseStatus, context: CaseContext | None = None) -> tuple[Cas
         CaseStatus.RESOLVED: ["pick", "reply", "resolve"],
         CaseStatus.CLOSED: ["pick", "reply", "resolve"],
         CaseStatus.CANCELLED: ["cancel"],
-        CaseStatus.MERGED: [],
+        CaseStatus.MERGED: ["pick", "merge"],
     }
     for action in steps[status]:
         now += STEP
@@ -198,9 +210,17 @@ def case_in(status: CaseStatus, context: CaseContext | None = None) -> tuple[Cas
             state, ResolutionResponse(state.episode, True), now
         )
         lifecycle.commit(state, effects, "customer", "respond_to_resolution", now)
-    if status is CaseStatus.MERGED:
-        # No action merges yet: set the final state the way a merge would leave it.
-        state.status = CaseStatus.MERGED
-        state.finished = True
     assert state.status is status
     return state, now
+
+
+def open_task(activity_id: int, at: datetime, owner: str = "alice") -> CaseActivity:
+    """An open task on a case, as `add_activity` leaves it."""
+    return CaseActivity(
+        id=activity_id,
+        kind=ActivityKind.TASK,
+        subject="Call the vendor",
+        created_by=owner,
+        created_at=at,
+        owner=owner,
+    )

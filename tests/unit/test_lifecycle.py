@@ -18,6 +18,7 @@ from caseflow.workflows.model import (
     NOTIFY_SUPERVISORS,
     SYSTEM,
     ActionRequest,
+    ActivityDecision,
     Actor,
     AdvanceRequest,
     AssignRequest,
@@ -66,6 +67,7 @@ from tests.unit.case_factories import (
     inbound_email,
     new_case,
     new_email_case,
+    open_task,
     supervisor,
     valid_request,
 )
@@ -96,6 +98,11 @@ ALLOWED: dict[str, set[CaseStatus]] = {
     "escalate": ACTIVE,
     "confirm": ACTIVE | {RESOLVED},
     "split": ACTIVE | {RESOLVED},
+    "add_activity": ACTIVE | {RESOLVED},
+    "complete_activity": ACTIVE | {RESOLVED, CLOSED},
+    "cancel_activity": ACTIVE | {RESOLVED, CLOSED},
+    "link_parent": ACTIVE,
+    "merge": ACTIVE,
 }
 UNVERIFIED_KEY = "mail-stranger"
 REFUSED_IN_STATE = [
@@ -255,8 +262,13 @@ def test_action_in_its_states_is_performed_for_an_admin(action: str, status: Cas
         return
     if action in ("confirm", "split"):
         state.unverified.append(stranger_email(UNVERIFIED_KEY))
+    request = valid_request(action, admin())
+    if action in ("complete_activity", "cancel_activity"):
+        task = open_task(len(state.activities) + 1, now)
+        state.activities.append(task)
+        request = ActivityDecision(admin(), task.id)
 
-    effects = act(state, action, valid_request(action, admin()), now + STEP)
+    effects = act(state, action, request, now + STEP)
 
     assert effects.events
     assert state.pending_records[-1].action == action
@@ -265,7 +277,7 @@ def test_action_in_its_states_is_performed_for_an_admin(action: str, status: Cas
 def test_unknown_action_is_refused() -> None:
     state = new_case()
 
-    assert_refused(state, "merge", ActionRequest(admin()), "unknown_action")
+    assert_refused(state, "frobnicate", ActionRequest(admin()), "unknown_action")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1256,7 +1268,7 @@ def test_any_sequence_either_refuses_changing_nothing_or_keeps_the_case_consiste
         keys = [email.key for email in state.pending_emails]
         assert len(keys) == len(set(keys)), "every email has its own business key"
         assert state.finished == (
-            state.status is CaseStatus.CANCELLED
+            state.status in (CaseStatus.CANCELLED, CaseStatus.MERGED)
             or (state.survey is not None and state.survey.status is SurveyStatus.EXPIRED)
         )
         if state.status in WORKING | {RESOLVED, CLOSED}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from caseflow.api.deps import (
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
-from caseflow.store import cases, directory, messages
+from caseflow.store import cases, directory, messages, stages
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
@@ -40,6 +41,11 @@ from caseflow.workflows.model import (
 from caseflow.workflows.starter import case_handle, create_case_and_wait
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+KNOWN: dict[str, Callable[[Session, str], object | None]] = {
+    "agent": directory.agent_by_handle,
+    "queue": directory.queue_by_name,
+    "product": stages.product_by_name,
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 422, 503)
 }
@@ -64,6 +70,10 @@ def case_detail(session: Session, number: str) -> schemas.CaseDetail:
         timeline=timeline(session, number),
         emails=[schemas.Email.of(e) for e in messages.case_outbox(session, number)],
         audit=[schemas.Audit.of(a) for a in cases.case_audit(session, number)],
+        parent=case.parent_number,
+        children=cases.children_of(session, number),
+        merged_into=case.merged_into,
+        merged_from=cases.merged_into_it(session, number),
     )
 
 
@@ -139,22 +149,26 @@ class Acting:
 
     async def update(self, update: Any, request: Any) -> schemas.CaseDetail:
         """The one workflow update of an action, then the case as the read model has it."""
+        await self.execute(update, request)
+        return await read(self.sessions, lambda s: case_detail(s, self.number))
+
+    async def execute(self, update: Any, request: Any) -> Any:
+        """The workflow update on a case the read model knows; its answer."""
         number = self.number
         if await read(self.sessions, lambda s: cases.get_case(s, number)) is None:
             raise ApiError(404, "unknown_case", f"there is no case {number}")
         try:
-            await case_handle(self.client, number).execute_update(
+            return await case_handle(self.client, number).execute_update(
                 update, request, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
-        return await read(self.sessions, lambda s: case_detail(s, number))
 
     async def known(self, what: str, name: str | None) -> None:
-        """Refuse a reference to an agent or queue that does not exist (422)."""
+        """Refuse a reference to an agent, queue or product that does not exist (422)."""
         if name is None:
             return
-        find = directory.agent_by_handle if what == "agent" else directory.queue_by_name
+        find = KNOWN[what]
         if await read(self.sessions, lambda s: find(s, name) is not None) is False:
             raise ApiError(422, "invalid_input", f"there is no {what} {name!r}")
 
@@ -222,6 +236,7 @@ async def resume(case: ActingDep, body: schemas.Comment | None = None) -> schema
 async def advance(case: ActingDep, body: schemas.Advance | None = None) -> schemas.CaseDetail:
     """Move to the next stage (identify → research → resolve) with the fields it requires."""
     request = AdvanceRequest(case.agent, fields=dict(body.fields) if body else {})
+    await case.known("product", request.fields.get("product") or None)
     return await case.update(CaseWorkflow.advance, request)
 
 
