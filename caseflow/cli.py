@@ -94,7 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(run=run_temporal_setup)
 
     agent = commands.add_parser("agent", help="agents and their API tokens")
-    sub = agent.add_subparsers(metavar="ACTION").add_parser(
+    agent_actions = agent.add_subparsers(metavar="ACTION")
+    sub = agent_actions.add_parser(
+        "token", help="issue a fresh API token (the old one stops working); the last line"
+    )
+    sub.add_argument("handle")
+    sub.set_defaults(run=run_agent_token)
+    sub = agent_actions.add_parser(
         "add", help="add an agent; prints the API token as the last line"
     )
     sub.add_argument("handle", help="short name, e.g. ann")
@@ -325,6 +331,19 @@ def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     print(f"agent {args.handle} ({args.role}) added; API token (shown once):")  # noqa: T201
+    print(token)  # noqa: T201
+
+
+def run_agent_token(settings: Settings, args: argparse.Namespace) -> None:
+    token = f"cf_{secrets.token_urlsafe(32)}"
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            if not directory.set_agent_token(session, args.handle, token_hash(token)):
+                raise UsageError(f"there is no agent {args.handle!r}")
+    finally:
+        engine.dispose()
+    print(f"new API token for {args.handle} (shown once; the old one no longer works):")  # noqa: T201
     print(token)  # noqa: T201
 
 

@@ -25,6 +25,11 @@ class MailboxSettings(BaseModel):
     queue: str = Field(default="", description="Default queue; a matching routing rule wins.")
     priority: int | None = None
     product: str | None = None
+    # Record creation rules: a sender with no contact becomes one ("create") or gets a polite
+    # notice and no case ("refuse"); an exhausted entitlement as CASEFLOW_EXHAUSTED_ENTITLEMENT
+    # unless set here.
+    unknown_senders: Literal["create", "refuse"] = "create"
+    exhausted_entitlement: Literal["serve", "refuse"] | None = None
 
 
 class Settings(BaseSettings):
@@ -97,6 +102,9 @@ class Settings(BaseSettings):
     loop_breaker_per_hour: int = Field(default=10, ge=1)
     # A child case may be resolved (and so closed) only once its parent case is.
     child_resolve_requires_parent: bool = False
+    # A new case of a customer whose entitlement has no cases left (in total or for the
+    # channel): served as if it had none ("serve"), or refused with a notice / 409 ("refuse").
+    exhausted_entitlement: Literal["serve", "refuse"] = "serve"
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> Settings:

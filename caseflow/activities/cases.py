@@ -56,16 +56,24 @@ class CaseActivities:
     @activity.defn(name=ActivityName.LOAD_CASE_CONTEXT)
     def load_case_context(self, request: ContextRequest) -> CaseContext:
         with transaction(self._sessions) as session:
-            contact = directory.find_or_create_contact(
-                session, request.customer_email, request.customer_name
-            )
+            found = directory.find_customer(session, request.customer_email, request.account)
+            contact = found.contact
+            if contact is None and found.email:
+                contact = directory.create_contact(
+                    session, found.email, request.customer_name, found.account
+                )
+            account = contact.account if contact is not None else found.account
             now = datetime.now(UTC)
-            active = directory.active_entitlement(
-                session, contact, now.date(), str(request.channel)
+            active = directory.covering_entitlement(
+                session,
+                contact.id if contact else None,
+                account.id if account else None,
+                now.date(),
+                str(request.channel),
             )
-            acks = messages.acks_sent_since(session, contact.email, now - ACK_WINDOW)
+            acks = messages.acks_sent_since(session, found.email, now - ACK_WINDOW)
             return CaseContext(
-                customer=convert.customer(contact),
+                customer=convert.customer(contact, account),
                 entitlement=convert.entitlement(active),
                 rules=[convert.routing_rule(r) for r in directory.routing_rules(session)],
                 policies=[convert.sla_policy(p) for p in directory.sla_policies(session)],

@@ -84,15 +84,26 @@ def routing_rule(row: models.RoutingRule) -> RoutingRule:
         priorities=[int(p) for p in conditions.get("priorities", [])],
         products=list(conditions.get("products", [])),
         subject_words=list(conditions.get("subject_words", [])),
+        customers=list(conditions.get("customers", [])),
+        agent=_rule_agent(row),
     )
 
 
-def customer(contact: models.Contact) -> Customer:
-    account = contact.account
+def _rule_agent(row: models.RoutingRule) -> str | None:
+    """The rule's agent while active and a member of its queue; else the queue keeps the case."""
+    agent = row.agent
+    if agent is None or not agent.active or row.queue_id not in {q.id for q in agent.queues}:
+        return None
+    return agent.handle
+
+
+def customer(contact: models.Contact | None, account: models.Account | None = None) -> Customer:
+    """A contact (with its account), or an account alone: a case without a person to email."""
+    account = contact.account if contact is not None else account
     return Customer(
-        email=contact.email,
-        name=contact.name,
-        contact_id=contact.id,
+        email=contact.email if contact else "",
+        name=contact.name if contact else account.name if account else "",
+        contact_id=contact.id if contact else None,
         account_id=account.id if account else None,
         account_name=account.name if account else "",
     )
@@ -105,7 +116,7 @@ def entitlement(active: ActiveEntitlement | None) -> Entitlement | None:
     return Entitlement(
         id=row.id,
         name=row.name,
-        remaining=active.remaining,
+        remaining=active.left,
         sla_policy=row.sla_policy.name if row.sla_policy else None,
     )
 
@@ -161,6 +172,7 @@ def case_write(record: CaseRecord) -> CaseWrite:
                 "entitlement_id": c.entitlement_id,
                 "case_number": c.case_number,
                 "delta": c.delta,
+                "channel": c.channel,
                 "at": snap.updated_at,
             }
             for c in record.entitlement_changes

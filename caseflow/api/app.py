@@ -15,10 +15,12 @@ from caseflow.api.routes import (
     admin,
     attachments,
     cases,
+    customers,
     health,
     knowledge,
     links,
     quarantine,
+    queues,
     related,
 )
 from caseflow.settings import Settings
@@ -87,4 +89,6 @@ def create_app(
     app.include_router(quarantine.router)
     app.include_router(knowledge.router)
     app.include_router(admin.build_router())
+    app.include_router(customers.router)
+    app.include_router(queues.router)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from caseflow.store.models import (
     Attachment,
@@ -32,13 +32,24 @@ class Strict(BaseModel):
 
 
 class CreateCase(Strict):
-    customer_email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    """The customer is a contact (`customer_email`; with `account`, a contact of that account,
+    created in it when new) or an account alone (`account` without an address: nobody is
+    emailed about the case)."""
+
+    customer_email: str | None = Field(default=None, pattern=EMAIL_PATTERN, max_length=320)
+    account: str | None = Field(default=None, min_length=1, max_length=200)
     customer_name: str = Field(default="", max_length=200)
     subject: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=TEXT)
     channel: Channel = Channel.WEB
     priority: int | None = Priority
     product: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _names_a_customer(self) -> CreateCase:
+        if not self.customer_email and not self.account:
+            raise ValueError("a case needs a customer_email or an account")
+        return self
 
 
 class Comment(Strict):

@@ -1,10 +1,12 @@
 """Every configuration object of an organisation: one `Kind` per sort, saved through the admin
 API and `caseflow import`. Importing this package registers every kind."""
 
-from caseflow.configuration import (
-    knowledge,  # noqa: F401  (registers its kinds)
-    scheduling,  # noqa: F401  (registers its kinds)
-    stages,  # noqa: F401  (registers its kind)
+from caseflow.configuration import (  # noqa: F401  (importing registers their kinds)
+    customers,
+    knowledge,
+    scheduling,
+    stages,
+    work,
 )
 from caseflow.configuration.base import (
     ConfigError,

@@ -109,7 +109,9 @@ def counting_writes(session: Session) -> Iterator[list[str]]:
     connection = session.connection()
 
     def record(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(WRITES) and cursor.rowcount != 0:
+        # An INSERT always writes; SQLite reports rowcount 0 for INSERT ... RETURNING.
+        verb = statement.lstrip().upper()
+        if verb.startswith("INSERT") or (verb.startswith(WRITES) and cursor.rowcount != 0):
             seen.append(statement)
 
     event.listen(connection, "after_cursor_execute", record)

@@ -1,4 +1,5 @@
-"""Polite notices to people whose message the intake could not take in (it was too large).
+"""Polite notices to people whose message the intake could not take in: it was too large, or a
+record creation rule refused it (an unknown sender, an exhausted entitlement).
 
 Sent once per message: the outbox row's key (`notice:oversized:<dedup key>`) is the business
 key, so a re-read of the message, or a second intake, sends nothing more. Never sent to
@@ -24,6 +25,7 @@ from caseflow.store.db import transaction
 logger = logging.getLogger(__name__)
 
 OVERSIZED = "notice_oversized"
+REFUSED = "notice_refused"
 # Not "customer": replies to a notice must not thread onto a case through its Message-ID.
 AUDIENCE = "notice"
 MEGABYTE = 1_000_000
@@ -55,6 +57,26 @@ def oversized_notice(header: ParsedEmail, size: int, limit: int) -> Notice:
             "case_subject": header.subject or "(no subject)",
             "size_mb": f"{size / MEGABYTE:.1f}",
             "limit_mb": f"{limit / MEGABYTE:.1f}",
+        },
+    )
+
+
+def refused_notice(parsed: ParsedEmail, refusal: str, entitlement: str = "") -> Notice:
+    """The notice for a message a record creation rule refused (`refusal`: its code)."""
+    key = f"notice:refused:{parsed.dedup_key}"
+    return Notice(
+        key=key,
+        reference=reference(key),
+        template=REFUSED,
+        to=parsed.sender.strip().lower(),
+        subject=f"We could not open a request: {parsed.subject or '(no subject)'}"[:990],
+        in_reply_to=parsed.message_id,
+        context={
+            "customer_name": parsed.sender_name,
+            "case_subject": parsed.subject or "(no subject)",
+            "sender": parsed.sender,
+            "refusal": refusal,
+            "entitlement": entitlement,
         },
     )
 

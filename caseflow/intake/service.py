@@ -39,8 +39,9 @@ from caseflow.intake.parse import (
 )
 from caseflow.intake.threads import NEW, ThreadMatch, find_thread
 from caseflow.settings import MailboxSettings, Settings
-from caseflow.store import attachments, cases, messages
+from caseflow.store import attachments, cases, directory, messages
 from caseflow.store.db import transaction
+from caseflow.workflows import routing
 from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase
 from caseflow.workflows.starter import signal_email, start_case
 
@@ -50,6 +51,8 @@ FOLLOW_UP = "follow_up"
 # Outcome.folder of a message that stays in INBOX until its next attempt.
 STAYS = ""
 TOO_LARGE = "too large"
+# Refusal notices to one address are limited over a rolling window of this length.
+NOTICE_WINDOW = timedelta(hours=24)
 # Temporal answers these when it is away or overloaded: an outage, not the message's fault.
 _OUTAGE_CODES = {
     RPCStatusCode.UNAVAILABLE,
@@ -304,6 +307,8 @@ class Intake:
             return Outcome(QUARANTINE, None, "already quarantined", mid)
         if row.status == messages.IGNORED:
             return Outcome(PROCESSED, None, "already ignored", mid)
+        if row.status == messages.REFUSED:
+            return Outcome(PROCESSED, None, "already refused", mid)
         if row.retry_at is not None and row.retry_at > datetime.now(UTC) and not last_attempt:
             return Outcome(STAYS, None, "waiting for its next attempt", mid, row.retry_at)
         try:
@@ -325,6 +330,10 @@ class Intake:
             return Outcome(PROCESSED, None, "own loop", mid)
         if mail_class in (MailClass.HUMAN, MailClass.AUTO_REPLY):
             await asyncio.to_thread(bounces.mark_reachable, self._sessions, parsed.sender)
+        if match.number is None:
+            verdict = await asyncio.to_thread(self._admission, parsed)
+            if not verdict.admission.admitted:
+                return await self._refuse(parsed, mail_class, verdict)
         number, method = await self._hand_off(parsed, mail_class, match)
         await asyncio.to_thread(self._delivered, parsed.dedup_key, number, method)
         logger.info("message delivered to %s (%s, %s)", number, method, mail_class)
@@ -336,6 +345,22 @@ class Intake:
             self._client, self._sessions, self._secret, self.box.address, parsed, raw
         )
         return Outcome(PROCESSED, handed.case_number, handed.detail, parsed.message_id)
+
+    async def _refuse(
+        self, parsed: ParsedEmail, mail_class: MailClass, verdict: Verdict
+    ) -> Outcome:
+        """A record creation rule refused the message: it is kept and recorded, and a person
+        (never an automatic sender) gets one polite notice, within the per-sender daily limit.
+        The notice goes first, so a failure to send it leaves the message for the next pass."""
+        admission = verdict.admission
+        told = "no notice: an automatic sender"
+        if mail_class is MailClass.HUMAN:
+            notice = notices.refused_notice(parsed, admission.refusal, verdict.entitlement)
+            told = await asyncio.to_thread(self._notify, notice)
+        reason = f"{admission.refusal}: {admission.detail} ({told})"
+        await asyncio.to_thread(self._refused, parsed.dedup_key, reason)
+        logger.info("message refused: %s (%s)", admission.refusal, told)
+        return Outcome(PROCESSED, None, f"refused: {admission.refusal}", parsed.message_id)
 
     async def reprocess(self, row_id: int) -> Outcome:
         """Take a quarantined message in again from its stored bytes (after a fix).
@@ -533,6 +558,43 @@ class Intake:
             messages.mark_delivered(session, dedup_key, number, method)
             attachments.assign_case(session, dedup_key, number)
 
+    def _admission(self, parsed: ParsedEmail) -> Verdict:
+        """The record creation rules of this mailbox, applied to the sender of a new case: a
+        sender is known when a contact has the address or an account has its domain."""
+        with transaction(self._sessions, writes=False) as session:
+            found = directory.find_customer(session, parsed.sender)
+            active = directory.covering_entitlement(
+                session,
+                found.contact.id if found.contact else None,
+                found.account.id if found.account else None,
+                datetime.now(UTC).date(),
+                str(Channel.EMAIL),
+            )
+        exhausted = active.entitlement.name if active is not None and active.exhausted else ""
+        admission = routing.admit(
+            known_sender=found.known,
+            unknown_senders=self.box.unknown_senders,
+            exhausted=exhausted,
+            when_exhausted=self.box.exhausted_entitlement or self._settings.exhausted_entitlement,
+        )
+        return Verdict(admission, exhausted)
+
+    def _notify(self, notice: notices.Notice) -> str:
+        """Send the notice unless this address had its day's worth (as acknowledgements)."""
+        limit = self._settings.ack_limit_per_day
+        with transaction(self._sessions, writes=False) as session:
+            since = datetime.now(UTC) - NOTICE_WINDOW
+            sent = messages.sent_since(session, notice.to, notices.REFUSED, since)
+            already = messages.outbox_entry(session, notice.key) is not None
+        if sent >= limit and not already:
+            return f"no notice: {sent} already sent to this address in 24 h"
+        notices.send_notice(self._settings, self._sessions, notice)
+        return f"notice {notice.reference}"
+
+    def _refused(self, dedup_key: str, reason: str) -> None:
+        with transaction(self._sessions) as session:
+            messages.mark_refused(session, dedup_key, reason)
+
     def _ignore(self, dedup_key: str, reason: str) -> None:
         with transaction(self._sessions) as session:
             messages.mark_ignored(session, dedup_key, reason)
@@ -572,6 +634,14 @@ def batches(uids: list[int], sizes: dict[int, int], settings: Settings) -> Itera
         total += size
     if batch:
         yield batch
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The record creation rules' answer for a new case, and the exhausted entitlement's name."""
+
+    admission: routing.Admission
+    entitlement: str = ""
 
 
 @dataclass(frozen=True)

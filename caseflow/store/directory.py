@@ -33,35 +33,109 @@ EMAIL_FAILING = "failing"
 def find_or_create_contact(session: Session, email: str, name: str = "") -> Contact:
     """The contact with this address; a new one (in the account of its domain) if unknown."""
     address = email.strip().lower()
-    contact = session.scalar(select(Contact).where(Contact.email == address))
+    contact = contact_by_email(session, address)
     if contact is not None:
         return contact
-    domain = address.rpartition("@")[2]
-    account = session.scalar(select(Account).where(Account.domain == domain))
+    return create_contact(session, address, name, account_by_domain(session, address))
+
+
+def create_contact(session: Session, email: str, name: str, account: Account | None) -> Contact:
+    """A new contact; the existing one when another intake created it at the same moment."""
+    address = email.strip().lower()
     try:
         with session.begin_nested():
             contact = Contact(email=address, name=name[:200], account=account)
             session.add(contact)
         return contact
     except IntegrityError:
-        existing = session.scalar(select(Contact).where(Contact.email == address))
+        existing = contact_by_email(session, address)
         assert existing is not None
         return existing
+
+
+def contact_by_email(session: Session, email: str) -> Contact | None:
+    query = select(Contact).options(selectinload(Contact.account))
+    return session.scalar(query.where(Contact.email == email.strip().lower()))
+
+
+def account_by_domain(session: Session, email: str) -> Account | None:
+    domain = email.strip().lower().rpartition("@")[2]
+    return session.scalar(select(Account).where(Account.domain == domain)) if domain else None
+
+
+def account_by_name(session: Session, name: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.name == name))
+
+
+@dataclass
+class CustomerRef:
+    """Who a new case is for, as far as the directory knows them (nothing is created)."""
+
+    email: str
+    contact: Contact | None
+    account: Account | None
+    problem: str = ""  # why the request does not add up, for the API to refuse
+
+    @property
+    def known(self) -> bool:
+        """A contact has the address, or an account has its domain (or was named)."""
+        return self.contact is not None or self.account is not None
+
+
+def find_customer(session: Session, email: str, account_name: str = "") -> CustomerRef:
+    """The contact of this address and its account; with `account_name`, that account (the
+    customer itself when there is no address). A known contact of another account, or an
+    unknown account, is a problem the caller refuses."""
+    address = email.strip().lower()
+    contact = contact_by_email(session, address) if address else None
+    if not account_name:
+        account = contact.account if contact else account_by_domain(session, address)
+        return CustomerRef(address, contact, account)
+    account = account_by_name(session, account_name)
+    if account is None:
+        return CustomerRef(address, contact, None, f"there is no account {account_name!r}")
+    if contact is not None and contact.account_id not in (None, account.id):
+        theirs = contact.account.name if contact.account else ""
+        return CustomerRef(
+            address, contact, contact.account, f"{address} is a contact of {theirs!r}"
+        )
+    return CustomerRef(address, contact, account)
 
 
 @dataclass
 class ActiveEntitlement:
     entitlement: Entitlement
-    remaining: int | None
+    remaining: int | None  # cases left in total; None: unlimited
+    channel_remaining: int | None = None  # cases left for the case's channel; None: no count
+
+    @property
+    def left(self) -> int | None:
+        """Cases left for this channel: the smaller of the total and the channel's count."""
+        counts = [n for n in (self.remaining, self.channel_remaining) if n is not None]
+        return min(counts) if counts else None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.left is not None and self.left <= 0
 
 
 def active_entitlement(
     session: Session, contact: Contact, today: date, channel: str
 ) -> ActiveEntitlement | None:
     """The entitlement covering this contact (directly or through its account) today."""
-    holders = [Entitlement.contact_id == contact.id]
-    if contact.account_id is not None:
-        holders.append(Entitlement.account_id == contact.account_id)
+    return covering_entitlement(session, contact.id, contact.account_id, today, channel)
+
+
+def covering_entitlement(
+    session: Session, contact_id: int | None, account_id: int | None, today: date, channel: str
+) -> ActiveEntitlement | None:
+    """The entitlement of the contact, else of its account, valid today and allowing the
+    channel; one with cases left before an exhausted one, the contact's own first."""
+    holders = [Entitlement.contact_id == contact_id] if contact_id is not None else []
+    if account_id is not None:
+        holders.append(Entitlement.account_id == account_id)
+    if not holders:
+        return None
     query = (
         select(Entitlement)
         .options(selectinload(Entitlement.sla_policy))
@@ -70,22 +144,46 @@ def active_entitlement(
         .where(or_(Entitlement.ends_on.is_(None), Entitlement.ends_on >= today))
         .order_by(Entitlement.contact_id.is_(None), Entitlement.id)
     )
-    for entitlement in session.scalars(query):
-        if entitlement.channels and channel not in entitlement.channels:
-            continue
-        return ActiveEntitlement(entitlement, remaining_cases(session, entitlement))
-    return None
+    found = [
+        standing(session, e, channel)
+        for e in session.scalars(query)
+        if not e.channels or channel in e.channels
+    ]
+    return next((a for a in found if not a.exhausted), found[0] if found else None)
+
+
+def standing(session: Session, entitlement: Entitlement, channel: str) -> ActiveEntitlement:
+    counts = entitlement.channel_counts or {}
+    channel_left = None
+    if counts.get(channel) is not None:
+        channel_left = int(counts[channel]) + _used(session, entitlement, channel)
+    return ActiveEntitlement(entitlement, remaining_cases(session, entitlement), channel_left)
 
 
 def remaining_cases(session: Session, entitlement: Entitlement) -> int | None:
     if entitlement.total_cases is None:
         return None
-    used = session.scalar(
-        select(func.coalesce(func.sum(EntitlementUse.delta), 0)).where(
-            EntitlementUse.entitlement_id == entitlement.id
-        )
+    return entitlement.total_cases + _used(session, entitlement)
+
+
+def remaining_by_channel(session: Session, entitlement: Entitlement) -> dict[str, int]:
+    """Cases left for each channel that has its own count."""
+    counts = entitlement.channel_counts or {}
+    return {
+        channel: int(count) + _used(session, entitlement, channel)
+        for channel, count in sorted(counts.items())
+        if count is not None
+    }
+
+
+def _used(session: Session, entitlement: Entitlement, channel: str | None = None) -> int:
+    """The sum of the keyed uses (-1 consumed, +1 given back), of one channel or all."""
+    query = select(func.coalesce(func.sum(EntitlementUse.delta), 0)).where(
+        EntitlementUse.entitlement_id == entitlement.id
     )
-    return entitlement.total_cases + int(used or 0)
+    if channel is not None:
+        query = query.where(EntitlementUse.channel == channel)
+    return int(session.scalar(query) or 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,8 +191,11 @@ def remaining_cases(session: Session, entitlement: Entitlement) -> int | None:
 
 
 def routing_rules(session: Session) -> list[RoutingRule]:
-    query = select(RoutingRule).options(selectinload(RoutingRule.queue))
-    return list(session.scalars(query.order_by(RoutingRule.position, RoutingRule.id)))
+    """In the order they are tried: by position, then by name (so an export keeps it)."""
+    query = select(RoutingRule).options(
+        selectinload(RoutingRule.queue), selectinload(RoutingRule.agent)
+    )
+    return list(session.scalars(query.order_by(RoutingRule.position, RoutingRule.name)))
 
 
 def sla_policies(session: Session) -> list[SlaPolicy]:
@@ -141,6 +242,15 @@ def create_agent(
     session.add(agent)
     session.flush()
     return agent
+
+
+def set_agent_token(session: Session, handle: str, token_hash: str) -> bool:
+    """Replace the agent's token (the old one stops working); False for an unknown agent."""
+    agent = session.scalar(select(Agent).where(Agent.handle == handle))
+    if agent is None:
+        return False
+    agent.token_hash = token_hash
+    return True
 
 
 def agent_emails(session: Session, handles: list[str]) -> list[str]:

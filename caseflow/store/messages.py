@@ -16,6 +16,7 @@ RECEIVED = "received"
 DELIVERED = "delivered"
 QUARANTINED = "quarantined"
 IGNORED = "ignored"
+REFUSED = "refused"  # kept, but no case: a record creation rule refused it (see `reason`)
 
 
 def store_raw(session: Session, sha256: str, data: bytes) -> None:
@@ -227,13 +228,26 @@ def our_email(session: Session, message_ids: list[str]) -> OutboundEmail | None:
 
 def acks_sent_since(session: Session, address: str, since: datetime) -> int:
     """Acknowledgements addressed to this address since then (refused ones do not count)."""
+    return sent_since(session, address, ACK_TEMPLATE, since)
+
+
+def sent_since(session: Session, address: str, template: str, since: datetime) -> int:
+    """Emails of this template addressed to this address since then (refused ones do not
+    count): what per-sender limits on automatic replies count."""
     query = select(func.count()).where(
         OutboundEmail.to_address == address.strip().lower(),
-        OutboundEmail.template == ACK_TEMPLATE,
+        OutboundEmail.template == template,
         OutboundEmail.created_at >= since,
         OutboundEmail.status != "failed",
     )
     return int(session.scalar(query) or 0)
+
+
+def mark_refused(session: Session, dedup_key: str, reason: str) -> None:
+    row = inbound_by_key(session, dedup_key)
+    if row is not None:
+        row.status = REFUSED
+        row.reason = reason[:10_000]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -141,8 +141,13 @@ class Entitlement(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
     channels: Mapped[list[Any]] = mapped_column(default=list)  # empty: every channel
+    # Cases per channel, within the total (or alone): {"email": 10, "phone": 5}; a channel
+    # allowed but not counted here is limited by the total only.
+    channel_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
 
     sla_policy: Mapped[SlaPolicy | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
 
 
 class EntitlementUse(Base):
@@ -156,6 +161,8 @@ class EntitlementUse(Base):
     case_number: Mapped[str] = mapped_column(String(32))
     delta: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The case's channel, for per-channel counts ("" for uses recorded before they existed).
+    channel: Mapped[str] = mapped_column(String(20), default="", server_default=text("''"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,10 +205,14 @@ class RoutingRule(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     position: Mapped[int] = mapped_column(Integer)
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
-    # {"entitlements": [...], "channels": [...], "priorities": [...], "subject_words": [...]}
+    # {"entitlements": [...], "channels": [...], "priorities": [...], "products": [...],
+    #  "customers": [address, "@domain" or account name], "subject_words": [...]}
     conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The agent the matched case is assigned to at creation (a member of the queue), if any.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
 
     queue: Mapped[Queue] = relationship()
+    agent: Mapped[Agent | None] = relationship()
 
 
 class Product(Base):

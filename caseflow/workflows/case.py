@@ -167,7 +167,7 @@ class CaseWorkflow:
     async def _create(self, number: str, new: NewCase) -> None:
         context = await workflow.execute_activity(
             ActivityName.LOAD_CASE_CONTEXT,
-            ContextRequest(new.customer_email, new.customer_name, new.channel),
+            ContextRequest(new.customer_email, new.customer_name, new.channel, new.account),
             result_type=CaseContext,
             start_to_close_timeout=CONTEXT_TIMEOUT,
             retry_policy=DATABASE_RETRY,

@@ -57,6 +57,7 @@ from caseflow.workflows.model import (
     ResolutionResponse,
     ResolveRequest,
     Role,
+    RoutingRule,
     SlaActions,
     SlaPolicy,
     Stage,
@@ -129,7 +130,9 @@ def create(
         customer=context.customer.email,
         account=context.customer.account_name,
     )
-    queue, rule = routing.route(context.rules, facts, new.queue or context.default_queue)
+    matched = routing.first_match(context.rules, facts)
+    queue = matched.queue if matched else new.queue or context.default_queue
+    rule = matched.name if matched else routing.DEFAULT_RULE
     policy = routing.choose_policy(context, facts)
     state = CaseState(
         number=number,
@@ -152,7 +155,7 @@ def create(
             for t in policy.targets
             if t.kpi is not KpiName.NEXT_RESPONSE  # starts with the customer's next message
         ],
-        participants=[context.customer.email],
+        participants=[context.customer.email] if context.customer.email else [],
         follow_up_of=new.follow_up_of,
         updated_at=now,
         mailbox=new.mailbox,
@@ -172,11 +175,24 @@ def create(
         exhausted_entitlement=_exhausted_name(context),
         follow_up_of=new.follow_up_of or "",
     )
+    if matched is not None and matched.agent:
+        _assign_by_rule(state, matched, now, effects)
     if new.email is not None:
         _take_in_email(state, new.email, now, effects)
         _count_inbound(state, now, effects)
     _acknowledge(state, new, context, now, effects)
     return state, effects
+
+
+def _assign_by_rule(state: CaseState, rule: RoutingRule, now: datetime, effects: Effects) -> None:
+    """The rule names the agent who takes every case it routes: owned and open from the start."""
+    assert rule.agent is not None
+    state.owner = rule.agent
+    _enter(state, CaseStatus.OPEN, now, "assigned by routing rule")
+    effects.event(
+        "assigned", now, "system", f"Assigned to {rule.agent} by rule {rule.name}",
+        rule=rule.name, previous_owner="",
+    )  # fmt: skip
 
 
 def commit(state: CaseState, effects: Effects, actor: str, action: str, now: datetime) -> int:
@@ -429,12 +445,13 @@ def _reopen(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
 
 
 def _cancel(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
+    effects = Effects()
+    _give_back_entitlement(state, effects)
     state.status = CaseStatus.CANCELLED
     state.closed_at = now
     for clock in state.kpis:
         sla.stop(clock, state.policy.calendar, now, KpiStatus.CANCELLED, "case cancelled")
     state.finished = True
-    effects = Effects()
     effects.event("cancelled", now, request.actor.handle, "Case cancelled", request.comment)
     _cancel_open_activities(state, request.actor.handle, now, "case cancelled", effects)
     _tell_children(state, effects, resolved=False)
@@ -992,13 +1009,12 @@ def _enter(state: CaseState, status: CaseStatus, now: datetime, reason: str) -> 
 def _reopen_case(
     state: CaseState, now: datetime, effects: Effects, actor: str, reason: str
 ) -> None:
+    _give_back_entitlement(state, effects)
     state.status = CaseStatus.OPEN
     state.resolved_at = None
     clock = sla.find(state.kpis, KpiName.RESOLUTION)
     if clock is not None:
         sla.reactivate(clock, state.policy.calendar, now, reason)
-    if state.entitlement is not None:
-        effects.entitlement_changes.append(_entitlement_change(state, "restore", +1))
     effects.event("reopened", now, actor, "Case reopened", reason)
 
 
@@ -1267,7 +1283,22 @@ def _entitlement_change(state: CaseState, what: str, delta: int) -> EntitlementC
         entitlement_id=state.entitlement.id,
         case_number=state.number,
         delta=delta,
+        channel=str(state.channel),
     )
+
+
+def holds_entitlement_use(state: CaseState) -> bool:
+    """Whether the case has consumed one case of its entitlement: resolving consumes it,
+    leaving `resolved` other than by closing gives it back, so it is held exactly while the
+    case is resolved (and for good once closed)."""
+    return state.entitlement is not None and state.status is CaseStatus.RESOLVED
+
+
+def _give_back_entitlement(state: CaseState, effects: Effects) -> None:
+    """Reopening or cancelling a resolved case restores its use, under the episode's key
+    (one give-back per use, however the case leaves `resolved`); otherwise nothing."""
+    if holds_entitlement_use(state):
+        effects.entitlement_changes.append(_entitlement_change(state, "restore", +1))
 
 
 def _exhausted_name(context: CaseContext) -> str:

@@ -205,7 +205,8 @@ class Entitlement:
 
 @dataclass
 class RoutingRule:
-    """Ordered conditions on a new case; empty conditions match everything."""
+    """Ordered conditions on a new case; empty conditions match everything. Customers are
+    addresses, @domains or account names; `agent` (a member of the queue) gets the case."""
 
     name: str
     queue: str
@@ -214,6 +215,8 @@ class RoutingRule:
     priorities: list[int] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
     subject_words: list[str] = field(default_factory=list)
+    customers: list[str] = field(default_factory=list)
+    agent: str | None = None
 
 
 @dataclass
@@ -337,6 +340,7 @@ class EntitlementChange:
     entitlement_id: int
     case_number: str
     delta: int  # -1 consumes one case, +1 gives it back
+    channel: str = ""  # the case's channel, for per-channel counts
 
 
 @dataclass
@@ -399,6 +403,9 @@ class NewCase:
     # The support address it came to, and that mailbox's default queue (a routing rule wins).
     mailbox: str = ""
     queue: str = ""
+    # The customer's account by name: the customer itself when there is no address, else the
+    # account the contact belongs to (or joins, when new).
+    account: str = ""
 
 
 @dataclass
@@ -681,6 +688,7 @@ class ContextRequest:
     customer_email: str
     customer_name: str = ""
     channel: Channel = Channel.EMAIL
+    account: str = ""
 
 
 @dataclass

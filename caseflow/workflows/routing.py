@@ -32,8 +32,10 @@ class CaseFacts:
 
 def matches(rule: RoutingRule, facts: CaseFacts) -> bool:
     """Every condition the rule sets must hold; a condition left empty holds."""
-    return _common_hold(rule, facts) and (
-        not rule.subject_words or _mentions_any(facts.subject, rule.subject_words)
+    return (
+        _common_hold(rule, facts)
+        and (not rule.customers or _is_customer(rule.customers, facts))
+        and (not rule.subject_words or _mentions_any(facts.subject, rule.subject_words))
     )
 
 
@@ -47,12 +49,50 @@ def _common_hold(conditions: RoutingRule | PolicyConditions, facts: CaseFacts) -
     )
 
 
+def first_match(rules: list[RoutingRule], facts: CaseFacts) -> RoutingRule | None:
+    """The first rule, in order, whose conditions all hold."""
+    return next((rule for rule in rules if matches(rule, facts)), None)
+
+
 def route(rules: list[RoutingRule], facts: CaseFacts, default_queue: str) -> tuple[str, str]:
     """The queue of the first matching rule, and that rule's name; else the default queue."""
-    for rule in rules:
-        if matches(rule, facts):
-            return rule.queue, rule.name
-    return default_queue, DEFAULT_RULE
+    rule = first_match(rules, facts)
+    return (rule.queue, rule.name) if rule else (default_queue, DEFAULT_RULE)
+
+
+# Record creation rules: per mailbox for unknown senders, per setting for exhausted entitlements.
+CREATE = "create"
+SERVE = "serve"
+REFUSE = "refuse"
+UNKNOWN_SENDER = "unknown_sender"
+ENTITLEMENT_EXHAUSTED = "entitlement_exhausted"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a new case is taken in; a refusal's code and the sentence the customer reads."""
+
+    refusal: str = ""
+    detail: str = ""
+
+    @property
+    def admitted(self) -> bool:
+        return not self.refusal
+
+
+def admit(
+    *, known_sender: bool, unknown_senders: str, exhausted: str, when_exhausted: str
+) -> Admission:
+    """A sender we do not know is refused only where the mailbox says so; a customer whose
+    entitlement (`exhausted`: its name) has no cases left only where the setting says so.
+    Everyone else is served, with or without an entitlement."""
+    if not known_sender and unknown_senders == REFUSE:
+        return Admission(UNKNOWN_SENDER, "this address accepts requests from known customers only")
+    if exhausted and when_exhausted == REFUSE:
+        return Admission(
+            ENTITLEMENT_EXHAUSTED, f"the entitlement {exhausted} has no cases left for this channel"
+        )
+    return Admission()
 
 
 def usable_entitlement(entitlement: Entitlement | None) -> Entitlement | None:

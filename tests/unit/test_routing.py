@@ -9,6 +9,7 @@ from caseflow.workflows.routing import (
     DEFAULT_RULE,
     CaseFacts,
     choose_policy,
+    first_match,
     matches,
     route,
     usable_entitlement,
@@ -21,6 +22,8 @@ FACTS = CaseFacts(
     subject="Printer on fire again",
     entitlement="Gold",
     product="printer",
+    customer="ada@acme.example",
+    account="Acme",
 )
 
 
@@ -47,6 +50,11 @@ def test_rule_without_conditions_matches_every_case() -> None:
         ({"subject_words": ["FIRE", "smoke"]}, True),
         ({"subject_words": ["fir"]}, False),
         ({"subject_words": ["invoice"]}, False),
+        ({"customers": ["ada@acme.example"]}, True),
+        ({"customers": ["ADA@ACME.EXAMPLE"]}, True),
+        ({"customers": ["@acme.example"]}, True),
+        ({"customers": ["Acme"]}, True),
+        ({"customers": ["bob@acme.example", "@globex.example", "Globex"]}, False),
     ],
 )
 def test_rule_matches_when_each_condition_it_sets_holds(
@@ -79,6 +87,15 @@ def test_first_matching_rule_wins_by_order() -> None:
     ]
     assert route(rules, FACTS, "standard") == ("gold", "gold")
     assert route(list(reversed(rules)), FACTS, "standard") == ("hardware", "printers")
+
+
+def test_the_first_matching_rule_is_returned_whole_with_its_agent() -> None:
+    rules = [
+        RoutingRule(name="web", queue="web", channels=[Channel.WEB]),
+        RoutingRule(name="acme", queue="gold", customers=["@acme.example"], agent="ann"),
+    ]
+    assert first_match(rules, FACTS) is rules[1]
+    assert first_match(rules[:1], FACTS) is None
 
 
 def test_case_that_no_rule_matches_goes_to_the_default_queue() -> None:

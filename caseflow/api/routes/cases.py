@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -23,7 +23,9 @@ from caseflow.api.deps import (
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
+from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
+from caseflow.workflows import routing
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
@@ -93,22 +95,51 @@ async def create_case(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> schemas.CaseDetail:
-    """Open a case for a customer (phone, web, …); the same Idempotency-Key opens it once."""
+    """Open a case for a customer (phone, web, …); the same Idempotency-Key opens it once.
+    A customer whose entitlement has no cases left for the channel is refused (409
+    `entitlement_exhausted`) when CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
+    email = (body.customer_email or "").lower()
+    await read(sessions, lambda s: admit(s, email, body.account or "", body.channel, settings))
     origin = f"api:{idempotency_key or uuid.uuid4().hex}"
     number = await write(sessions, lambda s: cases.allocate_case_number(s, origin))
     new = NewCase(
         channel=Channel(body.channel),
         subject=body.subject,
         description=body.description,
-        customer_email=body.customer_email.lower(),
+        customer_email=email,
         customer_name=body.customer_name,
         priority=body.priority,
         product=body.product,
         created_by=agent.handle,
+        account=body.account or "",
     )
     timeout = settings.api_update_timeout
     await create_case_and_wait(client, number, new, timeout, settings.task_queue)
     return await read(sessions, lambda s: case_detail(s, number))
+
+
+def admit(session: Session, email: str, account: str, channel: str, settings: Settings) -> None:
+    """Refuse a customer the directory cannot place (422) or the record creation rules
+    refuse (409); agents may open cases for people not yet known."""
+    found = directory.find_customer(session, email, account)
+    if found.problem:
+        raise ApiError(422, "invalid_input", found.problem)
+    active = directory.covering_entitlement(
+        session,
+        found.contact.id if found.contact else None,
+        found.account.id if found.account else None,
+        datetime.now(UTC).date(),
+        channel,
+    )
+    exhausted = active.entitlement.name if active is not None and active.exhausted else ""
+    verdict = routing.admit(
+        known_sender=True,
+        unknown_senders=routing.CREATE,
+        exhausted=exhausted,
+        when_exhausted=settings.exhausted_entitlement,
+    )
+    if not verdict.admitted:
+        raise ApiError(409, verdict.refusal, verdict.detail)
 
 
 @router.get("", responses=ERRORS)
