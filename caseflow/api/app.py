@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from caseflow.api import errors
-from caseflow.api.routes import admin, attachments, cases, health, links, quarantine
+from caseflow.api.routes import admin, attachments, cases, health, links, metrics, quarantine
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.starter import connect
@@ -76,4 +76,5 @@ def create_app(
     app.include_router(links.router)
     app.include_router(quarantine.router)
     app.include_router(admin.build_router())
+    app.include_router(metrics.router)
     return app

@@ -1,7 +1,7 @@
 """Every configuration object of an organisation: one `Kind` per sort, saved through the admin
 API and `caseflow import`. Importing this package registers every kind."""
 
-from caseflow.configuration import scheduling  # noqa: F401  (registers its kinds)
+from caseflow.configuration import goals, scheduling  # noqa: F401  (registers their kinds)
 from caseflow.configuration.base import (
     ConfigError,
     ImportReport,
