@@ -23,7 +23,7 @@ from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.workflows.calendar import CalendarError
-from caseflow.workflows.model import Role
+from caseflow.workflows.model import Channel, Role
 from caseflow.workflows.starter import connect, register_search_attributes
 
 logger = logging.getLogger("caseflow")
@@ -82,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-retime", action="store_true", help="do not re-time running cases of edited calendars"
     )
     command("export", run_export, "print the whole configuration as YAML that import reads")
+    sub = command("report", run_report, "metrics or goal progress from the database")
+    sub.add_argument("--from", dest="start", help="date or instant, included (default: 30 days)")
+    sub.add_argument("--to", dest="end", help="date or instant, excluded (default: now)")
+    sub.add_argument("--by", choices=["product", "queue", "agent"], help="one row per group")
+    sub.add_argument("--queue", help="only this queue's cases")
+    sub.add_argument("--agent", help="only this agent's cases")
+    sub.add_argument("--product", help='only this product\'s cases ("(none)": without one)')
+    sub.add_argument("--channel", choices=[str(c) for c in Channel], help="only cases from it")
+    sub.add_argument("--goals", action="store_true", help="goal progress instead of metrics")
+    sub.add_argument("--on", help="with --goals: a date in the periods wanted (default: today)")
+    sub.add_argument("--format", choices=["table", "json"], default="table")
 
     db = commands.add_parser("db", help="the database").add_subparsers(metavar="ACTION")
     sub = db.add_parser("upgrade", help="migrate the database to the latest schema")
@@ -305,6 +316,45 @@ def run_export(settings: Settings, _: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+
+
+def run_report(settings: Settings, args: argparse.Namespace) -> None:
+    import json
+    from datetime import UTC
+
+    from caseflow import reporting
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine), writes=False) as session:
+            data, table = _report(session, args, datetime.now(UTC))
+    except reporting.ReportError as err:
+        raise UsageError(err.detail) from None
+    finally:
+        engine.dispose()
+    print(json.dumps(data, indent=2) if args.format == "json" else table)  # noqa: T201
+
+
+def _report(session: Any, args: argparse.Namespace, now: datetime) -> tuple[Any, str]:
+    """The report asked for, as JSON-ready data (the API's shape) and as a table."""
+    from caseflow import reporting
+    from caseflow.store import metrics
+
+    if args.goals:
+        on = reporting.parse_instant(args.on).date() if args.on else None
+        progress = [reporting.goal_progress(session, g, on, now) for g in reporting.goals(session)]
+        data = TypeAdapter(list[reporting.GoalProgress]).dump_python(progress, mode="json")
+        return data, reporting.goals_table(progress) if progress else "no goals"
+    scope = metrics.Scope(args.queue, args.agent, args.product, args.channel)
+    reporting.check_scope(session, scope)
+    window = reporting.report_window(args.start, args.end, now)
+    if args.by is None:
+        summary = metrics.summary(session, window, scope, now)
+        data = TypeAdapter(metrics.Summary).dump_python(summary, mode="json")
+        return data, reporting.summary_table(summary)
+    found = metrics.breakdown(session, window, scope, args.by, now)
+    data = TypeAdapter(metrics.Breakdown).dump_python(found, mode="json")
+    return data, reporting.breakdown_table(found)
 
 
 def run_temporal_setup(settings: Settings, _: argparse.Namespace) -> None:

@@ -19,6 +19,7 @@ from caseflow.api.routes import (
     health,
     knowledge,
     links,
+    metrics,
     quarantine,
     queues,
     related,
@@ -91,4 +92,5 @@ def create_app(
     app.include_router(admin.build_router())
     app.include_router(customers.router)
     app.include_router(queues.router)
+    app.include_router(metrics.router)
     return app

@@ -3,6 +3,7 @@ API and `caseflow import`. Importing this package registers every kind."""
 
 from caseflow.configuration import (  # noqa: F401  (importing registers their kinds)
     customers,
+    goals,
     knowledge,
     scheduling,
     stages,

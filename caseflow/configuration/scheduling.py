@@ -21,7 +21,7 @@ from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.policies import PolicyError, policy_from_dict, save_policy
 from caseflow.store import knowledge
 from caseflow.store.directory import sla_policies
-from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
+from caseflow.store.models import Calendar, Case, Entitlement, Product, RoutingRule, SlaPolicy
 from caseflow.workflows.calendar import CalendarError
 
 STRICT = ConfigDict(extra="forbid")
@@ -229,6 +229,15 @@ def _delete_product(session: Session, name: str) -> None:
     articles = knowledge.using_product(session, name)
     if articles:
         raise ConfigError("in_use", f"product {name!r} has articles {', '.join(articles)}")
+    rules = [
+        r.name
+        for r in session.scalars(select(RoutingRule))
+        if name in r.conditions.get("products", [])
+    ]
+    if rules:
+        raise ConfigError(
+            "in_use", f"product {name!r} is named by routing rules {', '.join(rules)}"
+        )
     row = session.scalar(select(Product).where(Product.name == name))
     session.delete(row)
 

@@ -33,6 +33,7 @@ from caseflow.store.models import (
     Agent,
     Case,
     Entitlement,
+    Goal,
     Product,
     Queue,
     RoutingRule,
@@ -93,6 +94,8 @@ def _queue_users(session: Session, queue: Queue) -> list[str]:
         needs.append(f"{running} cases in it are not finished")
     rules = session.scalars(select(RoutingRule.name).where(RoutingRule.queue_id == queue.id))
     needs += [f"routing rule {r!r} routes to it" for r in rules]
+    goals = session.scalars(select(Goal.name).where(Goal.queue == queue.name))
+    needs += [f"goal {g!r} measures it" for g in goals]
     for policy in session.scalars(select(SlaPolicy).order_by(SlaPolicy.name)):
         actions = [policy.on_warning or {}, policy.on_failure or {}]
         if any(a.get("move_to_queue") == queue.name for a in actions):
@@ -193,6 +196,9 @@ def _delete_agent(session: Session, handle: str) -> None:
     rules = list(session.scalars(select(RoutingRule.name).where(RoutingRule.agent_id == row.id)))
     if rules:
         raise ConfigError("in_use", f"routing rules {', '.join(rules)} assign cases to {handle}")
+    goals = list(session.scalars(select(Goal.name).where(Goal.agent == handle)))
+    if goals:
+        raise ConfigError("in_use", f"goals {', '.join(goals)} measure {handle}")
     owned = session.scalar(
         select(func.count())
         .select_from(Case)

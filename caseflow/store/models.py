@@ -10,7 +10,9 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -332,7 +334,7 @@ class Case(Base):
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column()
-    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)  # reports count by it
     closed_at: Mapped[datetime | None] = mapped_column()
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     # Related cases: the parent (major) case of a child, the survivor of a merged duplicate.
@@ -344,7 +346,10 @@ class CaseEvent(Base):
     """The timeline: every transition and every email in and out, in order."""
 
     __tablename__ = "case_events"
-    __table_args__ = (UniqueConstraint("case_number", "seq", "position"),)
+    __table_args__ = (
+        UniqueConstraint("case_number", "seq", "position"),
+        Index("ix_case_events_kind_at", "kind", "at"),  # reports: e.g. surveys answered in May
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_number: Mapped[str] = mapped_column(String(32), index=True)
@@ -419,6 +424,30 @@ class SlaInstance(Base):
     warn_after_seconds: Mapped[int] = mapped_column(Integer)
     fail_after_seconds: Mapped[int] = mapped_column(Integer)
     history: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Goals
+
+
+class Goal(Base):
+    """A target for one metric over a recurring (or one explicit) period, for the whole
+    organisation, a queue or an agent; its progress is computed from the read model."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    metric: Mapped[str] = mapped_column(String(40))
+    target: Mapped[float] = mapped_column(Float)  # count, percent, rating or seconds
+    queue: Mapped[str | None] = mapped_column(String(100))  # neither: the organisation
+    agent: Mapped[str | None] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(20))  # day ... year, or custom (starts/ends)
+    anchor: Mapped[date | None] = mapped_column(Date)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)  # exclusive
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    basis: Mapped[str] = mapped_column(String(20), default="wall_clock")  # or business
 
 
 # ---------------------------------------------------------------------------------------------

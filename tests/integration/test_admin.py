@@ -17,6 +17,8 @@ from caseflow.configuration import (
     ConfigError,
     export_organisation,
     import_organisation,
+    kind_named,
+    remove,
 )
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
@@ -198,3 +200,28 @@ def test_an_unknown_section_or_a_name_given_twice_is_refused(
     with transaction(sessions) as session, pytest.raises(ConfigError) as twice:
         import_organisation(session, {"products": [{"name": "A"}, {"name": "A"}]})
     assert twice.value.code == "duplicate"
+
+
+def test_what_a_goal_or_a_rule_names_cannot_be_deleted(sessions: sessionmaker[Session]) -> None:
+    organisation = {
+        "queues": [{"name": "billing"}],
+        "agents": [{"handle": "bo", "email": "bo@caseflow.test", "role": "agent",
+                    "queues": ["billing"]}],
+        "products": [{"name": "Widgets"}],
+        "routing_rules": [{"name": "widgets", "position": 5, "queue": "billing",
+                           "conditions": {"products": ["Widgets"]}}],
+        "goals": [{"name": "billing resolves", "metric": "cases_resolved", "target": 10,
+                   "queue": "billing"},
+                  {"name": "bo resolves", "metric": "cases_resolved", "target": 5,
+                   "agent": "bo"}],
+    }  # fmt: skip
+    with transaction(sessions) as session:
+        import_organisation(session, organisation)
+    for kind, key, words in [
+        ("products", "Widgets", "widgets"),
+        ("queues", "billing", "billing resolves"),
+        ("agents", "bo", "bo resolves"),
+    ]:
+        with transaction(sessions) as session, pytest.raises(ConfigError) as refused:
+            remove(session, kind_named(kind), key)
+        assert refused.value.code == "in_use" and words in refused.value.detail

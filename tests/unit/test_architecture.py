@@ -12,12 +12,13 @@ ROOT = Path(__file__).resolve().parents[2] / "caseflow"
 THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # Project modules each place may import, besides its own package. `signing` (HMAC tokens for
 # links, reply addresses and API tokens) is stdlib-only and shared by every adapter; `calendars`
-# reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec.
+# reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
+# `reporting` turns the store's metrics into goal progress and tables.
 ALLOWED = {
     "workflows": set(),
     "activities": {"workflows", "store", "mail", "settings", "signing", "calendars"},
     "intake": {"workflows", "store", "mail", "settings", "signing"},
-    "api": {"workflows", "store", "settings", "signing", "configuration"},
+    "api": {"workflows", "store", "settings", "signing", "configuration", "reporting"},
     "store": set(),
     "mail": {"settings", "signing"},
     "signing": set(),
@@ -25,7 +26,8 @@ ALLOWED = {
     "calendars": {"workflows", "store"},
     "policies": {"workflows", "store"},
     "simulate": {"workflows", "store"},
-    "configuration": {"workflows", "store", "calendars", "policies"},
+    "configuration": {"workflows", "store", "calendars", "policies", "reporting"},
+    "reporting": {"store"},
     "__init__": set(),
 }
 NOBODY_IMPORTS = {"api", "intake", "devstack", "worker", "cli"}
