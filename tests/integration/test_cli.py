@@ -135,3 +135,51 @@ def test_sla_simulate_reports_without_changing_anything(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "0 cases created since" in result.stdout and "no case would change" in result.stdout
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_organisation() -> str:
+    """The full organisation example of the README (the YAML block after its marker)."""
+    text = README.read_text(encoding="utf-8")
+    after = text.split("<!-- organisation-example", 1)[1]
+    return after.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_organisation_imports_once_then_changes_nothing(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    file = tmp_path / "organisation.yaml"
+    file.write_text(readme_organisation(), encoding="utf-8")
+
+    first = caseflow(tmp_path, "import", str(file), "--no-retime")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().splitlines()[-1].endswith("0 updated, 0 unchanged")
+    again = caseflow(tmp_path, "import", str(file), "--no-retime")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1].startswith("0 created, 0 updated")
+
+    exported = caseflow(tmp_path, "export")
+    assert exported.returncode == 0, exported.stderr
+    (tmp_path / "exported.yaml").write_text(exported.stdout, encoding="utf-8")
+    back = caseflow(tmp_path, "import", str(tmp_path / "exported.yaml"), "--no-retime")
+    assert back.stdout.strip().splitlines()[-1].startswith("0 created, 0 updated"), back.stdout
+
+
+def test_an_organisation_with_a_mistake_imports_nothing_and_says_where(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    file = tmp_path / "organisation.yaml"
+    file.write_text(
+        readme_organisation().replace(
+            "queue: billing\n    agent: rui", "queue: billing\n    agent: nobody"
+        ),
+        encoding="utf-8",
+    )
+    refused = caseflow(tmp_path, "import", str(file))
+    assert refused.returncode != 0
+    assert "nothing imported" in refused.stderr and "invoices" in refused.stderr
+    assert "nobody" in refused.stderr
+    exported = caseflow(tmp_path, "export")
+    assert "Initech" not in exported.stdout and "lisbon-office" not in exported.stdout
