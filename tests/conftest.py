@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.workflows import search
 from caseflow.workflows.starter import register_search_attributes
+from tests.support.api import api_client
 from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
 from tests.support.servers import SmtpSink, venv_binary
 
@@ -108,34 +110,45 @@ def offset_case_numbers(url: str) -> None:
 
 
 @contextmanager
-def empty_postgres_database(prefix: str = "caseflow_test") -> Iterator[str]:
-    """A PostgreSQL database of its own with nothing in it, dropped afterwards."""
+def empty_postgres_database(prefix: str = "caseflow_test", template: str = "") -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards: empty, or a copy of `template`."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
         raise
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
-            "postgresql://", "postgresql+psycopg://"
-        )
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
         try:
-            yield f"{base}/{name}"
+            yield f"{POSTGRES_BASE_URL}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database of this test's own, migrated and seeded, dropped afterwards."""
-    with empty_postgres_database() as url:
+POSTGRES_BASE_URL = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
+    "postgresql://", "postgresql+psycopg://"
+)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """A migrated, seeded PostgreSQL database that each test's database is copied from:
+    migrating and seeding once, not per test."""
+    with empty_postgres_database("caseflow_template") as url:
         upgrade(url)
         engine = make_engine(url)
         with transaction(session_factory(engine)) as session:
             seed_demo(session)
-        engine.dispose()
+        engine.dispose()  # a template must have no connections when it is copied
+        yield url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, migrated and seeded, dropped afterwards."""
+    with empty_postgres_database(template=migrated_postgres_template) as url:
         offset_case_numbers(url)
         yield url
 
@@ -146,6 +159,17 @@ def database_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@pytest.fixture
+async def http(
+    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process without Temporal over this test's database (reads, configuration);
+    `sessions` first, so whatever a test module's own `sessions` fixture writes is there."""
+    settings = Settings(home=tmp_path / "home", database_url=database_url)
+    async with api_client(settings, None) as client:
+        yield client
 
 
 @pytest.fixture

@@ -72,11 +72,13 @@ class Mailbox:
             _quietly(client.logout)
             raise
         self._client = client
-        uidvalidity = int(selected.get(b"UIDVALIDITY", 0))
+        self._take_uidvalidity(int(selected.get(b"UIDVALIDITY", 0)))
+
+    def _take_uidvalidity(self, uidvalidity: int) -> None:
         if self.uidvalidity and uidvalidity != self.uidvalidity:
             # Every UID we knew is void; nothing depends on them (messages are keyed by
             # content), so the folder is simply read again from the start.
-            logger.info("UIDVALIDITY of %s changed; rescanning it", c.folder)
+            logger.info("UIDVALIDITY of %s changed; rescanning it", self.config.folder)
         if uidvalidity != self.uidvalidity:
             self._newest_seen = 0
         self.uidvalidity = uidvalidity
@@ -85,6 +87,14 @@ class Mailbox:
         client, self._client = self._client, None
         if client is not None:
             _quietly(client.logout)
+
+    def check_folder(self) -> None:
+        """Select the folder again before each pass: a server may go on answering for a
+        selected folder that was deleted and made again (Dovecot does: an empty folder, and
+        STATUS of the old one), so the intake would wait forever on a folder nobody delivers
+        to. A folder that is gone raises, and the intake reconnects."""
+        selected = self.client.select_folder(self.config.folder)
+        self._take_uidvalidity(int(selected.get(b"UIDVALIDITY", 0)))
 
     def pending(self) -> list[int]:
         """UIDs waiting in the folder, oldest first."""

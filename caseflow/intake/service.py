@@ -151,6 +151,7 @@ class Intake:
         IMAP connection ends the pass so `run` reconnects. Only this coroutine talks IMAP:
         the connection is not shared between tasks.
         """
+        await asyncio.to_thread(self.mailbox.check_folder)
         uids = [uid for uid in await asyncio.to_thread(self.mailbox.pending) if self._due(uid)]
         sizes = await asyncio.to_thread(self.mailbox.sizes, uids)
         outcomes: dict[int, Outcome] = {}

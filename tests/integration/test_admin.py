@@ -3,8 +3,7 @@ one path, checked first, all or nothing, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,12 +19,11 @@ from caseflow.configuration import (
     kind_named,
     remove,
 )
-from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.models import Calendar, Product, SlaPolicy
-from tests.support.api import api_client, bearer
+from tests.support.api import bearer
 
 ADMIN_TOKEN, AGENT_TOKEN = "admin-token", "agent-token"
 CALENDAR = {
@@ -59,15 +57,6 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
         )
     yield factory
     engine.dispose()
-
-
-@pytest.fixture
-async def http(
-    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    async with api_client(settings, None) as client:
-        yield client
 
 
 def count(sessions: sessionmaker[Session], model: type[Any]) -> int:

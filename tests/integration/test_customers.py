@@ -4,7 +4,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
-from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -30,7 +29,7 @@ from caseflow.store.models import (
     RoutingRule,
 )
 from tests.integration.test_cli import caseflow
-from tests.support.api import api_client, bearer
+from tests.support.api import bearer
 
 ADMIN = bearer("admin-token")
 ANN = bearer("ann-token")  # an agent of `standard`
@@ -79,15 +78,6 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
                                token_hash("ann-token"))  # fmt: skip
     yield factory
     engine.dispose()
-
-
-@pytest.fixture
-async def http(
-    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    async with api_client(settings, None) as client:
-        yield client
 
 
 def counts(sessions: sessionmaker[Session]) -> tuple[int, ...]:

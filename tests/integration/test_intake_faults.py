@@ -196,7 +196,7 @@ async def test_a_folder_recreated_with_a_new_uidvalidity_loses_and_duplicates_no
             client.create_folder(folder)
         append(desk, folder, first + later)
         assert uidvalidity(desk, folder) != before
-        await eventually(lambda: desk.count(folder) == 0, timeout=45)
+        await eventually(lambda: desk.count(folder) == 0, timeout=30)
     await eventually(lambda: desk.case_count() == 10)
     rows = desk.inbound()
     assert len(rows) == 10 and {r.status for r in rows} == {messages.DELIVERED}

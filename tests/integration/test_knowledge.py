@@ -5,7 +5,7 @@ article sent to a customer end to end through a real worker."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,15 +128,6 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             )  # fmt: skip
     yield factory
     engine.dispose()
-
-
-@pytest.fixture
-async def http(
-    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    async with api_client(settings, None) as client:
-        yield client
 
 
 def titles(hits: list[knowledge.Hit]) -> list[str]:

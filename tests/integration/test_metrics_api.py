@@ -3,8 +3,7 @@ read model of tests/support/read_model.py, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,12 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
-from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.models import Goal
-from tests.support.api import api_client, bearer
+from tests.support.api import bearer
 from tests.support.read_model import write_march
 
 ANN, BOB, SAM, ADA = (bearer(h) for h in ("ann", "bob", "sam", "ada"))
@@ -43,15 +41,6 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
         write_march(session)
     yield factory
     engine.dispose()
-
-
-@pytest.fixture
-async def http(
-    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    async with api_client(settings, None) as client:
-        yield client
 
 
 async def get(
