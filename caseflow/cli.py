@@ -479,7 +479,7 @@ def run_sla_simulate(settings: Settings, args: argparse.Namespace) -> None:
     from caseflow.calendars import load_calendar, spec_of
     from caseflow.policies import load_policy
     from caseflow.simulate import simulate
-    from caseflow.store.models import Calendar, SlaPolicy
+    from caseflow.store.models import Calendar
     from caseflow.workflows.model import SlaPolicy as Policy
 
     definition = load_policy(args.policy)
@@ -499,7 +499,7 @@ def run_sla_simulate(settings: Settings, args: argparse.Namespace) -> None:
                 targets=definition.targets,
                 pause_states=definition.pause_states,
             )
-            current = {row.name: sla_policy(row) for row in session.scalars(select(SlaPolicy))}
+            current = {p.name: sla_policy(p) for p in directory.sla_policies(session)}
             only = None if args.all else (args.only or definition.name)
             since = _duration(args.since)
             report = simulate(session, draft, current, since, datetime.now(UTC), only)

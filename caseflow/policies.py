@@ -57,7 +57,12 @@ _ACTIONS = TypeAdapter(SlaActions)
 
 
 class PolicyError(ValueError):
-    """A policy that cannot be used: the message says why."""
+    """A policy that cannot be used: the message says why; `code` is "unknown_reference" when
+    it names a calendar or queue that does not exist, else "invalid"."""
+
+    def __init__(self, detail: str, code: str = "invalid") -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 @dataclass
@@ -203,7 +208,7 @@ def _dump_actions(actions: SlaActions | None) -> dict[str, Any] | None:
 
 def _require_queue(session: Session, policy: str, name: str) -> None:
     if session.scalar(select(Queue.id).where(Queue.name == name)) is None:
-        raise PolicyError(f"{policy}: unknown queue {name!r}")
+        raise PolicyError(f"{policy}: unknown queue {name!r}", "unknown_reference")
 
 
 def _iso(value: timedelta) -> str:
@@ -218,7 +223,9 @@ def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
     check(definition)
     calendar = session.scalar(select(Calendar).where(Calendar.name == definition.calendar))
     if calendar is None:
-        raise PolicyError(f"{definition.name}: unknown calendar {definition.calendar!r}")
+        raise PolicyError(
+            f"{definition.name}: unknown calendar {definition.calendar!r}", "unknown_reference"
+        )
     if definition.default:  # one default policy
         others = (SlaPolicy.name != definition.name) & SlaPolicy.is_default.is_(True)
         session.execute(update(SlaPolicy).where(others).values(is_default=False))

@@ -121,9 +121,11 @@ def counting_writes(session: Session) -> Iterator[list[str]]:
         event.remove(connection, "after_cursor_execute", record)
 
 
-def apply(session: Session, kind: Kind[S], spec: S) -> str:
-    """Save one object: "created", "updated" or "unchanged" (nothing written)."""
-    existed = kind.find(session, kind.key(spec)) is not None
+def apply(session: Session, kind: Kind[S], spec: S, existed: bool | None = None) -> str:
+    """Save one object: "created", "updated" or "unchanged" (nothing written). `existed`: whether
+    an object of that key was there, when the caller knows (an import lists each kind once)."""
+    if existed is None:
+        existed = kind.find(session, kind.key(spec)) is not None
     with counting_writes(session) as writes:
         kind.save(session, spec)
         session.flush()
@@ -190,9 +192,10 @@ def import_organisation(session: Session, data: Any) -> ImportReport:
         if twice:
             raise ConfigError("duplicate", f"{kind.name}: {', '.join(twice)} given twice")
         outcomes: dict[str, str] = {}
+        existing = {kind.key(s) for s in kind.dump(session)} if specs else set()
         for spec in specs:
             try:
-                outcomes[kind.key(spec)] = apply(session, kind, spec)
+                outcomes[kind.key(spec)] = apply(session, kind, spec, kind.key(spec) in existing)
             except ConfigError as err:
                 raise ConfigError(
                     err.code, f"{kind.name} {kind.key(spec)!r}: {err.detail}"

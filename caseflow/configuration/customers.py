@@ -28,7 +28,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from caseflow.configuration.base import ConfigError, Kind, register
-from caseflow.configuration.work import rules_naming
+from caseflow.configuration.work import conditions_naming
+from caseflow.store.customers import entitlement
+from caseflow.store.directory import account_by_name, contact_by_email
 from caseflow.store.models import Account, Case, Contact, Entitlement, EntitlementUse, SlaPolicy
 from caseflow.workflows.model import Channel
 
@@ -58,10 +60,6 @@ class AccountConfig(BaseModel):
     _normalise = field_validator("domain", mode="before")(_lower)
 
 
-def _account(session: Session, name: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.name == name))
-
-
 def _save_account(session: Session, spec: AccountConfig) -> None:
     if spec.domain is not None:
         other = session.scalar(select(Account.name).where(Account.domain == spec.domain))
@@ -69,7 +67,7 @@ def _save_account(session: Session, spec: AccountConfig) -> None:
             raise ConfigError(
                 "duplicate", f"account {other!r} already has the domain {spec.domain}"
             )
-    row = _account(session, spec.name) or Account(name=spec.name)
+    row = account_by_name(session, spec.name) or Account(name=spec.name)
     row.domain = spec.domain
     session.add(row)
 
@@ -80,7 +78,7 @@ def _dump_accounts(session: Session) -> list[AccountConfig]:
 
 
 def _delete_account(session: Session, name: str) -> None:
-    row = _account(session, name)
+    row = account_by_name(session, name)
     assert row is not None
     needs = [
         f"{n} {what}"
@@ -94,7 +92,7 @@ def _delete_account(session: Session, name: str) -> None:
         )
         if n
     ]
-    needs += [f"routing rule {r!r}" for r in rules_naming(session, "customers", name)]
+    needs += conditions_naming(session, "customers", name)
     if needs:
         raise ConfigError("in_use", f"account {name!r} still has {', '.join(needs)}")
     session.delete(row)
@@ -127,18 +125,13 @@ class ContactConfig(BaseModel):
     _normalise = field_validator("email", mode="before")(_lower)
 
 
-def _contact(session: Session, email: str) -> Contact | None:
-    query = select(Contact).options(selectinload(Contact.account))
-    return session.scalar(query.where(Contact.email == email))
-
-
 def _save_contact(session: Session, spec: ContactConfig) -> None:
     account = None
     if spec.account is not None:
-        account = _account(session, spec.account)
+        account = account_by_name(session, spec.account)
         if account is None:
             raise ConfigError("unknown_reference", f"unknown account {spec.account!r}")
-    row = _contact(session, spec.email) or Contact(email=spec.email)
+    row = contact_by_email(session, spec.email) or Contact(email=spec.email)
     row.name = spec.name
     row.account_id = account.id if account else None
     session.add(row)
@@ -155,7 +148,7 @@ def _dump_contacts(session: Session) -> list[ContactConfig]:
 
 
 def _delete_contact(session: Session, email: str) -> None:
-    row = _contact(session, email)
+    row = contact_by_email(session, email)
     assert row is not None
     cases = _count(session, select(Case.number).where(Case.contact_id == row.id))
     held = list(session.scalars(select(Entitlement.name).where(Entitlement.contact_id == row.id)))
@@ -224,16 +217,12 @@ def check_entitlement(spec: EntitlementConfig) -> None:
         )
 
 
-def _entitlement(session: Session, name: str) -> Entitlement | None:
-    return session.scalar(select(Entitlement).where(Entitlement.name == name))
-
-
 def _save_entitlement(session: Session, spec: EntitlementConfig) -> None:
     check_entitlement(spec)
-    account = _account(session, spec.account) if spec.account else None
+    account = account_by_name(session, spec.account) if spec.account else None
     if spec.account and account is None:
         raise ConfigError("unknown_reference", f"unknown account {spec.account!r}")
-    contact = _contact(session, spec.contact) if spec.contact else None
+    contact = contact_by_email(session, spec.contact) if spec.contact else None
     if spec.contact and contact is None:
         raise ConfigError("unknown_reference", f"unknown contact {spec.contact!r}")
     policy = None
@@ -241,7 +230,7 @@ def _save_entitlement(session: Session, spec: EntitlementConfig) -> None:
         policy = session.scalar(select(SlaPolicy).where(SlaPolicy.name == spec.sla_policy))
         if policy is None:
             raise ConfigError("unknown_reference", f"unknown SLA policy {spec.sla_policy!r}")
-    row = _entitlement(session, spec.name) or Entitlement(name=spec.name)
+    row = entitlement(session, spec.name) or Entitlement(name=spec.name)
     row.account_id = account.id if account else None
     row.contact_id = contact.id if contact else None
     row.total_cases = spec.total_cases
@@ -274,7 +263,7 @@ def _dump_entitlements(session: Session) -> list[EntitlementConfig]:
 
 
 def _delete_entitlement(session: Session, name: str) -> None:
-    row = _entitlement(session, name)
+    row = entitlement(session, name)
     assert row is not None
     used = _count(
         session,
@@ -283,13 +272,7 @@ def _delete_entitlement(session: Session, name: str) -> None:
         .union(select(EntitlementUse.case_number).where(EntitlementUse.entitlement_id == row.id)),
     )
     needs = [f"{used} cases"] if used else []
-    needs += [f"routing rule {r!r}" for r in rules_naming(session, "entitlements", name)]
-    policies = session.scalars(select(SlaPolicy).order_by(SlaPolicy.name))
-    needs += [
-        f"SLA policy {p.name!r}"
-        for p in policies
-        if name in (p.conditions or {}).get("entitlements", [])
-    ]
+    needs += conditions_naming(session, "entitlements", name)
     if needs:
         raise ConfigError("in_use", f"entitlement {name!r} is still used by {', '.join(needs)}")
     session.delete(row)

@@ -4,12 +4,11 @@ that changes the content kept as a new version (its YAML is in the README)."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.store import knowledge
-from caseflow.store.models import Product
+from caseflow.store.stages import product_by_name
 
 # Who saves: the admin API puts the admin's handle in `session.info` under this key.
 ACTOR_KEY = "actor"
@@ -42,7 +41,7 @@ def _save(session: Session, spec: ArticleConfig) -> None:
 
 
 def _product_missing(session: Session, name: str) -> bool:
-    return session.scalar(select(Product.id).where(Product.name == name)) is None
+    return product_by_name(session, name) is None
 
 
 def _dump(session: Session) -> list[ArticleConfig]:

@@ -18,10 +18,12 @@ from caseflow.calendars import (
     save_calendar,
 )
 from caseflow.configuration.base import ConfigError, Kind, register
+from caseflow.configuration.work import conditions_naming
 from caseflow.policies import PolicyError, policy_from_dict, save_policy
 from caseflow.store import knowledge
 from caseflow.store.directory import sla_policies
-from caseflow.store.models import Calendar, Case, Entitlement, Product, RoutingRule, SlaPolicy
+from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
+from caseflow.store.stages import product_by_name
 from caseflow.workflows.calendar import CalendarError
 
 STRICT = ConfigDict(extra="forbid")
@@ -151,12 +153,7 @@ def _save_policy(session: Session, spec: PolicyConfig) -> None:
         definition = policy_from_dict(spec.model_dump(mode="json", exclude_none=True))
         save_policy(session, definition)
     except PolicyError as err:
-        code = (
-            "unknown_reference"
-            if "unknown calendar" in str(err) or "unknown queue" in str(err)
-            else "invalid"
-        )
-        raise ConfigError(code, str(err)) from None
+        raise ConfigError(err.code, str(err)) from None
 
 
 def _dump_policies(session: Session) -> list[PolicyConfig]:
@@ -213,7 +210,7 @@ class ProductConfig(BaseModel):
 
 
 def _save_product(session: Session, spec: ProductConfig) -> None:
-    if session.scalar(select(Product).where(Product.name == spec.name)) is None:
+    if product_by_name(session, spec.name) is None:
         session.add(Product(name=spec.name))
 
 
@@ -229,17 +226,10 @@ def _delete_product(session: Session, name: str) -> None:
     articles = knowledge.using_product(session, name)
     if articles:
         raise ConfigError("in_use", f"product {name!r} has articles {', '.join(articles)}")
-    rules = [
-        r.name
-        for r in session.scalars(select(RoutingRule))
-        if name in r.conditions.get("products", [])
-    ]
-    if rules:
-        raise ConfigError(
-            "in_use", f"product {name!r} is named by routing rules {', '.join(rules)}"
-        )
-    row = session.scalar(select(Product).where(Product.name == name))
-    session.delete(row)
+    named = conditions_naming(session, "products", name)
+    if named:
+        raise ConfigError("in_use", f"product {name!r} is named by {', '.join(named)}")
+    session.delete(product_by_name(session, name))
 
 
 products = register(

@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.store.cases import RUNNING_STATUSES
-from caseflow.store.directory import DEFAULT_QUEUE, routing_rules
+from caseflow.store.directory import (
+    DEFAULT_QUEUE,
+    agent_by_handle,
+    queue_by_name,
+    routing_rules,
+)
 from caseflow.store.models import (
     Account,
     Agent,
@@ -56,12 +61,8 @@ class QueueConfig(BaseModel):
     description: str = Field(default="", max_length=500)
 
 
-def _queue(session: Session, name: str) -> Queue | None:
-    return session.scalar(select(Queue).where(Queue.name == name))
-
-
 def _save_queue(session: Session, spec: QueueConfig) -> None:
-    row = _queue(session, spec.name) or Queue(name=spec.name)
+    row = queue_by_name(session, spec.name) or Queue(name=spec.name)
     row.description = spec.description
     session.add(row)
 
@@ -72,7 +73,7 @@ def _dump_queues(session: Session) -> list[QueueConfig]:
 
 
 def _delete_queue(session: Session, name: str) -> None:
-    row = _queue(session, name)
+    row = queue_by_name(session, name)
     assert row is not None
     needs = _queue_users(session, row)
     if needs:
@@ -134,21 +135,16 @@ class AgentConfig(BaseModel):
     active: bool = True
 
 
-def _agent(session: Session, handle: str) -> Agent | None:
-    query = select(Agent).options(selectinload(Agent.queues))
-    return session.scalar(query.where(Agent.handle == handle))
-
-
 def _save_agent(session: Session, spec: AgentConfig) -> None:
     email = spec.email.lower()
-    members = [_queue(session, name) for name in spec.queues]
+    members = [queue_by_name(session, name) for name in spec.queues]
     unknown = [n for n, q in zip(spec.queues, members, strict=True) if q is None]
     if unknown:
         raise ConfigError("unknown_reference", f"unknown queues {', '.join(unknown)}")
     other = session.scalar(select(Agent.handle).where(Agent.email == email))
     if other is not None and other != spec.handle:
         raise ConfigError("duplicate", f"agent {other!r} already has the address {email}")
-    row = _agent(session, spec.handle)
+    row = agent_by_handle(session, spec.handle)
     if row is not None:
         _check_rules_keep_their_agent(session, row, spec)
     else:
@@ -191,7 +187,7 @@ def _dump_agents(session: Session) -> list[AgentConfig]:
 
 
 def _delete_agent(session: Session, handle: str) -> None:
-    row = _agent(session, handle)
+    row = agent_by_handle(session, handle)
     assert row is not None
     rules = list(session.scalars(select(RoutingRule.name).where(RoutingRule.agent_id == row.id)))
     if rules:
@@ -299,7 +295,7 @@ def check_order(spec: RoutingRuleConfig, others: list[tuple[str, int, bool]]) ->
 
 
 def _save_rule(session: Session, spec: RoutingRuleConfig) -> None:
-    queue = _queue(session, spec.queue)
+    queue = queue_by_name(session, spec.queue)
     if queue is None:
         raise ConfigError("unknown_reference", f"unknown queue {spec.queue!r}")
     agent = _rule_agent(session, spec, queue)
@@ -323,7 +319,7 @@ def _save_rule(session: Session, spec: RoutingRuleConfig) -> None:
 def _rule_agent(session: Session, spec: RoutingRuleConfig, queue: Queue) -> Agent | None:
     if spec.agent is None:
         return None
-    agent = _agent(session, spec.agent)
+    agent = agent_by_handle(session, spec.agent)
     if agent is None:
         raise ConfigError("unknown_reference", f"unknown agent {spec.agent!r}")
     if not agent.active or queue.id not in {q.id for q in agent.queues}:
@@ -383,6 +379,15 @@ def _delete_rule(session: Session, name: str) -> None:
 def rules_naming(session: Session, what: str, name: str) -> list[str]:
     """The routing rules whose conditions name this entitlement, product or account."""
     return [r.name for r in routing_rules(session) if name in (r.conditions or {}).get(what, [])]
+
+
+def conditions_naming(session: Session, what: str, name: str) -> list[str]:
+    """The routing rules and SLA policies whose conditions name this entitlement, product or
+    account (`what`: the condition), as a deletion refusal lists them."""
+    policies = session.scalars(select(SlaPolicy).order_by(SlaPolicy.name))
+    return [f"routing rule {r!r}" for r in rules_naming(session, what, name)] + [
+        f"SLA policy {p.name!r}" for p in policies if name in (p.conditions or {}).get(what, [])
+    ]
 
 
 routing_rules_kind = register(

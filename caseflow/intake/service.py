@@ -564,14 +564,8 @@ class Intake:
         sender is known when a contact has the address or an account has its domain."""
         with transaction(self._sessions, writes=False) as session:
             found = directory.find_customer(session, parsed.sender)
-            active = directory.covering_entitlement(
-                session,
-                found.contact.id if found.contact else None,
-                found.account.id if found.account else None,
-                datetime.now(UTC).date(),
-                str(Channel.EMAIL),
-            )
-        exhausted = active.entitlement.name if active is not None and active.exhausted else ""
+            today = datetime.now(UTC).date()
+            exhausted = directory.exhausted_entitlement(session, found, today, str(Channel.EMAIL))
         admission = routing.admit(
             known_sender=found.known,
             unknown_senders=self.box.unknown_senders,

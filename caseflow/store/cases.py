@@ -25,7 +25,9 @@ from caseflow.store.models import (
 
 NUMBER_PREFIX = "CAS-"
 # Cases whose workflow still runs clocks (not closed, cancelled or merged).
-RUNNING_STATUSES = ("new", "open", "awaiting_customer", "on_hold", "resolved")
+ACTIVE_STATUSES = ("new", "open", "awaiting_customer", "on_hold")  # being worked
+RESOLVED_STATUSES = ("resolved", "closed")  # a resolution stands
+RUNNING_STATUSES = (*ACTIVE_STATUSES, "resolved")  # the workflow still keeps clocks
 AUDITED = (
     "status",
     "stage",

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from caseflow.store import directory
+from caseflow.store.cases import ACTIVE_STATUSES, RESOLVED_STATUSES
 from caseflow.store.models import Account, Case, Contact, Entitlement
 
-OPEN_STATUSES = ("new", "open", "awaiting_customer", "on_hold")
-RESOLVED_STATUSES = ("resolved", "closed")
 CASES_SHOWN = 100  # of each kind, newest first
 
 
@@ -67,7 +66,7 @@ def contacts(
 def cases_of(session: Session, holder: ColumnElement[bool]) -> CustomerCases:
     """The customer's open and resolved cases (`holder`: which cases are theirs)."""
     found = CustomerCases()
-    for statuses, kind in ((OPEN_STATUSES, "open"), (RESOLVED_STATUSES, "resolved")):
+    for statuses, kind in ((ACTIVE_STATUSES, "open"), (RESOLVED_STATUSES, "resolved")):
         query = select(Case).where(holder, Case.status.in_(statuses))
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(Case.created_at.desc()).limit(CASES_SHOWN))

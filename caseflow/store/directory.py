@@ -152,6 +152,21 @@ def covering_entitlement(
     return next((a for a in found if not a.exhausted), found[0] if found else None)
 
 
+def exhausted_entitlement(
+    session: Session, customer: CustomerRef, today: date, channel: str
+) -> str:
+    """The name of the entitlement covering this customer when it has no cases left for the
+    channel, else "": what the record creation rules judge a new case by."""
+    active = covering_entitlement(
+        session,
+        customer.contact.id if customer.contact else None,
+        customer.account.id if customer.account else None,
+        today,
+        channel,
+    )
+    return active.entitlement.name if active is not None and active.exhausted else ""
+
+
 def standing(session: Session, entitlement: Entitlement, channel: str) -> ActiveEntitlement:
     counts = entitlement.channel_counts or {}
     channel_left = None

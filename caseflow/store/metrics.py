@@ -40,10 +40,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, String, and_, func, literal_column, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from caseflow.store.cases import ACTIVE_STATUSES, RESOLVED_STATUSES
 from caseflow.store.models import Agent, AuditEntry, Case, CaseEvent, Product, Queue, SlaInstance
 
-IN_PROGRESS_STATUSES = ("new", "open", "awaiting_customer", "on_hold")
-RESOLVED_STATUSES = ("resolved", "closed")
 DECIDED = ("succeeded", "noncompliant")
 SATISFIED_RATING = 4
 NO_PRODUCT = "(none)"
@@ -198,7 +197,7 @@ def cases_in_progress(
         Case.created_at < at, Case.updated_at < at, *_filters(scope)
     )
     for group, status in session.execute(unchanged):
-        counts[_key(by, group)] += int(status in IN_PROGRESS_STATUSES)
+        counts[_key(by, group)] += int(status in ACTIVE_STATUSES)
     changed = (
         select(_group(by), AuditEntry.case_number, AuditEntry.changes)
         .join(Case, Case.number == AuditEntry.case_number)
@@ -210,7 +209,7 @@ def cases_in_progress(
         if "status" in changes:
             status_then[number] = (_key(by, group), changes["status"]["to"])
     for key, status in status_then.values():
-        counts[key] += int(status in IN_PROGRESS_STATUSES)
+        counts[key] += int(status in ACTIVE_STATUSES)
     return dict(counts)
 
 

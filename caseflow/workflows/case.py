@@ -344,6 +344,7 @@ class CaseWorkflow:
         return views.view(self.state)
 
     def _validate(self, name: str, request: Any) -> None:
+        self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
             _refusing(lambda: lifecycle.validate(state, name, request))
@@ -498,41 +499,38 @@ class CaseWorkflow:
     @workflow.update
     async def link_parent(self, request: ParentRequest) -> CaseView:
         """Become a child of `request.parent`, once the parent has accepted the child."""
-        await workflow.wait_condition(lambda: self._state is not None)
-        self._fire_timers()
-        _refusing(lambda: lifecycle.validate(self.state, "link_parent", request))
-        child = ChildRequest(
-            request.actor, request.parent, self.state.number, self.state.customer.email
-        )
-        await self._ask_other_case(
-            ActivityName.ADOPT_CHILD, child, f"link to parent {request.parent}"
-        )
-        return await self._act("link_parent", request)
+
+        def child(state: CaseState) -> ChildRequest:
+            return ChildRequest(request.actor, request.parent, state.number, state.customer.email)
+
+        return await self._relate(
+            "link_parent", request, ActivityName.ADOPT_CHILD, child,
+            f"link to parent {request.parent}",
+        )  # fmt: skip
 
     @link_parent.validator
     def _validate_link_parent(self, request: ParentRequest) -> None:
-        self._refuse_while_relating()
         self._validate("link_parent", request)
 
     @workflow.update
     async def merge(self, request: MergeRequest) -> CaseView:
         """End as a duplicate of `request.into`, once the survivor has taken this case in."""
-        await workflow.wait_condition(lambda: self._state is not None)
-        self._fire_timers()
-        _refusing(lambda: lifecycle.validate(self.state, "merge", request))
-        transfer = MergeTransfer(
-            actor=request.actor,
-            survivor=request.into,
-            duplicate=self.state.number,
-            subject=self.state.subject,
-            participants=list(self.state.participants),
+
+        def transfer(state: CaseState) -> MergeTransfer:
+            return MergeTransfer(
+                actor=request.actor,
+                survivor=request.into,
+                duplicate=state.number,
+                subject=state.subject,
+                participants=list(state.participants),
+            )
+
+        return await self._relate(
+            "merge", request, ActivityName.MERGE_CASE, transfer, f"merge into {request.into}"
         )
-        await self._ask_other_case(ActivityName.MERGE_CASE, transfer, f"merge into {request.into}")
-        return await self._act("merge", request)
 
     @merge.validator
     def _validate_merge(self, request: MergeRequest) -> None:
-        self._refuse_while_relating()
         self._validate("merge", request)
 
     @workflow.update
@@ -567,23 +565,40 @@ class CaseWorkflow:
             state = self._as_it_is_now()
             _refusing(lambda: lifecycle.check_absorb(state, transfer))
 
-    async def _ask_other_case(self, activity: str, request: Any, summary: str) -> None:
-        """Run the activity that asks another case; its refusal becomes this update's. Until it
-        answers, this case takes no other link or merge (two cases linking to each other at
-        once would make a cycle)."""
+    async def _relate(
+        self,
+        name: str,
+        request: Any,
+        activity: str,
+        ask: Callable[[CaseState], Any],
+        summary: str,
+    ) -> CaseView:
+        """Ask another case to take a link or a merge, then carry out `name` here. From the
+        first line to the commit this case takes no other action (validators refuse "busy"),
+        so nothing can change it between the other case's yes and this one's commit."""
+        self._refuse_while_relating()  # before any await: two at once cannot both pass
         self._relating = True
         try:
+            await workflow.wait_condition(lambda: self._state is not None)
+            self._fire_timers()
+            _refusing(lambda: lifecycle.validate(self.state, name, request))
             seq = self.state.seq  # the other case may read this one's recorded timeline
             await workflow.wait_condition(lambda: self.state.recorded_seq >= seq)
-            await workflow.execute_activity(
-                activity,
-                request,
-                start_to_close_timeout=RELATED_TIMEOUT,
-                retry_policy=RELATED_RETRY,
-                summary=summary,
+            try:
+                await workflow.execute_activity(
+                    activity,
+                    ask(self.state),
+                    start_to_close_timeout=RELATED_TIMEOUT,
+                    retry_policy=RELATED_RETRY,
+                    summary=summary,
+                )
+            except ActivityError as err:
+                raise _refusal_of(err) from None
+            self._fire_timers()
+            effects = _refusing(
+                lambda: lifecycle.perform(self.state, name, request, workflow.now())
             )
-        except ActivityError as err:
-            raise _refusal_of(err) from None
+            return await self._committed(effects, request.actor.handle, name)
         finally:
             self._relating = False
 

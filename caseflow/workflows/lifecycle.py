@@ -1016,6 +1016,7 @@ def _reopen_case(
     if clock is not None:
         sla.reactivate(clock, state.policy.calendar, now, reason)
     effects.event("reopened", now, actor, "Case reopened", reason)
+    _tell_children(state, effects, resolved=False, reopened=True)
 
 
 def _close(state: CaseState, now: datetime, effects: Effects, actor: str, how: str) -> None:
@@ -1594,12 +1595,14 @@ def _check_parent_resolved(state: CaseState) -> None:
         )
 
 
-def _tell_children(state: CaseState, effects: Effects, resolved: bool) -> None:
-    """The parent resolved (or ended): its children are told, through an activity."""
+def _tell_children(
+    state: CaseState, effects: Effects, resolved: bool, reopened: bool = False
+) -> None:
+    """The parent resolved, reopened or ended: its children are told, through an activity."""
     if not state.children:
         return
     resolution = state.resolution if resolved else None
-    outcome = "resolved" if resolved else str(state.status)
+    outcome = "resolved" if resolved else "reopened" if reopened else str(state.status)
     effects.child_notices.append(
         ParentNotice(
             key=f"{state.number}:children:{outcome}:{state.episode}",
@@ -1608,6 +1611,7 @@ def _tell_children(state: CaseState, effects: Effects, resolved: bool) -> None:
             resolved=resolved,
             resolution=resolution.text if resolution else "",
             resolved_by=resolution.resolved_by if resolution else "",
+            reopened=reopened,
         )
     )
 
@@ -1619,7 +1623,14 @@ def parent_changed(state: CaseState, notice: ParentNotice, now: datetime) -> Eff
     if notice.key in state.seen_keys or notice.parent != state.parent:
         return None
     state.seen_keys.append(notice.key)
-    state.parent_open = False
+    state.parent_open = notice.reopened
+    if notice.reopened:
+        effects = Effects()
+        effects.event(
+            "parent_reopened", now, "system", f"Parent {notice.parent} reopened",
+            parent=notice.parent,
+        )  # fmt: skip
+        return effects
     if not notice.resolved:
         effects = Effects()
         effects.event(
@@ -1658,6 +1669,10 @@ def parent_changed(state: CaseState, notice: ParentNotice, now: datetime) -> Eff
     return effects
 
 
+def _told_of(notice: ParentNotice) -> str:
+    return "resolution" if notice.resolved else "reopening" if notice.reopened else "end"
+
+
 def children_notified(
     state: CaseState, notice: ParentNotice, result: ChildrenNotified, now: datetime
 ) -> Effects:
@@ -1668,7 +1683,7 @@ def children_notified(
         "children_notified",
         now,
         "system",
-        f"Child cases told of the {'resolution' if notice.resolved else 'end'}: {told}{ended}",
+        f"Child cases told of the {_told_of(notice)}: {told}{ended}",
         notified=", ".join(result.notified),
         ended=", ".join(result.ended),
     )

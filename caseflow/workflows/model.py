@@ -792,7 +792,8 @@ class ChildRequest:
 
 @dataclass
 class ParentNotice:
-    """The parent was resolved (children resolve with its resolution) or ended otherwise."""
+    """The parent was resolved (children resolve with its resolution), reopened (children
+    waiting for it wait again) or ended otherwise."""
 
     key: str
     parent: str
@@ -801,6 +802,7 @@ class ParentNotice:
     resolution: str = ""
     time_spent_minutes: int = 0
     resolved_by: str = ""
+    reopened: bool = False
 
 
 @dataclass

@@ -408,6 +408,26 @@ def test_a_child_waits_for_its_open_parent_when_so_configured() -> None:
     assert child.status is RESOLVED
 
 
+def test_reopening_the_parent_tells_its_children_who_wait_for_it_again() -> None:
+    parent, now = parent_with_children("CAS-000501")
+    act(parent, "resolve", RESOLVE, now + STEP)
+    parent.pending_child_notices.clear()
+    act(parent, "reopen", ActionRequest(agent()), now + 2 * STEP)
+    [reopened] = parent.pending_child_notices
+    assert (reopened.reopened, reopened.key) == (True, f"{NUMBER}:children:reopened:1")
+
+    child, now = child_of(requires_parent=True)
+    apply(child, lifecycle.parent_changed(child, notice(resolved=False), now), now)
+    again = ParentNotice(
+        key=f"{OTHER}:children:reopened:1", parent=OTHER, children=[NUMBER], resolved=False,
+        reopened=True,
+    )  # fmt: skip
+    effects = apply(child, lifecycle.parent_changed(child, again, now), now)
+
+    assert [e.kind for e in effects.events] == ["parent_reopened"]
+    assert_refused(child, "resolve", RESOLVE, "parent_open")
+
+
 def test_without_the_setting_a_child_resolves_on_its_own() -> None:
     child, now = child_of()
 

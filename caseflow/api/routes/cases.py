@@ -124,14 +124,7 @@ def admit(session: Session, email: str, account: str, channel: str, settings: Se
     found = directory.find_customer(session, email, account)
     if found.problem:
         raise ApiError(422, "invalid_input", found.problem)
-    active = directory.covering_entitlement(
-        session,
-        found.contact.id if found.contact else None,
-        found.account.id if found.account else None,
-        datetime.now(UTC).date(),
-        channel,
-    )
-    exhausted = active.entitlement.name if active is not None and active.exhausted else ""
+    exhausted = directory.exhausted_entitlement(session, found, datetime.now(UTC).date(), channel)
     verdict = routing.admit(
         known_sender=True,
         unknown_senders=routing.CREATE,
