@@ -214,3 +214,20 @@ def test_what_a_goal_or_a_rule_names_cannot_be_deleted(sessions: sessionmaker[Se
         with transaction(sessions) as session, pytest.raises(ConfigError) as refused:
             remove(session, kind_named(kind), key)
         assert refused.value.code == "in_use" and words in refused.value.detail
+
+
+def test_an_account_or_product_an_sla_policy_names_cannot_be_deleted(
+    sessions: sessionmaker[Session],
+) -> None:
+    organisation = {
+        "products": [{"name": "Widgets"}],
+        "accounts": [{"name": "Initech", "domain": "initech.example"}],
+        "sla_policies": [{**POLICY, "calendar": "24x7",
+                          "conditions": {"customers": ["Initech"], "products": ["Widgets"]}}],
+    }  # fmt: skip
+    with transaction(sessions) as session:
+        import_organisation(session, organisation)
+    for kind, key in [("products", "Widgets"), ("accounts", "Initech")]:
+        with transaction(sessions) as session, pytest.raises(ConfigError) as refused:
+            remove(session, kind_named(kind), key)
+        assert refused.value.code == "in_use" and "SLA policy 'silver'" in refused.value.detail
