@@ -80,6 +80,15 @@ class Account(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
+    __table_args__ = (
+        Index(
+            "uq_contacts_primary_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text('"primary"'),
+            postgresql_where=text('"primary"'),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -90,6 +99,10 @@ class Contact(Base):
     email_status: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
     email_failed_at: Mapped[datetime | None] = mapped_column()
     email_failure: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+
+    # The account's primary contact (at most one per account): the account's own cases, those
+    # with no contact, email them.
+    primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
 
@@ -189,8 +202,32 @@ class Agent(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How emails sign and pages name the agent; the handle when empty.
+    display_name: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    # Created by `caseflow dev` for the demo: refused outside development.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Signing in to the pages: an argon2 hash (None: no password, API token only), and the
+    # lock-out after repeated failures.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column()
 
     queues: Mapped[list[Queue]] = relationship(secondary="queue_members")
+
+
+class AgentSession(Base):
+    """A signed-in browser: the cookie holds a random token, only its hash is kept here."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    agent: Mapped[Agent] = relationship()
 
 
 class QueueMember(Base):

@@ -13,15 +13,17 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # Project modules each place may import, besides its own package. `signing` (HMAC tokens for
 # links, reply addresses and API tokens) is stdlib-only and shared by every adapter; `calendars`
 # reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
-# `reporting` turns the store's metrics into goal progress and tables.
+# `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
+# checks agents' passwords (argon2).
 ALLOWED = {
     "workflows": set(),
     "activities": {"workflows", "store", "mail", "settings", "signing", "calendars"},
     "intake": {"workflows", "store", "mail", "settings", "signing"},
-    "api": {"workflows", "store", "settings", "signing", "configuration", "reporting"},
+    "api": {"workflows", "store", "settings", "signing", "configuration", "reporting", "passwords"},
     "store": set(),
     "mail": {"settings", "signing"},
     "signing": set(),
+    "passwords": set(),
     "settings": set(),
     "calendars": {"workflows", "store"},
     "policies": {"workflows", "store"},
