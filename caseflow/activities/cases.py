@@ -17,6 +17,7 @@ from caseflow.activities import convert
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.db import transaction
+from caseflow.workflows import lifecycle
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     DEFAULT_STAGE_FIELDS,
@@ -63,6 +64,9 @@ class CaseActivities:
                     session, found.email, request.customer_name, found.account
                 )
             account = contact.account if contact is not None else found.account
+            primary = None
+            if contact is None and account is not None:
+                primary = directory.primary_contact(session, account.id)
             now = datetime.now(UTC)
             active = directory.covering_entitlement(
                 session,
@@ -71,9 +75,10 @@ class CaseActivities:
                 now.date(),
                 str(request.channel),
             )
-            acks = messages.acks_sent_since(session, found.email, now - ACK_WINDOW)
+            address = found.email or (primary.email if primary else "")
+            acks = messages.acks_sent_since(session, address, now - ACK_WINDOW)
             return CaseContext(
-                customer=convert.customer(contact, account),
+                customer=convert.customer(contact, account, primary),
                 entitlement=convert.entitlement(active),
                 rules=[convert.routing_rule(r) for r in directory.routing_rules(session)],
                 policies=[convert.sla_policy(p) for p in directory.sla_policies(session)],
@@ -84,6 +89,7 @@ class CaseActivities:
                 ack_limit_per_day=self._settings.ack_limit_per_day,
                 stage_fields={**DEFAULT_STAGE_FIELDS, **stages.configured_stage_fields(session)},
                 child_requires_parent=self._settings.child_resolve_requires_parent,
+                rules_version=lifecycle.RULES_VERSION,
             )
 
     @activity.defn(name=ActivityName.RECORD_CASE)

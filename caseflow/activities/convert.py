@@ -97,8 +97,13 @@ def _rule_agent(row: models.RoutingRule) -> str | None:
     return agent.handle
 
 
-def customer(contact: models.Contact | None, account: models.Account | None = None) -> Customer:
-    """A contact (with its account), or an account alone: a case without a person to email."""
+def customer(
+    contact: models.Contact | None,
+    account: models.Account | None = None,
+    primary: models.Contact | None = None,
+) -> Customer:
+    """A contact (with its account), or an account alone, whose emails go to its primary
+    contact (`primary`) if it has one."""
     account = contact.account if contact is not None else account
     return Customer(
         email=contact.email if contact else "",
@@ -106,6 +111,8 @@ def customer(contact: models.Contact | None, account: models.Account | None = No
         contact_id=contact.id if contact else None,
         account_id=account.id if account else None,
         account_name=account.name if account else "",
+        primary_contact_email=primary.email if primary and not contact else "",
+        primary_contact_name=primary.name if primary and not contact else "",
     )
 
 

@@ -78,6 +78,11 @@ class Resolve(Strict):
     resolution: str = Field(min_length=1, max_length=TEXT)
     time_spent_minutes: int = Field(default=0, ge=0, le=1_000_000)
     billable_minutes: int = Field(default=0, ge=0, le=1_000_000)
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="stage fields still missing (e.g. product, category, diagnosis): resolving "
+        "needs those of every stage before resolve",
+    )
 
 
 class EmailChoice(Strict):

@@ -4,7 +4,7 @@
 accounts:
   - {name: Acme Corporation, domain: acme.example}   # mail from @acme.example is Acme's
 contacts:
-  - {email: alice@acme.example, name: Alice Martin, account: Acme Corporation}
+  - {email: alice@acme.example, name: Alice Martin, account: Acme Corporation, primary: true}
 entitlements:
   - name: Acme Gold
     account: Acme Corporation        # or contact: an address (exactly one of the two)
@@ -14,7 +14,9 @@ entitlements:
     ends_on: 2026-12-31
     sla_policy: gold
 ```
-An account's entitlement covers its contacts. A case consumes one case of it when resolved (of
+A primary contact (at most one per account; marking another moves it) receives the emails of
+the account's own cases, those opened for the account without a contact. An account's
+entitlement covers its contacts. A case consumes one case of it when resolved (of
 the total and of its channel's count) and gets it back when reopened or cancelled after that.
 """
 
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.configuration.work import conditions_naming
 from caseflow.store.customers import entitlement
-from caseflow.store.directory import account_by_name, contact_by_email
+from caseflow.store.directory import account_by_name, contact_by_email, primary_contact
 from caseflow.store.models import Account, Case, Contact, Entitlement, EntitlementUse, SlaPolicy
 from caseflow.workflows.model import Channel
 
@@ -121,6 +123,7 @@ class ContactConfig(BaseModel):
     email: str = Field(max_length=320, pattern=EMAIL)
     name: str = Field(default="", max_length=200)
     account: str | None = None
+    primary: bool = Field(default=False, description="the account's primary contact")
 
     _normalise = field_validator("email", mode="before")(_lower)
 
@@ -131,9 +134,17 @@ def _save_contact(session: Session, spec: ContactConfig) -> None:
         account = account_by_name(session, spec.account)
         if account is None:
             raise ConfigError("unknown_reference", f"unknown account {spec.account!r}")
+    if spec.primary and account is None:
+        raise ConfigError("invalid", "only a contact of an account can be its primary contact")
     row = contact_by_email(session, spec.email) or Contact(email=spec.email)
+    if spec.primary and account is not None and not (row.primary and row.account_id == account.id):
+        previous = primary_contact(session, account.id)
+        if previous is not None:
+            previous.primary = False
+            session.flush()  # one primary per account at any moment (a unique index)
     row.name = spec.name
     row.account_id = account.id if account else None
+    row.primary = spec.primary
     session.add(row)
 
 
@@ -142,7 +153,12 @@ def _dump_contacts(session: Session) -> list[ContactConfig]:
         select(Contact).options(selectinload(Contact.account)).order_by(Contact.email)
     )
     return [
-        ContactConfig(email=r.email, name=r.name, account=r.account.name if r.account else None)
+        ContactConfig(
+            email=r.email,
+            name=r.name,
+            account=r.account.name if r.account else None,
+            primary=r.primary,
+        )
         for r in rows
     ]
 

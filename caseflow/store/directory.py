@@ -67,6 +67,12 @@ def account_by_name(session: Session, name: str) -> Account | None:
     return session.scalar(select(Account).where(Account.name == name))
 
 
+def primary_contact(session: Session, account_id: int) -> Contact | None:
+    """The account's primary contact, whom its own cases (those without a contact) email."""
+    query = select(Contact).where(Contact.account_id == account_id, Contact.primary.is_(True))
+    return session.scalar(query)
+
+
 @dataclass
 class CustomerRef:
     """Who a new case is for, as far as the directory knows them (nothing is created)."""

@@ -86,6 +86,15 @@ ESCALATIONS_QUEUE = "escalations"
 MAX_TEXT = 100_000
 MAX_COPIED = 20  # copied addresses taken from one email, at most
 UNVERIFIED_KEPT = 20  # unverified replies kept for an agent's decision, newest last
+MAX_FIELD_NAME = 64
+MAX_FIELD_VALUE = 1000
+# The lifecycle rules a new case is created under (pinned in its state, see CaseContext). Rules
+# that change what an event does are gated by the version, so running cases, created under an
+# older one, replay their histories exactly. Version 1: resolving needs the fields of every
+# stage before `resolve` (and moves the case to that stage); the customer's emails of a case
+# without an address go to the account's primary contact, or are skipped with a timeline
+# entry (an agent's reply is refused), never failed.
+RULES_VERSION = 1
 
 
 class Refusal(Exception):
@@ -155,13 +164,15 @@ def create(
             for t in policy.targets
             if t.kpi is not KpiName.NEXT_RESPONSE  # starts with the customer's next message
         ],
-        participants=[context.customer.email] if context.customer.email else [],
         follow_up_of=new.follow_up_of,
         updated_at=now,
         mailbox=new.mailbox,
         stage_fields=context.stage_fields,
         child_requires_parent=context.child_requires_parent,
+        rules_version=context.rules_version,
     )
+    address = customer_address(state)
+    state.participants = [address] if address else []
     effects = Effects()
     effects.event(
         "created",
@@ -303,6 +314,17 @@ def _check_message(state: CaseState, request: MessageRequest) -> None:
     _check_text("body", request.body)
 
 
+def _check_reply(state: CaseState, request: MessageRequest) -> None:
+    _check_message(state, request)
+    _check_someone_to_email(state)
+
+
+def _check_someone_to_email(state: CaseState) -> None:
+    """An agent's public message needs someone to read it (automatic emails are skipped)."""
+    if state.rules_version >= 1 and not customer_address(state):
+        raise Refusal("no_recipient", f"{state.number} has nobody to email: {_nobody(state)}")
+
+
 def _reply(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
     effects = Effects()
     _send_reply(state, request.actor.handle, request.body, now, effects, _article_sent(request))
@@ -329,6 +351,7 @@ def _note(state: CaseState, request: MessageRequest, now: datetime) -> Effects:
 def _check_wait(state: CaseState, request: WaitRequest) -> None:
     if request.body:
         _check_text("body", request.body)
+        _check_someone_to_email(state)
 
 
 def _wait(state: CaseState, request: WaitRequest, now: datetime) -> Effects:
@@ -360,20 +383,28 @@ def _resume(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
 def _check_advance(state: CaseState, request: AdvanceRequest) -> None:
     if state.stage is STAGE_ORDER[-1]:
         raise Refusal("last_stage", f"{state.number} is already in its last stage")
-    for name, value in request.fields.items():
-        if len(name) > 64 or len(value) > 1000:
-            raise Refusal("invalid_input", f"field {name[:64]!r} is too long")
+    _check_field_sizes(request.fields)
     required = required_fields(state)
-    missing = [name for name in required if not _field(state, request, name)]
+    missing = [name for name in required if not _field(state, request.fields, name)]
     if missing:
         raise Refusal(
             "missing_fields", f"stage {state.stage} needs {', '.join(missing)} before advancing"
         )
 
 
+def _check_field_sizes(fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        if not name or len(name) > MAX_FIELD_NAME or len(value) > MAX_FIELD_VALUE:
+            raise Refusal("invalid_input", f"field {name[:MAX_FIELD_NAME]!r} is too long or empty")
+
+
+def _set_fields(state: CaseState, fields: dict[str, str]) -> None:
+    state.product = fields.get(PRODUCT_FIELD) or state.product
+    state.fields.update({k: v for k, v in fields.items() if v and k != PRODUCT_FIELD})
+
+
 def _advance(state: CaseState, request: AdvanceRequest, now: datetime) -> Effects:
-    state.product = request.fields.get(PRODUCT_FIELD) or state.product
-    state.fields.update({k: v for k, v in request.fields.items() if v and k != PRODUCT_FIELD})
+    _set_fields(state, request.fields)
     previous = state.stage
     state.stage = STAGE_ORDER[STAGE_ORDER.index(previous) + 1]
     effects = Effects()
@@ -393,12 +424,43 @@ def _check_resolve(state: CaseState, request: ResolveRequest) -> None:
         raise Refusal("invalid_input", "time spent and billable time cannot be negative")
     if request.billable_minutes > request.time_spent_minutes:
         raise Refusal("invalid_input", "billable time cannot exceed the time spent")
+    _check_field_sizes(request.fields)
     _check_nothing_open(state)
     _check_parent_resolved(state)
+    _check_stages_done(state, request.fields)
+
+
+def missing_before_resolve(
+    state: CaseState, fields: dict[str, str]
+) -> list[tuple[Stage, list[str]]]:
+    """Each stage before `resolve` with the required fields that neither the case nor `fields`
+    sets: what resolving still needs."""
+    missing: list[tuple[Stage, list[str]]] = []
+    for stage in STAGE_ORDER[: STAGE_ORDER.index(Stage.RESOLVE)]:
+        names = [n for n in stage_requirements(state, stage) if not _field(state, fields, n)]
+        if names:
+            missing.append((stage, names))
+    return missing
+
+
+def _check_stages_done(state: CaseState, fields: dict[str, str]) -> None:
+    if state.rules_version < 1:
+        return
+    missing = missing_before_resolve(state, fields)
+    if missing:
+        needs = "; ".join(f"stage {stage} needs {', '.join(names)}" for stage, names in missing)
+        raise Refusal(
+            "missing_fields",
+            f"{state.number} cannot be resolved yet: {needs} "
+            "(set them with advance, or in the fields of resolve)",
+        )
 
 
 def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effects:
     effects = Effects()
+    _set_fields(state, request.fields)
+    if state.rules_version >= 1:
+        state.stage = Stage.RESOLVE  # every earlier stage's fields are set: the process is done
     state.episode += 1
     state.resolution = Resolution(
         text=request.resolution,
@@ -424,16 +486,18 @@ def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effect
         request.resolution,
         time_spent_minutes=str(request.time_spent_minutes),
         billable_minutes=str(request.billable_minutes),
+        **{f"field.{k}": v for k, v in request.fields.items()},
     )
-    effects.emails.append(
-        _to_customer(
-            state,
-            key=f"{state.number}:resolution:{state.episode}",
-            template="resolution",
-            subject=f"Proposed resolution: {state.subject}",
-            context={"resolution": request.resolution, "agent": request.actor.handle},
-            link_purposes=["resolution"],
-        )
+    _email_customer(
+        state,
+        effects,
+        now,
+        "resolution",
+        key=f"{state.number}:resolution:{state.episode}",
+        template="resolution",
+        subject=f"Proposed resolution: {state.subject}",
+        context={"resolution": request.resolution, "agent": request.actor.handle},
+        link_purposes=["resolution"],
     )
     return effects
 
@@ -510,7 +574,7 @@ def _escalation_target(state: CaseState, request: EscalateRequest) -> tuple[int,
 ACTIONS: dict[str, Action] = {
     "pick": Action(ACTIVE, _pick, _check_pick),
     "assign": Action(ACTIVE, _assign, _check_assign, supervisors_only=True),
-    "reply": Action(WORKING, _reply, _check_message),
+    "reply": Action(WORKING, _reply, _check_reply),
     "note": Action(ACTIVE | {CaseStatus.RESOLVED, CaseStatus.CLOSED}, _note, _check_message),
     "wait": Action(frozenset({CaseStatus.OPEN}), _wait, _check_wait),
     "hold": Action(frozenset({CaseStatus.OPEN}), _hold, _check_wait),
@@ -962,14 +1026,12 @@ def _fire_survey(state: CaseState, now: datetime) -> Effects | None:
         survey.sent_at = now
         survey.expires_at = now + state.timings.survey_expires_after
         effects.event("survey_sent", now, "system", "Satisfaction survey sent", late_by=late)
-        effects.emails.append(_survey_email(state, survey, "survey", "How did we do?"))
+        _survey_email(state, survey, effects, now, "survey", "How did we do?")
     elif survey.status is SurveyStatus.SENT and due != survey.expires_at:
         survey.status = SurveyStatus.REMINDED
         survey.reminded_at = now
         effects.event("survey_reminded", now, "system", "Survey reminder sent", late_by=late)
-        effects.emails.append(
-            _survey_email(state, survey, "survey_reminder", "A minute for our survey?")
-        )
+        _survey_email(state, survey, effects, now, "survey_reminder", "A minute for our survey?")
     else:
         survey.status = SurveyStatus.EXPIRED
         state.finished = True
@@ -977,9 +1039,14 @@ def _fire_survey(state: CaseState, now: datetime) -> Effects | None:
     return effects
 
 
-def _survey_email(state: CaseState, survey: Survey, template: str, subject: str) -> EmailRequest:
-    return _to_customer(
+def _survey_email(
+    state: CaseState, survey: Survey, effects: Effects, now: datetime, template: str, subject: str
+) -> None:
+    _email_customer(
         state,
+        effects,
+        now,
+        template.replace("_", " "),
         key=f"{state.number}:{template.replace('_', '-')}:{survey.episode}",
         template=template,
         subject=subject,
@@ -1022,12 +1089,19 @@ def _reopen_case(
 def _close(state: CaseState, now: datetime, effects: Effects, actor: str, how: str) -> None:
     state.status = CaseStatus.CLOSED
     state.closed_at = now
+    effects.event("closed", now, actor, f"Case closed ({how})")
+    if state.rules_version >= 1 and not customer_address(state):
+        effects.event(
+            "email_skipped", now, "system", f"No satisfaction survey: {_nobody(state)}",
+            what="survey",
+        )  # fmt: skip
+        state.finished = True
+        return
     state.survey = Survey(
         episode=state.episode,
         status=SurveyStatus.SCHEDULED,
         send_at=now + state.timings.survey_delay,
     )
-    effects.event("closed", now, actor, f"Case closed ({how})")
 
 
 def _take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects: Effects) -> None:
@@ -1081,15 +1155,16 @@ def _send_reply(
     if article:
         summary = f"Knowledge article sent to the customer: {article['article_title']}"
     effects.event("replied", now, agent, summary, body, **(article or {}))
-    effects.emails.append(
-        _to_customer(
-            state,
-            key=f"{state.number}:reply:{state.seq + 1}",
-            template="reply",
-            subject=f"Re: {state.subject}",
-            context={"body": body, "agent": agent},
-            auto_submitted="no",
-        )
+    _email_customer(
+        state,
+        effects,
+        now,
+        "reply",
+        key=f"{state.number}:reply:{state.seq + 1}",
+        template="reply",
+        subject=f"Re: {state.subject}",
+        context={"body": body, "agent": agent},
+        auto_submitted="no",
     )
 
 
@@ -1128,9 +1203,14 @@ def _stop_clock(
         sla.stop(clock, state.policy.calendar, now, outcome, reason)
 
 
-def _acknowledgement(state: CaseState, email: InboundEmail | None) -> EmailRequest:
-    return _to_customer(
+def _acknowledge_now(
+    state: CaseState, email: InboundEmail | None, now: datetime, effects: Effects
+) -> None:
+    _email_customer(
         state,
+        effects,
+        now,
+        "acknowledgement",
         key=f"{state.number}:ack",
         template="ack",
         subject=f"We received your request: {state.subject}",
@@ -1147,7 +1227,7 @@ def _acknowledge(
     state: CaseState, new: NewCase, context: CaseContext, now: datetime, effects: Effects
 ) -> None:
     """One acknowledgement per case, to people only, and at most N per sender per 24 h."""
-    if not new.customer_email:
+    if not new.customer_email and state.rules_version < 1:
         return
     if new.email is not None and new.email.mail_class is not MailClass.HUMAN:
         return
@@ -1162,7 +1242,7 @@ def _acknowledge(
             limit=str(limit),
         )
         return
-    effects.emails.append(_acknowledgement(state, new.email))
+    _acknowledge_now(state, new.email, now, effects)
 
 
 # Customer emails that people write or wait for; the loop breaker holds every other one.
@@ -1226,6 +1306,35 @@ def _take_in_bounce(state: CaseState, email: InboundEmail, now: datetime, effect
     )
 
 
+def customer_address(state: CaseState) -> str:
+    """Whom the customer's emails go to: the contact, or (an account alone) the account's
+    primary contact when the case was created; empty when there is nobody."""
+    customer = state.customer
+    if customer.email or state.rules_version < 1:
+        return customer.email
+    return customer.primary_contact_email
+
+
+def _nobody(state: CaseState) -> str:
+    account = state.customer.account_name
+    if account:
+        return f"its customer is the account {account}, which has no primary contact"
+    return "it has no customer address"
+
+
+def _email_customer(
+    state: CaseState, effects: Effects, now: datetime, what: str, **email: Any
+) -> None:
+    """Queue an email to the customer, or say on the timeline why nobody gets it."""
+    if state.rules_version >= 1 and not customer_address(state):
+        effects.event(
+            "email_skipped", now, "system", f"No {what} email: {_nobody(state)}",
+            what=what, key=email["key"],
+        )  # fmt: skip
+        return
+    effects.emails.append(_to_customer(state, **email))
+
+
 def _to_customer(
     state: CaseState,
     *,
@@ -1237,13 +1346,15 @@ def _to_customer(
     link_purposes: list[str] | None = None,
     episode: int | None = None,
 ) -> EmailRequest:
+    customer = state.customer
+    name = customer.name if customer.email else customer.primary_contact_name or customer.name
     return EmailRequest(
         key=key,
         case_number=state.number,
         template=template,
-        to=Recipients(addresses=[state.customer.email]),
+        to=Recipients(addresses=[customer_address(state)]),
         subject=subject,
-        context={"customer_name": state.customer.name, "case_subject": state.subject, **context},
+        context={"customer_name": name, "case_subject": state.subject, **context},
         auto_submitted=auto_submitted,
         in_reply_to=state.thread[-1] if state.thread else "",
         references=state.thread[-10:],
@@ -1314,10 +1425,10 @@ def _lateness(state: CaseState, due: datetime, now: datetime) -> str:
     return humanize(late) if late >= state.timings.late_threshold else ""
 
 
-def _field(state: CaseState, request: AdvanceRequest, name: str) -> str:
+def _field(state: CaseState, fields: dict[str, str], name: str) -> str:
     if name == PRODUCT_FIELD:
-        return request.fields.get(name) or state.product or ""
-    return request.fields.get(name) or state.fields.get(name, "")
+        return fields.get(name) or state.product or ""
+    return fields.get(name) or state.fields.get(name, "")
 
 
 def _check_text(name: str, value: str) -> None:
@@ -1354,11 +1465,16 @@ WITH_ACTIVITIES = ACTIVE | {CaseStatus.RESOLVED}
 
 
 def required_fields(state: CaseState) -> tuple[str, ...]:
-    """The fields the current stage needs before `advance`: pinned when the case was created;
+    """The fields the current stage needs before `advance`."""
+    return stage_requirements(state, state.stage)
+
+
+def stage_requirements(state: CaseState, stage: Stage) -> tuple[str, ...]:
+    """The fields a stage needs before the case leaves it: pinned when the case was created;
     cases from before the pinning keep the built-in STAGE_FIELDS."""
     if state.stage_fields is None:
-        return STAGE_FIELDS[state.stage]
-    return tuple(state.stage_fields.get(str(state.stage), ()))
+        return STAGE_FIELDS[stage]
+    return tuple(state.stage_fields.get(str(stage), ()))
 
 
 def _check_add_activity(state: CaseState, request: ActivityRequest) -> None:

@@ -120,6 +120,10 @@ class Customer:
     contact_id: int | None = None
     account_id: int | None = None
     account_name: str = ""
+    # An account alone (no contact): its primary contact when the case was created, whom the
+    # customer's emails go to.
+    primary_contact_email: str = ""
+    primary_contact_name: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +241,10 @@ class CaseContext:
     # whether a child case may be resolved only once its parent is.
     stage_fields: dict[str, list[str]] | None = None
     child_requires_parent: bool = False
+    # The version of the lifecycle rules the case follows (lifecycle.RULES_VERSION when it was
+    # created): rules that changed what an event does apply only to cases created under them,
+    # so running cases replay their recorded histories exactly.
+    rules_version: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,6 +476,7 @@ class CaseState:
     merged_into: str | None = None
     merged_from: list[str] = field(default_factory=list)
     pending_child_notices: list[ParentNotice] = field(default_factory=list)
+    rules_version: int = 0
 
 
 @dataclass
@@ -589,10 +598,13 @@ class AdvanceRequest:
 
 @dataclass
 class ResolveRequest:
+    """resolve; `fields` sets stage fields still missing (as `advance` would) on the way."""
+
     actor: Actor
     resolution: str
     time_spent_minutes: int = 0
     billable_minutes: int = 0
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

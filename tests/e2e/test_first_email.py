@@ -33,6 +33,7 @@ from caseflow.devstack.stack import demo_token
 from caseflow.settings import Settings
 from caseflow.workflows.starter import connect
 from tests.support.api import link_token
+from tests.support.harness import STAGES_DONE
 from tests.support.servers import free_port
 
 CUSTOMER = "carol@globex.example"
@@ -165,7 +166,10 @@ def test_first_email_to_answered_survey_on_the_real_stack(
         call(http, "POST", f"/cases/{case_number}/pick")
         call(http, "POST", f"/cases/{case_number}/reply", json={"body": "We are checking."})
         resolved = call(
-            http, "POST", f"/cases/{case_number}/resolve", json={"resolution": "Credit note sent."}
+            http,
+            "POST",
+            f"/cases/{case_number}/resolve",
+            json={"resolution": "Credit note sent.", "fields": STAGES_DONE},
         )
         assert resolved["status"] == "resolved"
 

@@ -15,7 +15,7 @@ from caseflow.settings import Settings
 from caseflow.workflows.model import InboundEmail
 from caseflow.workflows.starter import signal_email
 from tests.support.api import api_client, bearer, link_token
-from tests.support.harness import GOLD_CUSTOMER, Harness, running_worker
+from tests.support.harness import GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink, free_port
 
 ANN = bearer("ann")  # the harness stores agents with token_hash(handle)
@@ -67,7 +67,9 @@ async def resolved(http: httpx.AsyncClient) -> str:
     number = str((await create(http))["number"])
     await act(http, number, "pick")
     await act(http, number, "reply", {"body": "Try the new client."})
-    await act(http, number, "resolve", {"resolution": "New client fixes it."})
+    await act(
+        http, number, "resolve", {"resolution": "New client fixes it.", "fields": STAGES_DONE}
+    )
     return number
 
 
@@ -162,7 +164,8 @@ async def test_an_agent_works_a_case_through_every_step(http: httpx.AsyncClient)
     await act(http, number, "resume")
     fields = {"category": "network", "product": "Caseflow Cloud"}
     assert (await act(http, number, "advance", {"fields": fields}))["stage"] == "research"
-    case = await act(http, number, "resolve", {"resolution": "Upgrade.", "time_spent_minutes": 30})
+    resolve = {"resolution": "Upgrade.", "time_spent_minutes": 30, "fields": {"diagnosis": "old"}}
+    case = await act(http, number, "resolve", resolve)
     assert case["status"] == "resolved"
     assert case["resolution"]["text"] == "Upgrade."
     assert [e["kind"] for e in case["timeline"] if e["kind"] != "email_out"] == [

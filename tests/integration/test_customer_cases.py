@@ -16,7 +16,7 @@ from caseflow.configuration import import_organisation
 from caseflow.settings import Settings
 from caseflow.store.db import transaction
 from tests.support.api import api_client, bearer
-from tests.support.harness import Harness, running_worker
+from tests.support.harness import STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 
 ANN = bearer("ann")
@@ -102,7 +102,9 @@ async def test_resolve_uses_a_case_of_the_channel_and_reopen_gives_it_back(
     ]
     await client.post(f"/cases/{number}/reply", json={"body": "Unplug it."}, headers=ANN)
     resolved = await client.post(
-        f"/cases/{number}/resolve", json={"resolution": "Unplugged."}, headers=ANN
+        f"/cases/{number}/resolve",
+        json={"resolution": "Unplugged.", "fields": STAGES_DONE},
+        headers=ANN,
     )
     assert resolved.status_code == 200, resolved.text
     assert await remaining(client) == (4, {"phone": 0})
@@ -117,7 +119,8 @@ async def test_resolve_uses_a_case_of_the_channel_and_reopen_gives_it_back(
 
 async def spend_the_phone_case(client: httpx.AsyncClient) -> None:
     number = (await post_case(client, account="Initech", channel="phone"))["number"]
-    await client.post(f"/cases/{number}/resolve", json={"resolution": "Done."}, headers=ANN)
+    done = {"resolution": "Done.", "fields": STAGES_DONE}
+    await client.post(f"/cases/{number}/resolve", json=done, headers=ANN)
     assert await remaining(client) == (4, {"phone": 0})
 
 
@@ -150,3 +153,52 @@ async def test_an_exhausted_channel_is_refused_with_409_when_so_configured(
     assert "Initech Basic" in refused["detail"]
     assert (await client.get("/cases", headers=ANN)).json()["total"] == 1
     assert (await post_case(client, account="Initech", channel="web"))["sla_policy"] == "gold"
+
+
+async def test_an_account_case_without_a_primary_contact_skips_its_emails_and_says_why(
+    http: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, harness = http
+    number = (await post_case(client, account="Initech", channel="phone"))["number"]
+    done = {"resolution": "Reset the fax.", "fields": STAGES_DONE}
+
+    resolved = await client.post(f"/cases/{number}/resolve", json=done, headers=ANN)
+
+    assert resolved.status_code == 200, resolved.text
+    case = resolved.json()
+    skipped = [e["summary"] for e in case["timeline"] if e["kind"] == "email_skipped"]
+    assert skipped == [
+        "No acknowledgement email: its customer is the account Initech, which has no primary "
+        "contact",
+        "No resolution email: its customer is the account Initech, which has no primary contact",
+    ]
+    assert not [e for e in case["timeline"] if e["kind"] == "email_failed"]
+    assert case["emails"] == []
+    reply = await client.post(f"/cases/{number}/reopen", headers=ANN)
+    refused = await client.post(f"/cases/{number}/reply", json={"body": "Hi"}, headers=ANN)
+    assert (reply.status_code, refused.status_code) == (200, 409)
+    assert refused.json()["error"] == "no_recipient"
+    assert harness.sink.messages == []
+
+
+async def test_an_account_case_emails_the_account_primary_contact(
+    http: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, harness = http
+    with transaction(harness.sessions) as session:
+        peter = {"email": "peter@initech.example", "name": "Peter", "account": "Initech"}
+        import_organisation(session, {"contacts": [{**peter, "primary": True}]})
+    number = (await post_case(client, account="Initech", channel="phone"))["number"]
+
+    done = {"resolution": "Reset the fax.", "fields": STAGES_DONE}
+    case = (await client.post(f"/cases/{number}/resolve", json=done, headers=ANN)).json()
+
+    assert case["customer_email"] == ""
+    harness.sink.wait_for(lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms))
+    subjects = sorted(str(m["Subject"]) for m in harness.sink.sent_to("peter@initech.example"))
+    assert [s.split("] ")[1].split(":")[0] for s in subjects] == [
+        "Proposed resolution",
+        "We received your request",
+    ]
+    assert len(harness.sink.messages) == 2
+    assert not [e for e in case["timeline"] if e["kind"] in ("email_skipped", "email_failed")]

@@ -50,6 +50,10 @@ async def http(
         yield client
 
 
+# The stage fields a case created with its product still needs before it is resolved.
+DIAGNOSED = {"category": "network", "diagnosis": "firmware"}
+
+
 async def act(http: httpx.AsyncClient, number: str, action: str, **body: Any) -> None:
     response = await http.post(f"/cases/{number}/{action}", json=body or None, headers=ANN)
     assert response.status_code == 200, response.text
@@ -69,9 +73,9 @@ async def test_a_case_worked_by_a_real_worker_shows_in_the_summary(
     number = await create(http, "Billing")
     await act(http, number, "pick")
     await act(http, number, "reply", body="Try the new client.")
-    await act(http, number, "resolve", resolution="New client fixes it.")
+    await act(http, number, "resolve", resolution="New client fixes it.", fields=DIAGNOSED)
     await act(http, number, "reopen", comment="It came back.")
-    await act(http, number, "resolve", resolution="Firmware update.")
+    await act(http, number, "resolve", resolution="Firmware update.", fields=DIAGNOSED)
     mail = harness.sink.wait_for(lambda ms: sum(PROPOSED in str(m["Subject"]) for m in ms) == 2)
     second = [m for m in mail if PROPOSED in str(m["Subject"])][-1]
     accepted = await http.post(f"/resolution/{link_token(second, 'resolution')}",

@@ -22,7 +22,7 @@ from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.models import Case, CaseActivity, StageRequirement
 from tests.support.api import api_client, bearer
-from tests.support.harness import CUSTOMER, GOLD_CUSTOMER, Harness, running_worker
+from tests.support.harness import CUSTOMER, GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 
 ANN, SAM, ROOT = bearer("ann"), bearer("sam"), bearer("root")
@@ -137,7 +137,8 @@ async def test_open_activities_hold_up_the_resolution_which_records_the_times(
     assert (done["status"], done["closed_by"]) == ("completed", "ann")
     resolved = await post(
         http, f"/cases/{number}/resolve",
-        {"resolution": "Fixed.", "time_spent_minutes": 50, "billable_minutes": 40},
+        {"resolution": "Fixed.", "time_spent_minutes": 50, "billable_minutes": 40,
+         "fields": STAGES_DONE},
     )  # fmt: skip
     assert resolved["status"] == "resolved"
     listed = await get(http, f"/cases/{number}/activities")
@@ -199,7 +200,8 @@ async def test_resolving_the_parent_resolves_its_open_children_and_emails_each_c
     await post(http, f"/cases/{gone}/cancel")
     await post(http, f"/cases/{parent}/pick")
 
-    await post(http, f"/cases/{parent}/resolve", {"resolution": "The VPN gateway was replaced."})
+    replaced = {"resolution": "The VPN gateway was replaced.", "fields": STAGES_DONE}
+    await post(http, f"/cases/{parent}/resolve", replaced)
 
     for child, customer in ((first, "bea@globex.example"), (second, "cid@globex.example")):
         case = await resolved_case(http, child)
@@ -255,7 +257,8 @@ async def test_a_child_waits_for_its_parent_when_so_configured(
 
         assert refused["error"] == "parent_open"
         await post(http, f"/cases/{parent}/pick")
-        await post(http, f"/cases/{parent}/resolve", {"resolution": "Fixed upstream."})
+        upstream = {"resolution": "Fixed upstream.", "fields": STAGES_DONE}
+        await post(http, f"/cases/{parent}/resolve", upstream)
         resolved = await resolved_case(http, child)
         assert resolved["resolution"]["text"] == "Fixed upstream."
 

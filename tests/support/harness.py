@@ -34,6 +34,9 @@ AGENT = Actor(handle="ann", role=Role.AGENT, queues=["standard", "gold"])
 SUPERVISOR = Actor(handle="sam", role=Role.SUPERVISOR, queues=["escalations"])
 CUSTOMER = "carol@globex.example"  # no entitlement: standard policy, business-hours calendar
 GOLD_CUSTOMER = "alice@acme.example"  # Acme Gold: 15 minutes first response, 24x7
+# What the stages before `resolve` require of a case (the default stage requirements, a seeded
+# product): a resolve that passes these completes them.
+STAGES_DONE = {"product": "Caseflow Cloud", "category": "hardware", "diagnosis": "worn fuser"}
 
 
 @dataclass

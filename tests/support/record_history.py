@@ -60,7 +60,14 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 from caseflow.workflows.starter import case_handle, register_search_attributes, signal_email
-from tests.support.harness import AGENT, CUSTOMER, GOLD_CUSTOMER, Harness, running_worker
+from tests.support.harness import (
+    AGENT,
+    CUSTOMER,
+    GOLD_CUSTOMER,
+    STAGES_DONE,
+    Harness,
+    running_worker,
+)
 from tests.support.servers import SmtpSink, venv_binary
 
 logger = logging.getLogger(__name__)
@@ -89,14 +96,16 @@ async def email_to_survey(harness: Harness) -> dict[str, WorkflowHistory]:
         AdvanceRequest(actor=AGENT, fields={"category": "billing", "product": "Billing"}),
     )
     await case.execute_update(
-        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Corrected invoice sent.")
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Corrected invoice sent.", fields=STAGES_DONE),
     )
     await case.execute_update(
         CaseWorkflow.respond_to_resolution,
         ResolutionResponse(episode=1, accept=False, comment="Still the old number"),
     )
     await case.execute_update(
-        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Reissued INV-2041.")
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Reissued INV-2041.", fields=STAGES_DONE),
     )
     await case.execute_update(
         CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=2, accept=True)
@@ -121,7 +130,8 @@ async def sla_warning_failure(
     await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
     await case.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Sorry!"))
     await case.execute_update(
-        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Restarted the PLC.")
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Restarted the PLC.", fields=STAGES_DONE),
     )
     # The test server answers `result()` only on the run's own handle; it never continues as new.
     await started.result()  # skips through auto-close, survey, reminder and expiry

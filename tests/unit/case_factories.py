@@ -50,6 +50,9 @@ FIRST_RESPONSE_WARN = timedelta(hours=1)
 FIRST_RESPONSE_FAIL = timedelta(hours=2)
 RESOLUTION_WARN = timedelta(hours=6)
 RESOLUTION_FAIL = timedelta(hours=8)
+# The fields every stage before `resolve` requires (the built-in STAGE_FIELDS of a case from
+# these factories), as a resolve that completes them passes them.
+STAGES_DONE = {"category": "hardware", "diagnosis": "worn fuser"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,15 +74,18 @@ def case_context(
     entitlement: Entitlement | None = None,
     rules: list[RoutingRule] | None = None,
     timings: CaseTimings | None = None,
+    customer: Customer | None = None,
+    rules_version: int = lifecycle.RULES_VERSION,
 ) -> CaseContext:
     return CaseContext(
-        customer=Customer(email=CUSTOMER_EMAIL, name="Ada Lovelace", contact_id=7),
+        customer=customer or Customer(email=CUSTOMER_EMAIL, name="Ada Lovelace", contact_id=7),
         entitlement=entitlement,
         rules=rules or [],
         policies=[sla_policy()],
         default_policy="standard",
         default_queue=QUEUE,
         timings=timings or CaseTimings(),
+        rules_version=rules_version,
     )
 
 
@@ -153,7 +159,7 @@ def valid_request(action: str, actor: Actor) -> Any:
         "hold": lambda: WaitRequest(actor, reason="vendor"),
         "resume": lambda: ActionRequest(actor),
         "advance": lambda: AdvanceRequest(actor, {"category": "hardware"}),
-        "resolve": lambda: ResolveRequest(actor, "Replaced the fuser.", 30, 20),
+        "resolve": lambda: ResolveRequest(actor, "Replaced the fuser.", 30, 20, STAGES_DONE),
         "reopen": lambda: ActionRequest(actor),
         "cancel": lambda: ActionRequest(actor),
         "escalate": lambda: EscalateRequest(actor, reason="VIP"),

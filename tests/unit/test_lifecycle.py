@@ -26,6 +26,7 @@ from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
     CaseTimings,
+    Customer,
     EmailDecision,
     Entitlement,
     EscalateRequest,
@@ -57,6 +58,7 @@ from tests.unit.case_factories import (
     QUEUE,
     RESOLUTION_FAIL,
     RESOLUTION_WARN,
+    STAGES_DONE,
     STEP,
     T0,
     act,
@@ -190,9 +192,12 @@ def test_new_case_without_a_customer_address_is_not_acknowledged() -> None:
     new = new_email_case()
     new.customer_email = ""
 
-    _, effects = lifecycle.create(NUMBER, new, case_context(), T0)
+    _, effects = lifecycle.create(NUMBER, new, case_context(customer=Customer(email="")), T0)
 
     assert effects.emails == []
+    assert [e.summary for e in effects.events if e.kind == "email_skipped"] == [
+        "No acknowledgement email: it has no customer address"
+    ]
 
 
 def test_new_case_starts_first_response_and_resolution_clocks() -> None:
@@ -595,7 +600,9 @@ def test_resolve_proposes_the_resolution_by_email_and_stops_the_resolution_clock
     state, now = case_in(OPEN)
     at = now + STEP
 
-    effects = act(state, "resolve", ResolveRequest(agent(), "New fuser.", 30, 20), at)
+    effects = act(
+        state, "resolve", ResolveRequest(agent(), "New fuser.", 30, 20, fields=STAGES_DONE), at
+    )
 
     assert state.status is RESOLVED
     assert (state.episode, state.resolved_at) == (1, at)
@@ -615,7 +622,7 @@ def test_resolve_proposes_the_resolution_by_email_and_stops_the_resolution_clock
 def test_resolve_without_a_reply_counts_as_the_first_response() -> None:
     state, now = case_in(OPEN)
 
-    act(state, "resolve", ResolveRequest(agent(), "Done."), now + STEP)
+    act(state, "resolve", ResolveRequest(agent(), "Done.", fields=STAGES_DONE), now + STEP)
 
     assert clock(state, KpiName.FIRST_RESPONSE).status is KpiStatus.SUCCEEDED
 
@@ -623,7 +630,12 @@ def test_resolve_without_a_reply_counts_as_the_first_response() -> None:
 def test_resolve_while_awaiting_the_customer_is_allowed_and_stops_the_clocks() -> None:
     state, now = case_in(AWAITING)
 
-    act(state, "resolve", ResolveRequest(agent(), "Done."), now + timedelta(days=1))
+    act(
+        state,
+        "resolve",
+        ResolveRequest(agent(), "Done.", fields=STAGES_DONE),
+        now + timedelta(days=1),
+    )
 
     assert state.status is RESOLVED
     assert all(kpi.stopped_at is not None for kpi in state.kpis)
@@ -693,7 +705,7 @@ def test_answering_a_resolution_twice_is_refused(accept: bool) -> None:
 def test_resolution_link_of_an_earlier_episode_is_refused() -> None:
     state, now = case_in(RESOLVED)
     act(state, "reopen", ActionRequest(agent()), now + STEP)
-    act(state, "resolve", ResolveRequest(agent(), "Again."), now + 2 * STEP)
+    act(state, "resolve", ResolveRequest(agent(), "Again.", fields=STAGES_DONE), now + 2 * STEP)
     before = copy.deepcopy(state)
 
     with pytest.raises(Refusal) as refused:
@@ -708,7 +720,12 @@ def test_reopen_then_resolve_again_starts_a_new_episode() -> None:
 
     act(state, "reopen", ActionRequest(agent(), "customer called"), now + STEP)
     assert state.status is OPEN
-    effects = act(state, "resolve", ResolveRequest(agent(), "Really fixed."), now + 2 * STEP)
+    effects = act(
+        state,
+        "resolve",
+        ResolveRequest(agent(), "Really fixed.", fields=STAGES_DONE),
+        now + 2 * STEP,
+    )
 
     assert state.episode == 2
     assert effects.emails[0].key == f"{NUMBER}:resolution:2"
@@ -1164,7 +1181,12 @@ def test_reopening_before_the_survey_is_sent_leaves_one_survey_for_the_last_epis
     state, now = case_in(RESOLVED)
     lifecycle.receive_email(state, inbound_email("mail-2"), now + STEP)
     assert state.survey is None
-    act(state, "resolve", ResolveRequest(agent(), "Fixed for real."), now + 2 * STEP)
+    act(
+        state,
+        "resolve",
+        ResolveRequest(agent(), "Fixed for real.", fields=STAGES_DONE),
+        now + 2 * STEP,
+    )
     closed_at = now + 3 * STEP
     lifecycle.respond_to_resolution(state, ResolutionResponse(2, True), closed_at)
 
@@ -1194,7 +1216,7 @@ def test_a_pending_record_keeps_the_state_of_its_own_transition() -> None:
     opened = state.pending_records[-1].snapshot
 
     act(state, "wait", WaitRequest(agent()), now + STEP)
-    act(state, "resolve", ResolveRequest(agent(), "Done."), now + 2 * STEP)
+    act(state, "resolve", ResolveRequest(agent(), "Done.", fields=STAGES_DONE), now + 2 * STEP)
 
     assert [kpi.status for kpi in opened.kpis] == [KpiStatus.IN_PROGRESS] * 2
     assert all(kpi.stopped_at is None for kpi in opened.kpis)
@@ -1358,7 +1380,9 @@ def test_tripped_breaker_holds_automatic_customer_mail_but_not_replies_or_resolu
     assert state.loop_suspected
 
     reply = act(state, "reply", MessageRequest(agent(), "Unplug it."), now + STEP)
-    resolve = act(state, "resolve", ResolveRequest(agent(), "Unplugged."), now + 2 * STEP)
+    resolve = act(
+        state, "resolve", ResolveRequest(agent(), "Unplugged.", fields=STAGES_DONE), now + 2 * STEP
+    )
     closing = now + 2 * STEP + state.timings.auto_close_after
     fired = [effects for _, effects in lifecycle.fire_timers(state, closing)]
     fired += [effects for _, effects in lifecycle.fire_timers(state, closing + timedelta(hours=2))]

@@ -33,6 +33,7 @@ from caseflow.workflows.model import (
 from tests.unit.case_factories import (
     NUMBER,
     OTHER,
+    STAGES_DONE,
     STEP,
     T0,
     act,
@@ -46,7 +47,7 @@ from tests.unit.case_factories import (
 from tests.unit.test_lifecycle import assert_refused
 
 OPEN, RESOLVED = CaseStatus.OPEN, CaseStatus.RESOLVED
-RESOLVE = ResolveRequest(agent(), "Replaced the fuser.", 45, 30)
+RESOLVE = ResolveRequest(agent(), "Replaced the fuser.", 45, 30, fields=STAGES_DONE)
 
 
 def with_task(state: CaseState, now: datetime, owner: str = "bob") -> int:

@@ -18,6 +18,7 @@ from tests.unit.case_factories import (
     NUMBER,
     QUEUE,
     RESOLUTION_FAIL,
+    STAGES_DONE,
     STEP,
     T0,
     act,
@@ -147,7 +148,7 @@ def test_visibility_of_a_paused_case_has_no_sla_due_time() -> None:
 
 def test_view_answers_the_case_as_it_is_after_the_action() -> None:
     state, now = case_in(CaseStatus.OPEN)
-    act(state, "resolve", ResolveRequest(agent(), "Fixed."), now + STEP)
+    act(state, "resolve", ResolveRequest(agent(), "Fixed.", fields=STAGES_DONE), now + STEP)
 
     answer = views.view(state)
 

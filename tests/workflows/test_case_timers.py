@@ -38,7 +38,7 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 from caseflow.workflows.starter import signal_email
-from tests.support.harness import AGENT, GOLD_CUSTOMER, Harness, running_worker
+from tests.support.harness import AGENT, GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
@@ -57,7 +57,8 @@ async def resolved_case(harness: Harness, customer: str = GOLD_CUSTOMER) -> Hand
     await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
     await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="On it."))
     await handle.execute_update(
-        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Replaced the fuser.")
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Replaced the fuser.", fields=STAGES_DONE),
     )
     return handle
 

@@ -46,7 +46,7 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 from caseflow.workflows.starter import signal_email
-from tests.support.harness import AGENT, CUSTOMER, Harness, running_worker
+from tests.support.harness import AGENT, CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
@@ -310,7 +310,8 @@ async def test_reopening_resumes_the_resolution_clock_without_the_day_spent_reso
     await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="On it."))
     await travel_to(skipping_env, resolved)
     await handle.execute_update(
-        CaseWorkflow.resolve, ResolveRequest(actor=AGENT, resolution="Replaced the fuser.")
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Replaced the fuser.", fields=STAGES_DONE),
     )
     done = await clock(handle, KpiName.RESOLUTION)
     assert done.status is KpiStatus.SUCCEEDED

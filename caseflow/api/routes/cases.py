@@ -266,10 +266,17 @@ async def advance(case: ActingDep, body: schemas.Advance | None = None) -> schem
 
 @router.post("/{number}/resolve", responses=ERRORS)
 async def resolve(case: ActingDep, body: schemas.Resolve) -> schemas.CaseDetail:
-    """Propose a resolution: the customer gets it by email with links to accept or reject."""
+    """Propose a resolution: the customer gets it by email with links to accept or reject.
+    Resolving needs the fields of every stage before `resolve` (409 `missing_fields` names
+    what is missing); `fields` may set them on the way."""
     request = ResolveRequest(
-        case.agent, body.resolution, body.time_spent_minutes, body.billable_minutes
+        case.agent,
+        body.resolution,
+        body.time_spent_minutes,
+        body.billable_minutes,
+        fields=dict(body.fields),
     )
+    await case.known("product", request.fields.get("product") or None)
     return await case.update(CaseWorkflow.resolve, request)
 
 
