@@ -1,4 +1,4 @@
-"""Composition root of the worker: the case workflow and its activities on the `caseflow` queue."""
+"""Composition root of the worker: the case and survey workflows and their activities."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.starter import connect
+from caseflow.workflows.survey import SurveyWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, SurveyWorkflow],
         activities=[
             case_activities.load_case_context,
             case_activities.record_case,

@@ -1,24 +1,24 @@
-"""CaseWorkflow: one durable workflow per case, from creation until its survey ends.
+"""CaseWorkflow: one durable workflow per case, from creation until the case closes.
 
 The workflow decides and never does I/O. Handlers call a rule in `lifecycle` and commit what it
 returns; two drainers carry the committed effects out in order through activities (database
 records in one lane, emails in the other, so a mail outage never blocks an agent). Every timer
-(SLA warnings and failures, auto-close, survey) is derived from the state by
-`lifecycle.next_wakeup`, so the main loop sleeps on one durable timer at a time.
+(SLA warnings and failures, auto-close) is derived from the state by `lifecycle.next_wakeup`, so
+the main loop sleeps on one durable timer at a time. When the case closes, its survey continues
+in a `SurveyWorkflow` of its own and this workflow ends: a running CaseWorkflow is an open case.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import copy
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from caseflow.workflows import lifecycle, search, views
@@ -40,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         ChildRequest,
         ContextRequest,
         EmailDecision,
-        EmailRequest,
         EscalateRequest,
         FollowUpResult,
         InboundEmail,
@@ -55,37 +54,27 @@ with workflow.unsafe.imports_passed_through():
         ResolutionResponse,
         ResolveRequest,
         SurveyAnswer,
+        SurveyInput,
         WaitRequest,
     )
+    from caseflow.workflows.runner import DATABASE_RETRY, StateRunner, refusing
+    from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
 CONTEXT_TIMEOUT = timedelta(seconds=30)
-RECORD_TIMEOUT = timedelta(seconds=30)
-EMAIL_TIMEOUT = timedelta(seconds=60)
 FOLLOW_UP_TIMEOUT = timedelta(seconds=30)
 RELATED_TIMEOUT = timedelta(seconds=30)
 # Asking another case (link, merge) answers an agent waiting on it: a few tries, then a refusal.
 RELATED_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5), maximum_attempts=4
 )
-DATABASE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-EMAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["InvalidRecipient", "InvalidEmail"],
-)
 # workflow.patched() ids: each marks a change in what the workflow does, for runs in flight.
 CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
+SURVEY_OF_ITS_OWN = "survey-in-a-workflow-of-its-own"
 _UNSET = object()
-T = TypeVar("T")
 
 
 @workflow.defn
-class CaseWorkflow:
+class CaseWorkflow(StateRunner):
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self._state: CaseState | None = inp.state
@@ -93,11 +82,7 @@ class CaseWorkflow:
         self._wake = False
         self._visible: dict[str, object] = {}
         self._relating = False  # asking another case to take a link or a merge
-
-    @property
-    def state(self) -> CaseState:
-        assert self._state is not None, "the case is not created yet"
-        return self._state
+        self._survey_elsewhere = False
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseResult:
@@ -121,6 +106,8 @@ class CaseWorkflow:
             task.cancel()
         if continue_as_new:
             workflow.continue_as_new(CaseInput(number=self.state.number, state=self.state))
+        if self._survey_elsewhere:
+            await self._start_survey()
         survey = self.state.survey
         return CaseResult(
             number=self.state.number,
@@ -133,34 +120,28 @@ class CaseWorkflow:
     async def _live(self) -> bool:
         """Fire timers as they fall due until the case is finished; True to continue as new."""
         while not self.state.finished:
+            if lifecycle.survey_to_hand_off(self.state) and workflow.patched(SURVEY_OF_ITS_OWN):
+                self._survey_elsewhere = True
+                return False
             if workflow.info().is_continue_as_new_suggested():
                 return True
-            await self._sleep_until_next_timer()
+            await self._sleep_until_next_timer(
+                also=lambda: workflow.info().is_continue_as_new_suggested()
+            )
             self._fire_timers()
         return False
 
-    def _fire_timers(self) -> None:
-        """Carry out what fell due; also before any event, so it applies to the state it found."""
-        for action, effects in lifecycle.fire_timers(self.state, workflow.now()):
-            self._commit(effects, "system", action)
-
-    async def _sleep_until_next_timer(self) -> None:
-        wake_at = lifecycle.next_wakeup(self.state)
-        self._wake = False
-
-        def woken() -> bool:
-            return (
-                self._wake or self.state.finished or workflow.info().is_continue_as_new_suggested()
-            )
-
-        if wake_at is None:
-            await workflow.wait_condition(woken)
-            return
-        timeout = wake_at - workflow.now()
-        if timeout <= timedelta(0):
-            return
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(woken, timeout=timeout, timeout_summary="next case timer")
+    async def _start_survey(self) -> None:
+        """The closed case's survey goes on in a child workflow that outlives this one (the UI
+        shows it under the case)."""
+        state = self.state
+        await workflow.start_child_workflow(
+            SurveyWorkflow.run,
+            SurveyInput(state=state),
+            id=survey_workflow_id(state.number, state.episode),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Survey of {views.summary(state.number, state.subject)}",
+        )
 
     # -- creation and commits -----------------------------------------------------------------
 
@@ -179,14 +160,9 @@ class CaseWorkflow:
             self.email_received(email)
         self._early_emails.clear()
 
-    def _commit(self, effects: lifecycle.Effects, actor: str, action: str) -> int:
-        seq = lifecycle.commit(self.state, effects, actor, action, workflow.now())
-        self._publish()
-        self._wake = True
-        return seq
-
     def _publish(self) -> None:
         """Keep search attributes and the UI's current details in step with the state."""
+        super()._publish()
         if not self._visible:
             current = workflow.info().typed_search_attributes
             self._visible = {key.name: current.get(key) for key in search.ALL_KEYS}
@@ -195,7 +171,6 @@ class CaseWorkflow:
         if changed:
             workflow.upsert_search_attributes(search.updates(changed))
             self._visible.update(changed)
-        workflow.set_current_details(views.details(self.state))
 
     def _drained(self, emails_too: bool = True) -> bool:
         state = self.state
@@ -204,16 +179,6 @@ class CaseWorkflow:
             state.pending_records or emails or state.pending_follow_ups
             or state.pending_child_notices
         )  # fmt: skip
-
-    def _as_it_is_now(self) -> CaseState:
-        """The state with the timers that fell due applied: what a validator must judge, since
-        the handler fires them first. A copy: validators change nothing."""
-        due = lifecycle.next_wakeup(self.state)
-        if due is None or due > workflow.now():
-            return self.state
-        state = copy.deepcopy(self.state)
-        lifecycle.fire_timers(state, workflow.now())
-        return state
 
     # -- drainers: carry effects out, in order ------------------------------------------------
 
@@ -226,16 +191,7 @@ class CaseWorkflow:
                 )  # fmt: skip
             )
             if state.pending_records:
-                record = state.pending_records[0]
-                await workflow.execute_activity(
-                    ActivityName.RECORD_CASE,
-                    record,
-                    start_to_close_timeout=RECORD_TIMEOUT,
-                    retry_policy=DATABASE_RETRY,
-                    summary=f"record {record.action}",
-                )
-                state.pending_records.pop(0)
-                state.recorded_seq = record.seq
+                await self._record(state.pending_records[0])
             elif state.pending_follow_ups:
                 request = state.pending_follow_ups[0]
                 result = await workflow.execute_activity(
@@ -264,31 +220,6 @@ class CaseWorkflow:
         )
         effects = lifecycle.children_notified(self.state, notice, result, workflow.now())
         self._commit(effects, "system", "children_notified")
-
-    async def _drain_emails(self) -> None:
-        state = self.state
-        while True:
-            await workflow.wait_condition(lambda: bool(state.pending_emails))
-            email = state.pending_emails[0]
-            try:
-                await self._send(email)
-            except ActivityError as err:
-                reason = str(err.cause) if err.cause else str(err)
-                self._commit(
-                    lifecycle.email_failed(state, email, reason, workflow.now()),
-                    "system",
-                    "email_failed",
-                )
-            state.pending_emails.pop(0)
-
-    async def _send(self, email: EmailRequest) -> None:
-        await workflow.execute_activity(
-            ActivityName.SEND_EMAIL,
-            email,
-            start_to_close_timeout=EMAIL_TIMEOUT,
-            retry_policy=EMAIL_RETRY,
-            summary=f"email {email.template}",
-        )
 
     # -- facts: signals -----------------------------------------------------------------------
 
@@ -334,20 +265,14 @@ class CaseWorkflow:
     async def _act(self, name: str, request: Any) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
+        effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
         return await self._committed(effects, request.actor.handle, name)
-
-    async def _committed(self, effects: lifecycle.Effects, actor: str, action: str) -> CaseView:
-        """Commit, then answer once the read model has it, so a read after the answer agrees."""
-        seq = self._commit(effects, actor, action)
-        await workflow.wait_condition(lambda: self.state.recorded_seq >= seq)
-        return views.view(self.state)
 
     def _validate(self, name: str, request: Any) -> None:
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
-            _refusing(lambda: lifecycle.validate(state, name, request))
+            refusing(lambda: lifecycle.validate(state, name, request))
 
     @workflow.update
     async def pick(self, request: ActionRequest) -> CaseView:
@@ -467,7 +392,7 @@ class CaseWorkflow:
     async def add_activity(self, request: ActivityRequest) -> ActivityAdded:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(
+        effects = refusing(
             lambda: lifecycle.perform(self.state, "add_activity", request, workflow.now())
         )
         activity_id = self.state.activities[-1].id
@@ -537,7 +462,7 @@ class CaseWorkflow:
     async def add_child(self, request: ChildRequest) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(lambda: lifecycle.adopt_child(self.state, request, workflow.now()))
+        effects = refusing(lambda: lifecycle.adopt_child(self.state, request, workflow.now()))
         if effects is None:
             return views.view(self.state)
         return await self._committed(effects, request.actor.handle, "add_child")
@@ -547,13 +472,13 @@ class CaseWorkflow:
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
-            _refusing(lambda: lifecycle.check_adopt(state, request))
+            refusing(lambda: lifecycle.check_adopt(state, request))
 
     @workflow.update
     async def absorb(self, transfer: MergeTransfer) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(lambda: lifecycle.absorb(self.state, transfer, workflow.now()))
+        effects = refusing(lambda: lifecycle.absorb(self.state, transfer, workflow.now()))
         if effects is None:
             return views.view(self.state)
         return await self._committed(effects, transfer.actor.handle, "absorb")
@@ -563,7 +488,7 @@ class CaseWorkflow:
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
-            _refusing(lambda: lifecycle.check_absorb(state, transfer))
+            refusing(lambda: lifecycle.check_absorb(state, transfer))
 
     async def _relate(
         self,
@@ -581,7 +506,7 @@ class CaseWorkflow:
         try:
             await workflow.wait_condition(lambda: self._state is not None)
             self._fire_timers()
-            _refusing(lambda: lifecycle.validate(self.state, name, request))
+            refusing(lambda: lifecycle.validate(self.state, name, request))
             seq = self.state.seq  # the other case may read this one's recorded timeline
             await workflow.wait_condition(lambda: self.state.recorded_seq >= seq)
             try:
@@ -595,9 +520,7 @@ class CaseWorkflow:
             except ActivityError as err:
                 raise _refusal_of(err) from None
             self._fire_timers()
-            effects = _refusing(
-                lambda: lifecycle.perform(self.state, name, request, workflow.now())
-            )
+            effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
             return await self._committed(effects, request.actor.handle, name)
         finally:
             self._relating = False
@@ -616,7 +539,7 @@ class CaseWorkflow:
     async def respond_to_resolution(self, response: ResolutionResponse) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(
+        effects = refusing(
             lambda: lifecycle.respond_to_resolution(self.state, response, workflow.now())
         )
         return await self._committed(effects, "customer", "respond_to_resolution")
@@ -625,20 +548,20 @@ class CaseWorkflow:
     def _validate_respond_to_resolution(self, response: ResolutionResponse) -> None:
         if self._state is not None:
             state = self._as_it_is_now()
-            _refusing(lambda: lifecycle.check_resolution_response(state, response))
+            refusing(lambda: lifecycle.check_resolution_response(state, response))
 
     @workflow.update
     async def answer_survey(self, answer: SurveyAnswer) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
         self._fire_timers()
-        effects = _refusing(lambda: lifecycle.answer_survey(self.state, answer, workflow.now()))
+        effects = refusing(lambda: lifecycle.answer_survey(self.state, answer, workflow.now()))
         return await self._committed(effects, "customer", "answer_survey")
 
     @answer_survey.validator
     def _validate_answer_survey(self, answer: SurveyAnswer) -> None:
         if self._state is not None:
             state = self._as_it_is_now()
-            _refusing(lambda: lifecycle.check_survey_answer(state, answer))
+            refusing(lambda: lifecycle.check_survey_answer(state, answer))
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -662,14 +585,6 @@ class CaseWorkflow:
         if self._state is None:
             raise ApplicationError("the case is still being created", type="not_created")
         return self._state
-
-
-def _refusing(step: Callable[[], T]) -> T:
-    """Run a rule; its refusal becomes an ApplicationError, which fails only the update."""
-    try:
-        return step()
-    except lifecycle.Refusal as refusal:
-        raise ApplicationError(refusal.detail, type=refusal.code, non_retryable=True) from None
 
 
 def _refusal_of(err: ActivityError) -> ApplicationError:

@@ -998,6 +998,18 @@ def _fire_auto_close(state: CaseState, now: datetime) -> Effects | None:
     return effects
 
 
+def survey_to_hand_off(state: CaseState) -> bool:
+    """The case is closed with its survey still to send: from here the survey runs on its own
+    (SurveyWorkflow), and the case's own workflow ends, so a running case is an open one."""
+    survey = state.survey
+    return (
+        state.status is CaseStatus.CLOSED
+        and survey is not None
+        and survey.status is SurveyStatus.SCHEDULED
+        and not state.finished
+    )
+
+
 def _survey_due(state: CaseState) -> datetime | None:
     survey = state.survey
     if survey is None:
@@ -1090,6 +1102,8 @@ def _close(state: CaseState, now: datetime, effects: Effects, actor: str, how: s
     state.status = CaseStatus.CLOSED
     state.closed_at = now
     effects.event("closed", now, actor, f"Case closed ({how})")
+    if state.rules_version >= 1:  # a closed case is final: nothing is left open on it
+        _cancel_open_activities(state, actor, now, "case closed", effects)
     if state.rules_version >= 1 and not customer_address(state):
         effects.event(
             "email_skipped", now, "system", f"No satisfaction survey: {_nobody(state)}",

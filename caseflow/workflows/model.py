@@ -541,6 +541,13 @@ class CaseResult:
     survey_rating: int | None
 
 
+@dataclass
+class SurveyInput:
+    """The final state of a closed case whose survey runs in a workflow of its own."""
+
+    state: CaseState
+
+
 # ---------------------------------------------------------------------------------------------
 # Updates (agent actions and the customer's links)
 

@@ -30,7 +30,9 @@ from caseflow.workflows.model import (
     InboundEmail,
     NewCase,
     Priority,
+    SurveyAnswer,
 )
+from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
 # A closed case's number is never reused: a late reply becomes a follow-up case instead.
 ID_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
@@ -61,6 +63,7 @@ async def start_case(
             id_reuse_policy=ID_REUSE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=views.summary(number, new.subject),
+            memo=_memo(number, new),
             search_attributes=_initial_attributes(new),
         )
     except WorkflowAlreadyStartedError:
@@ -83,6 +86,7 @@ async def create_case_and_wait(
         id_reuse_policy=ID_REUSE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=views.summary(number, new.subject),
+        memo=_memo(number, new),
         search_attributes=_initial_attributes(new),
     )
     return await client.execute_update_with_start_workflow(
@@ -90,9 +94,36 @@ async def create_case_and_wait(
     )
 
 
+async def answer_survey(
+    client: Client, number: str, answer: SurveyAnswer, timeout: timedelta
+) -> CaseView:
+    """Give the customer's answer to the workflow running the survey: its own, or (a case
+    closed before surveys ran apart) the case's. One answer per survey however often sent."""
+    update_id = f"{number}:survey-answer:{answer.episode}"
+    survey = client.get_workflow_handle_for(
+        SurveyWorkflow.run, survey_workflow_id(number, answer.episode)
+    )
+    try:
+        return await survey.execute_update(
+            SurveyWorkflow.answer_survey, answer, id=update_id, rpc_timeout=timeout
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    return await case_handle(client, number).execute_update(
+        CaseWorkflow.answer_survey, answer, id=update_id, rpc_timeout=timeout
+    )
+
+
 async def signal_email(client: Client, number: str, email: InboundEmail) -> None:
     """Give an email to a running case; raises RPCError NOT_FOUND when the case has ended."""
     await case_handle(client, number).signal(CaseWorkflow.email_received, email)
+
+
+def _memo(number: str, new: NewCase) -> dict[str, str]:
+    """The summary again, as a memo: continue-as-new carries the memo to every later run,
+    whereas a static summary stays on the first (SDK 1.35 cannot set one when continuing)."""
+    return {"summary": views.summary(number, new.subject)}
 
 
 def _initial_attributes(new: NewCase) -> TypedSearchAttributes:

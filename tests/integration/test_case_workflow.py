@@ -38,12 +38,21 @@ from caseflow.workflows.model import (
     MessageRequest,
     NewCase,
     Priority,
+    ResolutionResponse,
     ResolveRequest,
     Role,
     WaitRequest,
 )
 from caseflow.workflows.starter import case_handle, create_case_and_wait, signal_email
-from tests.support.harness import AGENT, CUSTOMER, GOLD_CUSTOMER, Harness, running_worker
+from caseflow.workflows.survey import survey_workflow_id
+from tests.support.harness import (
+    AGENT,
+    CUSTOMER,
+    GOLD_CUSTOMER,
+    STAGES_DONE,
+    Harness,
+    running_worker,
+)
 from tests.support.servers import SmtpSink, venv_binary
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
@@ -178,6 +187,33 @@ async def test_search_attributes_find_exactly_the_open_cases_with_their_owner_an
     assert await cli_list(dev_env.client, query) == expected["open"]
 
 
+async def test_running_case_workflows_are_exactly_the_cases_not_yet_closed(
+    harness: Harness, dev_env: WorkflowEnvironment
+) -> None:
+    new, working, resolved, closed = [
+        await created_case(harness, GOLD_CUSTOMER, f"Case {i}") for i in range(4)
+    ]
+    for handle in (working, resolved, closed):
+        await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    for handle in (resolved, closed):
+        resolve = ResolveRequest(actor=AGENT, resolution="Done", fields=STAGES_DONE)
+        await handle.execute_update(CaseWorkflow.resolve, resolve)
+    await closed.execute_update(
+        CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=1, accept=True)
+    )
+    assert (await closed.result()).status is CaseStatus.CLOSED  # ends at once: survey apart
+    queue = f'TaskQueue="{harness.settings.task_queue}"'
+    open_cases = f'WorkflowType="CaseWorkflow" AND ExecutionStatus="Running" AND {queue}'
+    surveys = f'WorkflowType="SurveyWorkflow" AND ExecutionStatus="Running" AND {queue}'
+    expected = {new.id, working.id, resolved.id}
+
+    async def listed() -> set[str]:
+        return await cli_list(dev_env.client, open_cases)
+
+    assert await eventually(listed, lambda ids: ids == expected, VISIBILITY_DEADLINE) == expected
+    assert await cli_list(dev_env.client, surveys) == {survey_workflow_id(closed.id, 1)}
+
+
 async def cli_list(client: Client, query: str) -> set[str]:
     """The same query through the real `temporal` CLI binary."""
     process = await asyncio.create_subprocess_exec(
@@ -300,8 +336,11 @@ async def test_continue_as_new_loses_no_note_email_or_clock(
     assert final.status is CaseStatus.OPEN and final.owner == AGENT.handle
     runs = await runs_of(eager_env.client, handle.id)
     assert (await handle.describe()).run_id == runs[-1]
-    # SDK 1.35 cannot give a continued run a static summary; the current details carry the line.
+    # SDK 1.35 cannot give a continued run a static summary; the current details carry the
+    # line, and so does the memo, which continue-as-new carries to every run.
     assert f"{handle.id}: Printer on fire" in details
+    memo = await (await handle.describe()).memo()
+    assert memo == {"summary": f"{handle.id}: Printer on fire"}
     assert_clocks_intact(before, after)
     with transaction(harness.sessions) as session:
         events = cases.case_events(session, handle.id)

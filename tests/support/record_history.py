@@ -8,8 +8,13 @@ It starts its own servers (a Temporal dev server, the time-skipping test server,
 a fresh seeded SQLite database in a temporary directory), drives one case per scenario through the
 real worker, and writes each full history as `tests/histories/<scenario>.json`:
 
-- `email_to_survey`: created by email → pick → reply → wait → customer email → advance → resolve
-  → rejected → resolve → accepted → survey sent → answered (dev server, survey delay 1 s).
+- `email_to_closed` and `survey_answered`: created by email → pick → reply → wait → customer
+  email → advance → resolve → rejected → resolve → accepted, where the case's workflow ends and
+  hands the survey to a SurveyWorkflow; then that workflow: survey sent → answered (dev server,
+  survey delay 1 s).
+- `email_to_survey` (no longer recorded: kept from before surveys ran in a workflow of their
+  own, so cases closed on the old code still replay): the same case, its survey in the case's
+  workflow.
 - `sla_warning_failure`: a Gold case nobody answers for 16 minutes (first-response warning and
   failure), then pick → reply → resolve, auto-close, survey, reminder and expiry (time-skipping).
 - `strangers_and_bounce`: two replies tagged by strangers (one confirmed, one split into a new
@@ -34,9 +39,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -59,7 +65,13 @@ from caseflow.workflows.model import (
     SurveyStatus,
     WaitRequest,
 )
-from caseflow.workflows.starter import case_handle, register_search_attributes, signal_email
+from caseflow.workflows.starter import (
+    answer_survey,
+    case_handle,
+    register_search_attributes,
+    signal_email,
+)
+from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 from tests.support.harness import (
     AGENT,
     CUSTOMER,
@@ -80,7 +92,7 @@ CAN_AFTER_EVENTS = 60
 # -- the scenarios --------------------------------------------------------------------------------
 
 
-async def email_to_survey(harness: Harness) -> dict[str, WorkflowHistory]:
+async def email_to_closed(harness: Harness) -> dict[str, WorkflowHistory]:
     started = await harness.open_case(CUSTOMER, "Invoice shows the wrong VAT number")
     case = case_handle(harness.client, started.id)
     await case.execute_update(CaseWorkflow.created)
@@ -110,12 +122,18 @@ async def email_to_survey(harness: Harness) -> dict[str, WorkflowHistory]:
     await case.execute_update(
         CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=2, accept=True)
     )
-    await until(lambda: survey_is(case.id, harness, SurveyStatus.SENT))
-    await case.execute_update(
-        CaseWorkflow.answer_survey, SurveyAnswer(episode=2, rating=4, comment="Thanks")
+    await case.result()  # the case's workflow ends when it closes; its survey runs apart
+    survey = harness.client.get_workflow_handle_for(
+        SurveyWorkflow.run, survey_workflow_id(case.id, 2)
     )
-    await case.result()
-    return {"email_to_survey": await case.fetch_history()}
+    await until(lambda: survey_is(survey, SurveyStatus.SENT))
+    thanks = SurveyAnswer(episode=2, rating=4, comment="Thanks")
+    await answer_survey(harness.client, case.id, thanks, timedelta(seconds=10))
+    await survey.result()
+    return {
+        "email_to_closed": await case.fetch_history(),
+        "survey_answered": await survey.fetch_history(),
+    }
 
 
 async def sla_warning_failure(
@@ -224,8 +242,8 @@ async def status_is(number: str, harness: Harness, status: CaseStatus) -> bool:
     return view.status is status
 
 
-async def survey_is(number: str, harness: Harness, status: SurveyStatus) -> bool:
-    view = await case_handle(harness.client, number).query(CaseWorkflow.view)
+async def survey_is(survey: WorkflowHandle[SurveyWorkflow, Any], status: SurveyStatus) -> bool:
+    view = await survey.query(SurveyWorkflow.view)
     return view.survey_status is status
 
 
@@ -299,7 +317,7 @@ async def record_all(workdir: Path) -> dict[str, WorkflowHistory]:
     env = await dev_server()
     try:
         async with worker_on(env, workdir / "dev", survey_delay=timedelta(seconds=1)) as harness:
-            histories |= await email_to_survey(harness)
+            histories |= await email_to_closed(harness)
             histories |= await strangers_and_bounce(harness)
     finally:
         await env.shutdown()

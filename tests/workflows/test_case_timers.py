@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,7 +37,8 @@ from caseflow.workflows.model import (
     SurveyStatus,
     WaitRequest,
 )
-from caseflow.workflows.starter import signal_email
+from caseflow.workflows.starter import answer_survey, signal_email
+from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 from tests.support.harness import AGENT, GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 
@@ -162,11 +163,43 @@ async def test_resolved_case_closes_itself_after_the_auto_close_delay(
         assert row is not None and row.status == "closed"
 
 
+async def survey_of(harness: Harness, handle: Handle) -> WorkflowHandle[SurveyWorkflow, CaseResult]:
+    """The workflow that runs a closed case's (first) survey, by its run: the test server
+    answers `result()` only on a run's own handle."""
+    survey_id = survey_workflow_id(handle.id, 1)
+    run_id = (await harness.client.get_workflow_handle(survey_id).describe()).run_id
+    return harness.client.get_workflow_handle_for(SurveyWorkflow.run, survey_id, run_id=run_id)
+
+
+async def survey_result(harness: Harness, handle: Handle, env: WorkflowEnvironment) -> CaseResult:
+    """Skip time until the survey ends. Only handles that the test client started skip time
+    while awaiting `result()`; the survey's is started by the case, so unlock it here."""
+    survey = await survey_of(harness, handle)
+    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
+        return await survey.result()
+
+
+async def test_a_closed_case_ends_its_workflow_and_its_survey_runs_in_one_of_its_own(
+    harness: Harness, skipping_env: WorkflowEnvironment
+) -> None:
+    handle = await resolved_case(harness)
+
+    closed = await handle.result()  # skips to the auto-close: the case's workflow ends there
+
+    assert closed.status is CaseStatus.CLOSED and closed.survey_rating is None
+    survey = await (await survey_of(harness, handle)).describe()
+    assert survey.status is WorkflowExecutionStatus.RUNNING
+    assert survey.parent_id == handle.id
+    assert await survey.static_summary() == f"Survey of {handle.id}: Printer on fire"
+    assert not harness.sink.with_subject("How did we do?")  # sent an hour after closing
+
+
 async def test_survey_is_sent_reminded_once_and_expires(
     harness: Harness, skipping_env: WorkflowEnvironment
 ) -> None:
     handle = await resolved_case(harness)
-    result = await handle.result()  # skips through auto-close, survey, reminder and expiry
+    await handle.result()
+    result = await survey_result(harness, handle, skipping_env)  # survey, reminder and expiry
     assert result.status is CaseStatus.CLOSED and result.survey_rating is None
     assert len(harness.sink.with_subject("How did we do?")) == 1
     assert len(harness.sink.with_subject("A minute for our survey?")) == 1
@@ -176,7 +209,7 @@ async def test_survey_is_sent_reminded_once_and_expires(
         assert row.survey["status"] == str(SurveyStatus.EXPIRED)
 
 
-async def test_answered_survey_ends_the_case_with_its_rating(
+async def test_answered_survey_ends_the_survey_with_its_rating(
     harness: Harness, skipping_env: WorkflowEnvironment
 ) -> None:
     handle = await resolved_case(harness)
@@ -186,12 +219,15 @@ async def test_answered_survey_ends_the_case_with_its_rating(
     assert accepted.status is CaseStatus.CLOSED
     await skipping_env.sleep(timedelta(hours=1, minutes=1))
     harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
-    await handle.execute_update(
-        CaseWorkflow.answer_survey, SurveyAnswer(episode=1, rating=5, comment="Quick!")
-    )
-    result = await handle.result()
+    answer = SurveyAnswer(episode=1, rating=5, comment="Quick!")
+    await answer_survey(harness.client, handle.id, answer, timedelta(seconds=10))
+    result = await survey_result(harness, handle, skipping_env)
     assert result.survey_rating == 5
     assert not harness.sink.with_subject("A minute for our survey?")
+    with transaction(harness.sessions) as session:
+        row = cases.get_case(session, handle.id)
+        assert row is not None and row.survey is not None
+        assert (row.survey["status"], row.survey["rating"]) == (str(SurveyStatus.ANSWERED), 5)
 
 
 async def test_rejected_resolution_reopens_and_resumes_the_resolution_clock(

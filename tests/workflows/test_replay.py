@@ -18,11 +18,14 @@ from temporalio.worker import Replayer
 
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import CaseInput, CaseResult, CaseStatus
+from caseflow.workflows.survey import SurveyWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORDED = sorted(HISTORIES.glob("*.json"))
 EXPECTED = {
-    "email_to_survey",
+    "email_to_survey",  # recorded before surveys ran apart: cases closed then must replay
+    "email_to_closed",
+    "survey_answered",
     "sla_warning_failure",
     "continued_as_new_run1",
     "continued_as_new_run2",
@@ -40,7 +43,9 @@ def test_every_scenario_has_a_recorded_history() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[CaseWorkflow, SurveyWorkflow], data_converter=pydantic_data_converter
+    )
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
@@ -53,6 +58,25 @@ def test_recorded_histories_stay_small() -> None:
 def test_full_history_ends_with_the_answered_survey() -> None:
     history = json.loads((HISTORIES / "email_to_survey.json").read_text(encoding="utf-8"))
     assert history["events"][-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+
+
+def event_types(name: str) -> list[str]:
+    history = json.loads((HISTORIES / f"{name}.json").read_text(encoding="utf-8"))
+    return [event["eventType"].removeprefix("EVENT_TYPE_") for event in history["events"]]
+
+
+def test_a_closing_case_ends_once_its_survey_workflow_has_started() -> None:
+    kinds = event_types("email_to_closed")
+    assert kinds[-6:-4] == [
+        "START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+        "CHILD_WORKFLOW_EXECUTION_STARTED",
+    ]
+    assert kinds[-1] == "WORKFLOW_EXECUTION_COMPLETED"
+    survey = event_types("survey_answered")
+    assert (
+        survey[0] == "WORKFLOW_EXECUTION_STARTED" and survey[-1] == "WORKFLOW_EXECUTION_COMPLETED"
+    )
+    assert "WORKFLOW_EXECUTION_UPDATE_COMPLETED" in survey  # the answer
 
 
 @workflow.defn(name="CaseWorkflow", sandboxed=False)  # a test double, not sandbox-safe

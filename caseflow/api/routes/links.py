@@ -6,6 +6,7 @@ forged token answers 404, a used or replaced one 409, and nothing changes in eit
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ from caseflow.signing import LinkClaims, verify_link
 from caseflow.store import cases
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import ResolutionResponse, SurveyAnswer
-from caseflow.workflows.starter import case_handle
+from caseflow.workflows.starter import answer_survey, case_handle
 
 router = APIRouter(tags=["customer links"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -66,9 +67,10 @@ async def claims_for(
     return claims, found
 
 
-async def update(client: ClientDep, number: str, name: Any, argument: Any) -> None:
+async def carried_out(call: Awaitable[Any]) -> None:
+    """Await the workflow update; what it refuses, or why it could not run, as a page."""
     try:
-        await case_handle(client, number).execute_update(name, argument, rpc_timeout=UPDATE_TIMEOUT)
+        await call
     except WorkflowUpdateFailedError as err:
         problem = from_update_failure(err)
         raise LinkProblem(problem.status, "Nothing changed", _sentence(problem)) from None
@@ -127,7 +129,7 @@ async def survey_form(
 
 
 @router.post("/survey/{token}", response_class=HTMLResponse)
-async def answer_survey(
+async def survey_answered(
     token: str,
     request: Request,
     settings: SettingsDep,
@@ -136,13 +138,13 @@ async def answer_survey(
     rating: Annotated[int, Form(ge=1, le=5)],
     comment: Annotated[str, Form(max_length=MAX_COMMENT)] = "",
 ) -> HTMLResponse:
-    """Record the answer; the case's workflow ends with it."""
+    """Record the answer; the survey's workflow ends with it."""
     try:
         claims, row = await claims_for(settings, sessions, "survey", token)
         if (problem := survey_problem(claims, row)) is not None:
             raise problem
         answer = SurveyAnswer(episode=claims.episode, rating=rating, comment=comment.strip())
-        await update(client, claims.case_number, CaseWorkflow.answer_survey, answer)
+        await carried_out(answer_survey(client, claims.case_number, answer, UPDATE_TIMEOUT))
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
     return page(
@@ -203,7 +205,12 @@ async def answer_resolution(
         response = ResolutionResponse(
             episode=claims.episode, accept=decision == "accept", comment=comment.strip()
         )
-        await update(client, claims.case_number, CaseWorkflow.respond_to_resolution, response)
+        handle = case_handle(client, claims.case_number)
+        await carried_out(
+            handle.execute_update(
+                CaseWorkflow.respond_to_resolution, response, rpc_timeout=UPDATE_TIMEOUT
+            )
+        )
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
     accepted = decision == "accept"
