@@ -7,11 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from caseflow.api import errors, pages
+from caseflow.api.deps import json_body
 from caseflow.api.routes import (
     admin,
     attachments,
@@ -83,6 +84,7 @@ def create_app(
         summary="Customer-service cases as durable workflows.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(json_body)],
         redoc_url=None,
         swagger_ui_parameters={"validatorUrl": None},  # never the online validator's badge
     )
