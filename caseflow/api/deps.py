@@ -1,11 +1,14 @@
-"""Dependencies of the routes: settings, database sessions, the Temporal client, the agent."""
+"""Dependencies of the routes: settings, database sessions, the Temporal client, the agent and
+the cases they see, paging, and the JSON body's media type."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from email.message import Message
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request, params
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -14,12 +17,18 @@ from temporalio.client import Client
 from caseflow.api.errors import ApiError
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
-from caseflow.store import directory
+from caseflow.store import cases, directory
 from caseflow.store.db import transaction
+from caseflow.store.models import Case
+from caseflow.workflows import visibility
+from caseflow.workflows.bounds import Count
 from caseflow.workflows.model import Actor, Role
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="A token from `caseflow agent add`.")
+MAX_PAGE = 500
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="at most this many items")]
+Offset = Annotated[Count, Query(description="skip this many items first")]
 
 
 def get_settings(request: Request) -> Settings:
@@ -57,6 +66,48 @@ def current_agent(
     return Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
 
 
+def case_scope(agent: Annotated[Actor, Depends(current_agent)]) -> visibility.CaseScope:
+    """The cases the caller sees (`workflows.visibility`)."""
+    return visibility.scope_of(agent)
+
+
+def visible_case(session: Session, scope: visibility.CaseScope, number: str) -> Case:
+    """The case if the caller sees it; otherwise 404, the answer for a case that does not exist,
+    so that nobody learns of cases outside their sight."""
+    case = cases.get_case(session, number)
+    if case is None or not scope.admits(case.queue, case.owner):
+        raise ApiError(404, "unknown_case", f"there is no case {number}")
+    return case
+
+
+async def json_body(request: Request) -> None:
+    """A body sent to a route that reads JSON must say it is JSON (415 otherwise), rather than
+    fail as a puzzling 422. Form pages and the YAML import read their bodies themselves."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not _reads_json(route) or not await request.body():
+        return
+    declared = request.headers.get("content-type", "")
+    if not _is_json(declared):
+        came = f"it came as {declared!r}" if declared else "it came without one"
+        detail = f"send the body as JSON, with Content-Type: application/json ({came})"
+        raise ApiError(415, "unsupported_media_type", detail)
+
+
+def _reads_json(route: APIRoute) -> bool:
+    field = route.body_field
+    return field is not None and not isinstance(field.field_info, params.Form)
+
+
+def _is_json(content_type: str) -> bool:
+    """application/json, or any application/…+json."""
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
 async def read(sessions: sessionmaker[Session], query: Callable[[Session], T]) -> T:
     """Run a database read off the event loop."""
 
@@ -82,3 +133,4 @@ SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClientDep = Annotated[Client, Depends(get_client)]
 AgentDep = Annotated[Actor, Depends(current_agent)]
+ScopeDep = Annotated[visibility.CaseScope, Depends(case_scope)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -16,7 +18,7 @@ from caseflow.store.models import (
     OutboundEmail,
     SlaInstance,
 )
-from caseflow.workflows.model import Channel
+from caseflow.workflows.model import Channel, KpiStatus
 
 TEXT = 100_000
 EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
@@ -26,6 +28,18 @@ Priority = Field(default=None, ge=1, le=4, description="1 critical … 4 low")
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SlaStatus(StrEnum):
+    """A case's overall SLA word (`sla.overall_status`): its KPIs' worst, or none."""
+
+    NONE = "none"
+    IN_PROGRESS = KpiStatus.IN_PROGRESS.value
+    NEARING_NONCOMPLIANCE = KpiStatus.NEARING_NONCOMPLIANCE.value
+    PAUSED = KpiStatus.PAUSED.value
+    SUCCEEDED = KpiStatus.SUCCEEDED.value
+    NONCOMPLIANT = KpiStatus.NONCOMPLIANT.value
+    CANCELLED = KpiStatus.CANCELLED.value
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -57,8 +71,33 @@ class Comment(Strict):
 
 
 class Assign(Strict):
-    owner: str = Field(min_length=1, max_length=100, description="the agent's handle")
+    """`{"agent": "ann"}`; `owner` is the field's former name, still understood."""
+
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=100, description="the agent's handle"
+    )
+    owner: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="deprecated: the former name of `agent`",
+        json_schema_extra={"deprecated": True},
+    )
     comment: str = Field(default="", max_length=TEXT)
+
+    @model_validator(mode="after")
+    def _names_one_agent(self) -> Assign:
+        if self.agent is None and self.owner is None:
+            raise ValueError("assign needs an agent")
+        if self.agent is not None and self.owner is not None and self.agent != self.owner:
+            raise ValueError("agent and owner (its former name) name different agents")
+        return self
+
+    @property
+    def handle(self) -> str:
+        handle = self.agent or self.owner
+        assert handle is not None  # the validator saw to it
+        return handle
 
 
 class Message(Strict):
@@ -121,11 +160,28 @@ class CaseSummary(BaseModel):
         return cls.model_validate(case, from_attributes=True)
 
 
-class CasePage(BaseModel):
-    items: list[CaseSummary]
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list, the shape of every list the API answers: `items`, how many there
+    are in all (`total`), and the `limit` and `offset` asked for."""
+
+    items: list[Item]
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def cut(cls, every: Sequence[Item], limit: int, offset: int, **extra: Any) -> Self:
+        """The page of a list read whole (a case's activities, an article's versions);
+        `extra`: the fields of a page with more to say (the words an article search used)."""
+        page = list(every[offset : offset + limit])
+        return cls(items=page, total=len(every), limit=limit, offset=offset, **extra)
+
+
+class CasePage(Page[CaseSummary]):
+    pass
 
 
 class Kpi(BaseModel):
@@ -249,6 +305,10 @@ class QuarantinedMessage(BaseModel):
     size: int
 
 
+class QuarantinePage(Page[QuarantinedMessage]):
+    pass
+
+
 class Reprocessed(BaseModel):
     """What taking a quarantined message in again did."""
 
@@ -283,6 +343,10 @@ class AttachmentInfo(BaseModel):
             note="" if kept else "over a size limit: listed, not kept (the raw message has it)",
             created_at=row.created_at,
         )
+
+
+class AttachmentPage(Page[AttachmentInfo]):
+    pass
 
 
 class InboundContent(BaseModel):
@@ -369,3 +433,7 @@ class Activity(BaseModel):
             status="completed", due_at=None, created_by="system", created_at=at,
             closed_by="system", closed_at=at, email_key=row.key,
         )  # fmt: skip
+
+
+class ActivityPage(Page[Activity]):
+    pass

@@ -34,6 +34,7 @@ from caseflow.configuration.work import conditions_naming
 from caseflow.store.customers import entitlement
 from caseflow.store.directory import account_by_name, contact_by_email, primary_contact
 from caseflow.store.models import Account, Case, Contact, Entitlement, EntitlementUse, SlaPolicy
+from caseflow.workflows.bounds import Count
 from caseflow.workflows.model import Channel
 
 STRICT = ConfigDict(extra="forbid")
@@ -199,8 +200,8 @@ class EntitlementConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     account: str | None = None
     contact: str | None = None
-    total_cases: int | None = Field(default=None, ge=0)
-    channels: dict[str, int | None] = Field(default_factory=dict)
+    total_cases: Count | None = None
+    channels: dict[str, Count | None] = Field(default_factory=dict)
     starts_on: date | None = None
     ends_on: date | None = None
     sla_policy: str | None = None
@@ -225,8 +226,6 @@ def check_entitlement(spec: EntitlementConfig) -> None:
             "unknown_reference",
             f"unknown channels {', '.join(unknown)} (channels: {', '.join(sorted(known))})",
         )
-    if any(n is not None and n < 0 for n in spec.channels.values()):
-        raise ConfigError("invalid", "a channel's count cannot be negative")
     if spec.starts_on and spec.ends_on and spec.ends_on < spec.starts_on:
         raise ConfigError(
             "invalid", f"the window ends ({spec.ends_on}) before it starts ({spec.starts_on})"

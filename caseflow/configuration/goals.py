@@ -24,9 +24,9 @@ goals:
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictFloat, TypeAdapter
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.reporting import TIME_METRICS, ReportError, check_goal
 from caseflow.store.models import Agent, Goal, Queue
+from caseflow.workflows.bounds import MAX_INT, Count
 
 _DURATION = TypeAdapter(timedelta)
 Metric = Literal[
@@ -55,7 +56,7 @@ class GoalConfig(BaseModel):
     )
     name: str = Field(min_length=1, max_length=100)
     metric: Metric
-    target: StrictInt | StrictFloat | str
+    target: Annotated[Count, Strict()] | Annotated[StrictFloat, Field(ge=0, le=MAX_INT)] | str
     basis: Literal["wall_clock", "business"] = "wall_clock"
     queue: str | None = None
     agent: str | None = None

@@ -24,6 +24,7 @@ from caseflow.store import knowledge
 from caseflow.store.directory import sla_policies
 from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
 from caseflow.store.stages import product_by_name
+from caseflow.workflows.bounds import Count
 from caseflow.workflows.calendar import CalendarError
 
 STRICT = ConfigDict(extra="forbid")
@@ -140,7 +141,7 @@ class PolicyConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     calendar: str = "24x7"
     default: bool = False
-    position: int = 100
+    position: Count = 100
     pause_states: list[str] = Field(default_factory=lambda: ["awaiting_customer", "on_hold"])
     kpis: dict[str, TargetSpec]
     conditions: dict[str, list[Any]] = Field(default_factory=dict)

@@ -44,6 +44,7 @@ from caseflow.store.models import (
     RoutingRule,
     SlaPolicy,
 )
+from caseflow.workflows.bounds import Count
 from caseflow.workflows.lifecycle import ESCALATIONS_QUEUE
 from caseflow.workflows.model import Channel, Priority, Role
 
@@ -232,7 +233,7 @@ class RuleConditions(BaseModel):
     entitlements: list[str] = Field(default_factory=list)
     customers: list[str] = Field(default_factory=list)
     products: list[str] = Field(default_factory=list)
-    priorities: list[int] = Field(default_factory=list)
+    priorities: list[Count] = Field(default_factory=list)
     subject_words: list[str] = Field(default_factory=list)
 
     def empty(self) -> bool:
@@ -242,7 +243,7 @@ class RuleConditions(BaseModel):
 class RoutingRuleConfig(BaseModel):
     model_config = STRICT
     name: str = Field(min_length=1, max_length=100)
-    position: int
+    position: Count
     queue: str
     agent: str | None = None
     conditions: RuleConditions = Field(default_factory=RuleConditions)

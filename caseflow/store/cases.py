@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,6 +169,28 @@ def _add_entitlement_uses(session: Session, uses: list[dict[str, Any]]) -> None:
 # Reads
 
 
+class Scope(Protocol):
+    """The cases a reader sees, as the visibility rule (`workflows.visibility`) gives them."""
+
+    @property
+    def everything(self) -> bool: ...
+    @property
+    def queues(self) -> frozenset[str]: ...
+    @property
+    def owner(self) -> str | None: ...
+
+
+def in_scope(scope: Scope | None) -> ColumnElement[bool]:
+    """The scope as a condition on cases, the SQL of `CaseScope.admits`; None: every case (the
+    CLI, reports). The API always passes its caller's scope."""
+    if scope is None or scope.everything:
+        return true()
+    seen: list[ColumnElement[bool]] = [Case.queue.in_(sorted(scope.queues))] if scope.queues else []
+    if scope.owner is not None:
+        seen.append(Case.owner == scope.owner)
+    return or_(*seen) if seen else false()
+
+
 @dataclass
 class CaseFilter:
     status: list[str] = field(default_factory=list)
@@ -184,9 +206,9 @@ def get_case(session: Session, number: str) -> Case | None:
 
 
 def list_cases(
-    session: Session, filters: CaseFilter, limit: int, offset: int
+    session: Session, filters: CaseFilter, limit: int, offset: int, scope: Scope | None = None
 ) -> tuple[list[Case], int]:
-    query = select(Case)
+    query = select(Case).where(in_scope(scope))
     if filters.status:
         query = query.where(Case.status.in_(filters.status))
     if filters.queue:
@@ -267,12 +289,12 @@ def survivor_of(session: Session, number: str) -> str:
     return number
 
 
-def children_of(session: Session, number: str) -> list[str]:
-    query = select(Case.number).where(Case.parent_number == number)
+def children_of(session: Session, number: str, scope: Scope | None = None) -> list[str]:
+    query = select(Case.number).where(Case.parent_number == number, in_scope(scope))
     return list(session.scalars(query.order_by(Case.number)))
 
 
-def merged_into_it(session: Session, number: str) -> list[str]:
+def merged_into_it(session: Session, number: str, scope: Scope | None = None) -> list[str]:
     """The duplicates merged into this case."""
-    query = select(Case.number).where(Case.merged_into == number)
+    query = select(Case.number).where(Case.merged_into == number, in_scope(scope))
     return list(session.scalars(query.order_by(Case.number)))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from caseflow.store import directory
-from caseflow.store.cases import ACTIVE_STATUSES, RESOLVED_STATUSES
+from caseflow.store.cases import ACTIVE_STATUSES, RESOLVED_STATUSES, Scope, in_scope
 from caseflow.store.models import Account, Case, Contact, Entitlement
 
 CASES_SHOWN = 100  # of each kind, newest first
@@ -63,11 +63,14 @@ def contacts(
     return list(session.scalars(page)), total
 
 
-def cases_of(session: Session, holder: ColumnElement[bool]) -> CustomerCases:
-    """The customer's open and resolved cases (`holder`: which cases are theirs)."""
+def cases_of(
+    session: Session, holder: ColumnElement[bool], scope: Scope | None = None
+) -> CustomerCases:
+    """The customer's open and resolved cases (`holder`: which cases are theirs) that the
+    reader sees."""
     found = CustomerCases()
     for statuses, kind in ((ACTIVE_STATUSES, "open"), (RESOLVED_STATUSES, "resolved")):
-        query = select(Case).where(holder, Case.status.in_(statuses))
+        query = select(Case).where(holder, in_scope(scope), Case.status.in_(statuses))
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(Case.created_at.desc()).limit(CASES_SHOWN))
         setattr(found, kind, list(rows))
@@ -75,12 +78,12 @@ def cases_of(session: Session, holder: ColumnElement[bool]) -> CustomerCases:
     return found
 
 
-def account_cases(session: Session, account_id: int) -> CustomerCases:
-    return cases_of(session, Case.account_id == account_id)
+def account_cases(session: Session, account_id: int, scope: Scope | None = None) -> CustomerCases:
+    return cases_of(session, Case.account_id == account_id, scope)
 
 
-def contact_cases(session: Session, contact_id: int) -> CustomerCases:
-    return cases_of(session, Case.contact_id == contact_id)
+def contact_cases(session: Session, contact_id: int, scope: Scope | None = None) -> CustomerCases:
+    return cases_of(session, Case.contact_id == contact_id, scope)
 
 
 def entitlements_of(

@@ -137,11 +137,17 @@ def versions(session: Session, article_id: int) -> list[ArticleVersion]:
 
 
 def list_articles(
-    session: Session, product: str | None = None, published_only: bool = True, limit: int = 50
-) -> list[KnowledgeArticle]:
-    """Articles by title, for browsing without a query."""
+    session: Session,
+    product: str | None = None,
+    published_only: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[KnowledgeArticle], int]:
+    """A page of the articles by title, for browsing without a query, and how many in all."""
     query = _filtered(select(KnowledgeArticle), product, published_only)
-    return list(session.scalars(query.order_by(KnowledgeArticle.title).limit(limit)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(KnowledgeArticle.title, KnowledgeArticle.id).limit(limit).offset(offset)
+    return list(session.scalars(page)), total
 
 
 def all_articles(session: Session) -> list[KnowledgeArticle]:
@@ -181,7 +187,7 @@ def search(
     query: str,
     product: str | None = None,
     published_only: bool = True,
-    limit: int = 10,
+    limit: int | None = 10,
 ) -> list[Hit]:
     """Articles with every word of the query (a word also matches the start of a longer one),
     best first. Any text is a valid query: punctuation and search syntax only separate words."""
@@ -194,7 +200,11 @@ def search(
 
 
 def suggest_for_case(
-    session: Session, subject: str, description: str, product: str | None, limit: int = SUGGESTIONS
+    session: Session,
+    subject: str,
+    description: str,
+    product: str | None,
+    limit: int | None = SUGGESTIONS,
 ) -> list[Hit]:
     """Published articles sharing the most significant words with a case; those of the case's
     product first among equals."""

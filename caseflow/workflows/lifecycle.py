@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from caseflow.workflows import routing, sla
+from caseflow.workflows import routing, sla, visibility
 from caseflow.workflows.model import (
     NOTIFY_OWNER,
     NOTIFY_QUEUE,
@@ -267,7 +267,7 @@ def _authorize(state: CaseState, name: str, actor: Actor, supervisors_only: bool
         raise Refusal("forbidden", "only agents act on cases")
     if supervisors_only:
         raise Refusal("forbidden", f"only supervisors and admins may {name} cases")
-    if state.queue in actor.queues or state.owner == actor.handle:
+    if visibility.sees(actor, state.queue, state.owner):  # what an agent sees they may act on
         return
     raise Refusal("forbidden", f"{actor.handle} is not a member of queue {state.queue}")
 

@@ -78,7 +78,9 @@ async def test_an_admin_creates_updates_reads_and_deletes_through_the_api(
 
     read = await http.get("/admin/sla_policies/silver", headers=admin)
     assert read.json()["kpis"]["first_response"] == {"warn_after": "PT1H", "fail_after": "PT2H"}
-    names = [c["name"] for c in (await http.get("/admin/calendars", headers=admin)).json()]
+    listed = (await http.get("/admin/calendars", headers=admin)).json()
+    names = [c["name"] for c in listed["items"]]
+    assert listed["total"] == len(names) and (listed["limit"], listed["offset"]) == (100, 0)
     assert "lisbon-office" in names and "24x7" in names
 
     changed = {**POLICY, "kpis": {"first_response": {"warn_after": "PT30M", "fail_after": "PT1H"}}}

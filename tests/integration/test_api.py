@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,6 +129,42 @@ async def test_an_action_on_an_unknown_case_is_404(http: httpx.AsyncClient) -> N
     assert answer == {"error": "unknown_case", "detail": "there is no case CAS-999999"}
 
 
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [("state", "'new', 'open', 'awaiting_customer'"), ("sla_status", "'none', 'in_progress'")],
+)
+async def test_an_unknown_filter_value_is_refused_naming_the_allowed_ones(
+    http: httpx.AsyncClient, name: str, allowed: str
+) -> None:
+    response = await http.get("/cases", params={name: "bogus"}, headers=ANN)
+    assert response.status_code == 422
+    [field] = response.json()["fields"]
+    assert field["loc"][:2] == ["query", name] and allowed in field["msg"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_json_body_sent_as_something_else_is_refused_with_415(
+    http: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {**ANN, **({"Content-Type": content_type} if content_type else {})}
+    response = await http.post("/cases", content=json.dumps(NEW_CASE), headers=headers)
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in response.json()["detail"]
+    assert (await http.get("/cases", headers=ANN)).json()["total"] == 0
+
+
+async def test_a_json_body_with_a_charset_or_a_json_suffix_is_json(
+    http: httpx.AsyncClient,
+) -> None:
+    number = (await create(http))["number"]
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        headers = {**ANN, "Content-Type": content_type}
+        body = json.dumps({"body": "A note."})
+        answer = await http.post(f"/cases/{number}/note", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+
 # -- creating, reading, acting --------------------------------------------------------------------
 
 
@@ -193,6 +230,18 @@ async def test_refusals_map_to_their_status_and_change_nothing(http: httpx.Async
     assert (case["status"], case["owner"], len(case["audit"])) == ("new", None, 1)
     assigned = await act(http, number, "assign", {"owner": "ann"}, headers=SAM)
     assert (assigned["status"], assigned["owner"]) == ("open", "ann")
+
+
+async def test_assign_names_the_agent_and_still_understands_owner(
+    http: httpx.AsyncClient,
+) -> None:
+    number = (await create(http))["number"]
+    assert (await act(http, number, "assign", {"agent": "ann"}, headers=SAM))["owner"] == "ann"
+    assert (await act(http, number, "assign", {"owner": "sam"}, headers=SAM))["owner"] == "sam"
+    both = await act(http, number, "assign", {"agent": "ann", "owner": "sam"}, SAM, status=422)
+    assert both["error"] == "invalid_request"
+    unknown = await act(http, number, "assign", {"agent": "nobody"}, headers=SAM, status=422)
+    assert unknown == {"error": "invalid_input", "detail": "there is no agent 'nobody'"}
 
 
 async def test_escalation_moves_the_case_and_raises_priority(http: httpx.AsyncClient) -> None:

@@ -191,7 +191,7 @@ async def test_files_of_an_email_are_listed_and_downloadable(
 ) -> None:
     number, _ = await take_in_one(desk, f"ada-{uuid.uuid4().hex[:8]}@customer.example")
 
-    listed = await get_json(http, f"/cases/{number}/attachments")
+    listed = (await get_json(http, f"/cases/{number}/attachments"))["items"]
 
     assert [(f["filename"], f["size"], f["stored"]) for f in listed] == [
         ("Rechnung März.pdf", len(PDF), True),
@@ -258,7 +258,7 @@ async def test_unknown_case_attachment_or_email_answers_404_and_no_token_401(
     http: httpx.AsyncClient,
 ) -> None:
     number, _ = await take_in_one(desk, f"dee-{uuid.uuid4().hex[:8]}@customer.example")
-    [first, *_] = await get_json(http, f"/cases/{number}/attachments")
+    [first, *_] = (await get_json(http, f"/cases/{number}/attachments"))["items"]
 
     assert (await http.get(f"/cases/{number}/attachments")).status_code == 401
     assert (await http.get("/cases/CAS-999999/attachments", headers=ANN)).status_code == 404

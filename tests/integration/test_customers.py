@@ -127,7 +127,7 @@ async def test_the_admin_api_saves_every_customer_and_work_kind(
             answer = await http.put(f"/admin/{kind}/{key}", json=item, headers=ADMIN)
             assert answer.status_code == 200, answer.text
             assert answer.json()["outcome"] == "created"
-    listed = (await http.get("/admin/routing_rules", headers=ADMIN)).json()
+    listed = (await http.get("/admin/routing_rules", headers=ADMIN)).json()["items"]
     assert [r["name"] for r in listed] == ["gold customers", "initech printers"]
     moved = {**ORGANISATION["contacts"][0], "account": None}
     answer = await http.put("/admin/contacts/peter@initech.example", json=moved, headers=ADMIN)

@@ -324,7 +324,7 @@ async def test_an_admin_writes_articles_through_the_api_each_content_change_a_ve
         2, "Update the client to 4.2.", "ada",
     )  # fmt: skip
     versions = (await http.get(f"/knowledge/{hit['id']}/versions", headers=AGENT)).json()
-    assert [(v["version"], v["body"]) for v in versions] == [
+    assert [(v["version"], v["body"]) for v in versions["items"]] == [
         (2, "Update the client to 4.2."), (1, "Update the client."),
     ]  # fmt: skip
     read = (await http.get("/admin/articles/VPN drops", headers=ADMIN)).json()
@@ -429,6 +429,10 @@ async def test_agents_search_published_articles_and_supervisors_drafts_too(
     assert (await http.get(f"/knowledge/{draft}", headers=SUPERVISOR)).json()["title"] == POLICY
     browse = (await http.get("/knowledge", params={"product": CLOUD}, headers=AGENT)).json()
     assert [i["title"] for i in browse["items"]] == [SSO, TWO_FACTOR]
+    assert (browse["total"], browse["limit"], browse["offset"]) == (2, 10, 0)
+    paged = {"q": "password", "limit": "1", "offset": "1"}
+    second = (await http.get("/knowledge", params=paged, headers=AGENT)).json()
+    assert ([i["title"] for i in second["items"]], second["total"]) == ([SSO], 2)
     assert (await http.get("/knowledge", params={"limit": 0}, headers=AGENT)).status_code == 422
     assert (await http.get("/knowledge")).status_code == 401
 
@@ -446,8 +450,11 @@ async def test_a_case_gets_suggestions_from_its_subject_and_description(
                 updated_at=now,
             )
         )  # fmt: skip
-    answer = await http.get("/cases/cas-777777/suggestions", headers=AGENT)
-    assert [a["title"] for a in answer.json()] == [REFUNDS, INVOICE]
+    answer = (await http.get("/cases/cas-777777/suggestions", headers=AGENT)).json()
+    assert [a["title"] for a in answer["items"]] == [REFUNDS, INVOICE]
+    assert (answer["total"], answer["terms"]) == (2, ["refund", "unus", "seat"])  # as indexed
+    second = await http.get("/cases/CAS-777777/suggestions?limit=1&offset=1", headers=AGENT)
+    assert [a["title"] for a in second.json()["items"]] == [INVOICE]
     unknown = await http.get("/cases/CAS-000001/suggestions", headers=AGENT)
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_case"
 
@@ -479,7 +486,8 @@ async def test_an_article_sent_to_the_customer_is_the_first_response_and_counted
             "product": CLOUD,
         }
         number = (await http.post("/cases", json=new, headers=ann)).json()["number"]
-        [suggested, *_] = (await http.get(f"/cases/{number}/suggestions", headers=ann)).json()
+        suggestions = (await http.get(f"/cases/{number}/suggestions", headers=ann)).json()
+        [suggested, *_] = suggestions["items"]
         assert suggested["title"] == RESET
         send = f"/cases/{number}/send-article"
         greeting = "Hello Alice, this should help:"

@@ -184,9 +184,12 @@ async def test_goals_are_configured_through_the_admin_api_and_show_progress(
     assert progress["met"] is True and progress["comparison"] == "at_least"
 
     all_goals = await get(http, "/metrics/goals", SAM, on="2026-03-15")
-    assert [g["name"] for g in all_goals] == ["gold-resolved", "org-compliance"]
-    anns = await get(http, "/metrics/goals", ANN, on="2026-03-15")
+    assert [g["name"] for g in all_goals["items"]] == ["gold-resolved", "org-compliance"]
+    assert all_goals["total"] == 2
+    anns = (await get(http, "/metrics/goals", ANN, on="2026-03-15"))["items"]
     assert [(g["name"], g["actual"], g["met"]) for g in anns] == [("gold-resolved", 1, False)]
+    second = await get(http, "/metrics/goals", SAM, on="2026-03-15", limit="1", offset="1")
+    assert ([g["name"] for g in second["items"]], second["total"]) == (["org-compliance"], 2)
     refused = await get(http, "/metrics/goals/org-compliance", ANN, 403)
     assert refused["error"] == "forbidden"
     unknown = await get(http, "/metrics/goals/nope", SAM, 404)

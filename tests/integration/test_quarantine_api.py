@@ -102,7 +102,8 @@ async def test_supervisors_list_quarantined_mail_and_agents_may_not(desk: Desk) 
         anonymous = await http.get("/quarantine")
 
     assert listed.status_code == 200
-    [item] = listed.json()
+    [item] = listed.json()["items"]
+    assert listed.json()["total"] == 1
     assert item["reason"] == "the message has no headers"
     assert item["size"] == len(test_intake.GARBAGE) and item["attempts"] == 1
     assert set(item) >= {"id", "received_at", "sender", "subject", "reason", "attempts", "size"}
@@ -121,12 +122,12 @@ async def test_reprocessing_a_quarantined_message_after_a_fix_opens_its_case(
     assert desk.count(QUARANTINE) == 1
 
     async with api(desk) as http:
-        [item] = (await http.get("/quarantine", headers=bearer("sam"))).json()
+        [item] = (await http.get("/quarantine", headers=bearer("sam"))).json()["items"]
         answer = await http.post(f"/quarantine/{item['id']}/reprocess", headers=bearer("sam"))
         again = await http.post(f"/quarantine/{item['id']}/reprocess", headers=bearer("sam"))
         unknown = await http.post("/quarantine/999999/reprocess", headers=bearer("sam"))
         by_agent = await http.post(f"/quarantine/{item['id']}/reprocess", headers=bearer("ann"))
-        left = (await http.get("/quarantine", headers=bearer("sam"))).json()
+        left = (await http.get("/quarantine", headers=bearer("sam"))).json()["items"]
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -185,7 +186,7 @@ async def test_an_oversized_message_gets_one_polite_notice_and_cannot_be_reproce
     assert [e.status for e in entries if e is not None] == ["sent"]
 
     async with api(desk) as http:
-        listed = (await http.get("/quarantine", headers=bearer("sam"))).json()
+        listed = (await http.get("/quarantine", headers=bearer("sam"))).json()["items"]
         refused = await http.post(f"/quarantine/{listed[0]['id']}/reprocess", headers=bearer("sam"))
     assert listed[0]["sender"] == ada and listed[0]["subject"] == "Huge attachment"
     assert (refused.status_code, refused.json()["error"]) == (409, "not_reprocessable")

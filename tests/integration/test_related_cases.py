@@ -141,7 +141,7 @@ async def test_open_activities_hold_up_the_resolution_which_records_the_times(
          "fields": STAGES_DONE},
     )  # fmt: skip
     assert resolved["status"] == "resolved"
-    listed = await get(http, f"/cases/{number}/activities")
+    listed = (await get(http, f"/cases/{number}/activities"))["items"]
     [resolution] = [a for a in listed if a["kind"] == "resolution"]
     assert (resolution["status"], resolution["resolution"]) == ("completed", "Fixed.")
     assert (resolution["time_spent_minutes"], resolution["billable_minutes"]) == (50, 40)
@@ -180,7 +180,7 @@ async def test_closing_an_unknown_or_closed_activity_is_refused(http: httpx.Asyn
     closed = await post(http, f"/cases/{number}/activities/1/cancel", status=409)
 
     assert (unknown["error"], closed["error"]) == ("unknown_activity", "activity_closed")
-    assert (await get(http, f"/cases/{number}/activities"))[-1]["status"] == "completed"
+    assert (await get(http, f"/cases/{number}/activities"))["items"][-1]["status"] == "completed"
 
 
 # -- parent and child -----------------------------------------------------------------------------

@@ -8,20 +8,28 @@ from contextlib import asynccontextmanager
 from email.message import EmailMessage
 
 import httpx
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from caseflow.api.app import create_app
 from caseflow.settings import Settings
 
 LINK = re.compile(r"https?://\S+/(survey|resolution)/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+BASE_URL = "http://caseflow"
 
 
 @asynccontextmanager
 async def api_client(settings: Settings, client: Client | None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client)
+    async with serving(create_app(settings, client)) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An app already made (a test that reads its routes), lifespan included."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://caseflow") as http:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             yield http
 
 

@@ -232,3 +232,15 @@ def write_march(session: Session) -> None:
     for story in STORIES:
         write_story(session, story)
     session.flush()
+
+
+def add_case(session: Session, number: str, **values: Any) -> Case:
+    """A case row as the workflow would have written it: new, in `standard`, nobody's."""
+    row: dict[str, Any] = {
+        "subject": "Printer on fire", "channel": "email", "status": "new", "stage": "identify",
+        "priority": 3, "queue": "standard", "customer_email": "alice@acme.example",
+        "created_at": at("03-02 09:00"), "updated_at": at("03-02 09:00"), **values,
+    }  # fmt: skip
+    case = Case(number=number, **row)
+    session.add(case)
+    return case

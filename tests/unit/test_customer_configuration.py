@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from caseflow.configuration import ConfigError
+from caseflow.configuration import ConfigError, kinds
 from caseflow.configuration.customers import EntitlementConfig, check_entitlement
 from caseflow.configuration.work import RoutingRuleConfig, check_conditions, check_order
 
@@ -93,14 +93,13 @@ def entitlement(**changes: Any) -> EntitlementConfig:
         ({"account": None}, "invalid", "either an account or a contact"),
         ({"contact": "ada@acme.example"}, "invalid", "either an account or a contact"),
         ({"channels": {"email": 3, "fax": 1}}, "unknown_reference", "fax"),
-        ({"channels": {"email": -1}}, "invalid", "negative"),
         (
             {"starts_on": date(2026, 6, 1), "ends_on": date(2026, 5, 31)},
             "invalid",
             "ends (2026-05-31) before it starts",
         ),
     ],
-    ids=["no-holder", "two-holders", "unknown-channel", "negative-count", "window"],
+    ids=["no-holder", "two-holders", "unknown-channel", "window"],
 )
 def test_an_entitlement_that_makes_no_sense_is_refused(
     changes: dict[str, Any], code: str, words: str
@@ -108,6 +107,16 @@ def test_an_entitlement_that_makes_no_sense_is_refused(
     with pytest.raises(ConfigError) as refused:
         check_entitlement(entitlement(**changes))
     assert (refused.value.code, words in refused.value.detail) == (code, True)
+
+
+@pytest.mark.parametrize("count", [-1, 2**31, 2**63])
+def test_a_channel_count_below_zero_or_beyond_the_database_is_refused_when_read(
+    count: int,
+) -> None:
+    [entitlements] = [kind for kind in kinds() if kind.name == "entitlements"]
+    with pytest.raises(ConfigError) as refused:
+        entitlements.parse({"name": "Gold", "account": "Acme", "channels": {"email": count}})
+    assert refused.value.code == "invalid" and "channels.email" in refused.value.detail
 
 
 def test_channels_listed_without_counts_are_allowed_and_uncounted() -> None:

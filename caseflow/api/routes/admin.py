@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, SessionsDep, get_client, read
+from caseflow.api.deps import AgentDep, Limit, Offset, SessionsDep, get_client, read
 from caseflow.api.errors import ApiError
 from caseflow.configuration import (
     ConfigError,
@@ -43,6 +43,10 @@ def admin(agent: AgentDep) -> Actor:
 
 
 AdminDep = Annotated[Actor, Depends(admin)]
+
+
+class ObjectPage(schemas.Page[dict[str, Any]]):
+    """A page of one kind's objects, in the form `PUT` takes them."""
 
 
 class Saved(BaseModel):
@@ -82,9 +86,11 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
     spec = kind.spec
     path = f"/{kind.name}"
 
-    async def list_objects(_: AdminDep, sessions: SessionsDep) -> list[dict[str, Any]]:
+    async def list_objects(
+        _: AdminDep, sessions: SessionsDep, limit: Limit = 100, offset: Offset = 0
+    ) -> ObjectPage:
         found = await read(sessions, kind.dump)
-        return [s.model_dump(mode="json") for s in found]
+        return ObjectPage.cut([s.model_dump(mode="json") for s in found], limit, offset)
 
     async def get_object(key: str, _: AdminDep, sessions: SessionsDep) -> dict[str, Any]:
         found: BaseModel | None = await read(sessions, lambda s: kind.find(s, key))

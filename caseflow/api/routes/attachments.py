@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, SessionDep
+from caseflow.api.deps import Limit, Offset, ScopeDep, SessionDep, visible_case
 from caseflow.api.errors import ApiError
-from caseflow.store import attachments, cases, messages
+from caseflow.store import attachments, messages
+from caseflow.workflows.bounds import Id
 
 router = APIRouter(prefix="/cases", tags=["attachments"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -48,17 +49,14 @@ def content_disposition(filename: str) -> str:
     )
 
 
-def _known_case(session: SessionDep, number: str) -> None:
-    if cases.get_case(session, number) is None:
-        raise ApiError(404, "unknown_case", f"there is no case {number}")
-
-
 @router.get("/{number}/attachments", responses=ERRORS)
-def list_attachments(number: str, _: AgentDep, session: SessionDep) -> list[schemas.AttachmentInfo]:
+def list_attachments(
+    number: str, scope: ScopeDep, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> schemas.AttachmentPage:
     """The files of every email of the case, in the order they arrived."""
-    number = number.upper()
-    _known_case(session, number)
-    return [schemas.AttachmentInfo.of(row) for row in attachments.case_files(session, number)]
+    case = visible_case(session, scope, number.upper())
+    files = [schemas.AttachmentInfo.of(row) for row in attachments.case_files(session, case.number)]
+    return schemas.AttachmentPage.cut(files, limit, offset)
 
 
 @router.get(
@@ -67,10 +65,11 @@ def list_attachments(number: str, _: AgentDep, session: SessionDep) -> list[sche
     response_class=Response,
 )
 def download_attachment(
-    number: str, attachment_id: int, _: AgentDep, session: SessionDep
+    number: str, attachment_id: Id, scope: ScopeDep, session: SessionDep
 ) -> Response:
     """The file's bytes, always as a download; 410 when it was over a size limit."""
-    row = attachments.case_file(session, number.upper(), attachment_id)
+    case = visible_case(session, scope, number.upper())
+    row = attachments.case_file(session, case.number, attachment_id)
     if row is None:
         detail = f"case {number} has no attachment {attachment_id}"
         raise ApiError(404, "unknown_attachment", detail)
@@ -83,10 +82,11 @@ def download_attachment(
 
 @router.get("/{number}/emails/content", responses=ERRORS)
 def email_content(
-    number: str, _: AgentDep, session: SessionDep, key: Annotated[str, KEY]
+    number: str, scope: ScopeDep, session: SessionDep, key: Annotated[str, KEY]
 ) -> schemas.InboundContent:
     """An inbound email in full: the whole text, HTML sanitised for display, and its files."""
-    found = attachments.message_content(session, number.upper(), key)
+    case = visible_case(session, scope, number.upper())
+    found = attachments.message_content(session, case.number, key)
     if found is None:
         raise ApiError(404, "unknown_email", f"case {number} has no inbound email {key!r}")
     message = found.message
@@ -107,9 +107,12 @@ def email_content(
     responses={**ERRORS, 200: {"content": {"message/rfc822": {}}}},
     response_class=Response,
 )
-def raw_email(number: str, _: AgentDep, session: SessionDep, key: Annotated[str, KEY]) -> Response:
+def raw_email(
+    number: str, scope: ScopeDep, session: SessionDep, key: Annotated[str, KEY]
+) -> Response:
     """The email exactly as it arrived (RFC 822 bytes), as a download."""
-    message = attachments.case_message(session, number.upper(), key)
+    case = visible_case(session, scope, number.upper())
+    message = attachments.case_message(session, case.number, key)
     data = messages.raw_message(session, message.raw_sha256) if message else None
     if data is None:
         raise ApiError(404, "unknown_email", f"case {number} has no inbound email {key!r}")

@@ -16,22 +16,28 @@ from caseflow.api import schemas
 from caseflow.api.deps import (
     AgentDep,
     ClientDep,
+    Limit,
+    Offset,
+    ScopeDep,
     SessionDep,
     SessionsDep,
     SettingsDep,
     read,
+    visible_case,
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
-from caseflow.workflows import routing
+from caseflow.store.models import Case
+from caseflow.workflows import routing, visibility
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
     Actor,
     AdvanceRequest,
     AssignRequest,
+    CaseStatus,
     Channel,
     EmailDecision,
     EscalateRequest,
@@ -49,14 +55,27 @@ KNOWN: dict[str, Callable[[Session, str], object | None]] = {
     "product": stages.product_by_name,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 422, 503)
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 415, 422, 503)
 }
 
 
-def case_detail(session: Session, number: str) -> schemas.CaseDetail:
+def case_detail(session: Session, number: str, scope: visibility.CaseScope) -> schemas.CaseDetail:
+    """The case, if the caller sees it."""
+    return detail_of(session, visible_case(session, scope, number), scope)
+
+
+def acted_on(session: Session, number: str, scope: visibility.CaseScope) -> schemas.CaseDetail:
+    """The case after the caller's own action or creation: shown even when that took it out of
+    their sight (escalated, routed to another team's queue); the next read answers 404."""
     case = cases.get_case(session, number)
     if case is None:
         raise ApiError(404, "unknown_case", f"there is no case {number}")
+    return detail_of(session, case, scope)
+
+
+def detail_of(session: Session, case: Case, scope: visibility.CaseScope) -> schemas.CaseDetail:
+    """The case in full; related cases the caller does not see are left out."""
+    number = case.number
     return schemas.CaseDetail(
         **schemas.CaseSummary.of(case).model_dump(),
         description=case.description,
@@ -73,9 +92,9 @@ def case_detail(session: Session, number: str) -> schemas.CaseDetail:
         emails=[schemas.Email.of(e) for e in messages.case_outbox(session, number)],
         audit=[schemas.Audit.of(a) for a in cases.case_audit(session, number)],
         parent=case.parent_number,
-        children=cases.children_of(session, number),
+        children=cases.children_of(session, number, scope),
         merged_into=case.merged_into,
-        merged_from=cases.merged_into_it(session, number),
+        merged_from=cases.merged_into_it(session, number, scope),
     )
 
 
@@ -115,7 +134,7 @@ async def create_case(
     )
     timeout = settings.api_update_timeout
     await create_case_and_wait(client, number, new, timeout, settings.task_queue)
-    return await read(sessions, lambda s: case_detail(s, number))
+    return await read(sessions, lambda s: acted_on(s, number, visibility.scope_of(agent)))
 
 
 def admit(session: Session, email: str, account: str, channel: str, settings: Settings) -> None:
@@ -137,28 +156,31 @@ def admit(session: Session, email: str, account: str, channel: str, settings: Se
 
 @router.get("", responses=ERRORS)
 def list_cases(
-    _: AgentDep,
+    scope: ScopeDep,
     session: SessionDep,
-    state: Annotated[list[str] | None, Query(description="repeat for several")] = None,
-    queue: str | None = None,
-    owner: str | None = None,
-    customer: str | None = None,
+    state: Annotated[list[CaseStatus] | None, Query(description="repeat for several")] = None,
+    queue: Annotated[str | None, Query(max_length=100)] = None,
+    owner: Annotated[str | None, Query(max_length=100)] = None,
+    customer: Annotated[str | None, Query(max_length=320)] = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
-    sla_status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    sla_status: schemas.SlaStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> schemas.CasePage:
-    """Cases from the read model (no worker needed), most urgent first."""
-    filters = cases.CaseFilter(state or [], queue, owner, customer, priority, sla_status)
-    rows, total = cases.list_cases(session, filters, limit, offset)
+    """The cases the caller sees, from the read model (no worker needed), most urgent first:
+    an agent's are those of their queues and those they own; a supervisor's or admin's, all."""
+    statuses = [str(s) for s in state or []]
+    filters = cases.CaseFilter(statuses, queue, owner, customer, priority, sla_status)
+    rows, total = cases.list_cases(session, filters, limit, offset, scope)
     items = [schemas.CaseSummary.of(r) for r in rows]
     return schemas.CasePage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{number}", responses=ERRORS)
-def get_case(number: str, _: AgentDep, session: SessionDep) -> schemas.CaseDetail:
-    """The case with its SLA KPIs, timeline (every email in and out), outbox and audit trail."""
-    return case_detail(session, number.upper())
+def get_case(number: str, scope: ScopeDep, session: SessionDep) -> schemas.CaseDetail:
+    """The case with its SLA KPIs, timeline (every email in and out), outbox and audit trail;
+    404 for a case the caller does not see."""
+    return case_detail(session, number.upper(), scope)
 
 
 @dataclass
@@ -171,22 +193,28 @@ class Acting:
     sessions: sessionmaker[Session]
     timeout: timedelta
 
+    @property
+    def scope(self) -> visibility.CaseScope:
+        return visibility.scope_of(self.agent)
+
     async def update(self, update: Any, request: Any) -> schemas.CaseDetail:
         """The one workflow update of an action, then the case as the read model has it."""
         await self.execute(update, request)
-        return await read(self.sessions, lambda s: case_detail(s, self.number))
+        return await read(self.sessions, lambda s: acted_on(s, self.number, self.scope))
 
     async def execute(self, update: Any, request: Any) -> Any:
-        """The workflow update on a case the read model knows; its answer."""
-        number = self.number
-        if await read(self.sessions, lambda s: cases.get_case(s, number)) is None:
-            raise ApiError(404, "unknown_case", f"there is no case {number}")
+        """The workflow update on a case the read model knows and the actor sees; its answer."""
+        await self.visible(self.number)
         try:
-            return await case_handle(self.client, number).execute_update(
+            return await case_handle(self.client, self.number).execute_update(
                 update, request, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
+
+    async def visible(self, number: str) -> None:
+        """404 for a case that does not exist or that the actor does not see."""
+        await read(self.sessions, lambda s: visible_case(s, self.scope, number))
 
     async def known(self, what: str, name: str | None) -> None:
         """Refuse a reference to an agent, queue or product that does not exist (422)."""
@@ -219,8 +247,8 @@ async def pick(case: ActingDep, body: schemas.Comment | None = None) -> schemas.
 @router.post("/{number}/assign", responses=ERRORS)
 async def assign(case: ActingDep, body: schemas.Assign) -> schemas.CaseDetail:
     """Give the case to an agent (supervisors and admins)."""
-    await case.known("agent", body.owner)
-    request = AssignRequest(case.agent, owner=body.owner, comment=body.comment)
+    await case.known("agent", body.handle)
+    request = AssignRequest(case.agent, owner=body.handle, comment=body.comment)
     return await case.update(CaseWorkflow.assign, request)
 
 

@@ -10,17 +10,17 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, SessionDep
+from caseflow.api.deps import AgentDep, Limit, Offset, ScopeDep, SessionDep
 from caseflow.api.errors import ApiError
 from caseflow.store import customers
 from caseflow.store.models import Account, Contact
+from caseflow.workflows.bounds import Id
+from caseflow.workflows.visibility import CaseScope
 
 router = APIRouter(tags=["customers"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem} for code in (401, 404, 422)
 }
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 class EntitlementOut(BaseModel):
@@ -60,8 +60,8 @@ class EntitlementOut(BaseModel):
 
 
 class CasesOut(BaseModel):
-    """Open (new, open, waiting, on hold) and resolved (resolved, closed) cases, newest first;
-    at most 100 of each are listed, the totals count them all."""
+    """Open (new, open, waiting, on hold) and resolved (resolved, closed) cases that the caller
+    sees, newest first; at most 100 of each are listed, the totals count them all."""
 
     open: list[schemas.CaseSummary]
     resolved: list[schemas.CaseSummary]
@@ -119,18 +119,12 @@ class ContactDetail(ContactSummary):
     entitlements: list[EntitlementOut]  # its own and its account's
 
 
-class AccountPage(BaseModel):
-    items: list[AccountSummary]
-    total: int
-    limit: int
-    offset: int
+class AccountPage(schemas.Page[AccountSummary]):
+    pass
 
 
-class ContactPage(BaseModel):
-    items: list[ContactSummary]
-    total: int
-    limit: int
-    offset: int
+class ContactPage(schemas.Page[ContactSummary]):
+    pass
 
 
 def _today() -> date:
@@ -148,22 +142,22 @@ def list_accounts(
 
 
 @router.get("/accounts/{account_id}", responses=ERRORS)
-def get_account(account_id: int, _: AgentDep, session: SessionDep) -> AccountDetail:
+def get_account(account_id: Id, scope: ScopeDep, session: SessionDep) -> AccountDetail:
     """The account, its contacts, its open and resolved cases, and its entitlements."""
     row = customers.account(session, account_id)
     if row is None:
         raise ApiError(404, "unknown_account", f"there is no account {account_id}")
-    return _account_detail(session, row)
+    return _account_detail(session, row, scope)
 
 
-def _account_detail(session: SessionDep, row: Account) -> AccountDetail:
+def _account_detail(session: SessionDep, row: Account, scope: CaseScope) -> AccountDetail:
     held = customers.entitlements_of(session, _today(), row.id)
     return AccountDetail(
         id=row.id,
         name=row.name,
         domain=row.domain,
         contacts=[ContactSummary.of(c) for c in sorted(row.contacts, key=lambda c: c.email)],
-        cases=CasesOut.of(customers.account_cases(session, row.id)),
+        cases=CasesOut.of(customers.account_cases(session, row.id, scope)),
         entitlements=[EntitlementOut.of(e) for e in held],
     )
 
@@ -183,7 +177,7 @@ def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", responses=ERRORS)
-def get_contact(contact_id: int, _: AgentDep, session: SessionDep) -> ContactDetail:
+def get_contact(contact_id: Id, scope: ScopeDep, session: SessionDep) -> ContactDetail:
     """The contact, its open and resolved cases, and the entitlements that cover it."""
     row = customers.contact(session, contact_id)
     if row is None:
@@ -191,7 +185,7 @@ def get_contact(contact_id: int, _: AgentDep, session: SessionDep) -> ContactDet
     held = customers.entitlements_of(session, _today(), row.account_id, row.id)
     return ContactDetail(
         **ContactSummary.of(row).model_dump(),
-        cases=CasesOut.of(customers.contact_cases(session, row.id)),
+        cases=CasesOut.of(customers.contact_cases(session, row.id, scope)),
         entitlements=[EntitlementOut.of(e) for e in held],
     )
 

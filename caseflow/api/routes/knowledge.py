@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, SessionDep, read
+from caseflow.api.deps import AgentDep, Limit, Offset, ScopeDep, SessionDep, read, visible_case
 from caseflow.api.errors import ApiError
 from caseflow.api.routes.cases import ActingDep
-from caseflow.store import cases, knowledge, textsearch
+from caseflow.store import knowledge, textsearch
 from caseflow.store.models import ArticleVersion, KnowledgeArticle
+from caseflow.workflows.bounds import Id
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import Actor, MessageRequest, Role
 
@@ -51,9 +52,10 @@ class ArticleHit(ArticleSummary):
         return cls(**_summary_fields(hit.article), matched=hit.matched, score=hit.score)
 
 
-class ArticleResults(BaseModel):
+class ArticleResults(schemas.Page[ArticleHit]):
+    """A page of articles found, with the words they were found by."""
+
     terms: list[str] = Field(description="the words searched for, as the index holds them")
-    items: list[ArticleHit]
 
 
 class ArticleDetail(ArticleSummary):
@@ -83,9 +85,13 @@ class ArticleVersionOut(BaseModel):
     saved_by: str
 
 
+class VersionPage(schemas.Page[ArticleVersionOut]):
+    pass
+
+
 class SendArticle(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    article_id: int = Field(ge=1)
+    article_id: Id
     comment: str = Field(default="", max_length=10_000, description="text before the article")
 
 
@@ -109,6 +115,7 @@ def sees_drafts(agent: Actor) -> bool:
 
 
 def visible_article(session: Session, agent: Actor, article_id: int) -> KnowledgeArticle:
+    """The article, if the agent may read it (drafts: supervisors and admins); else 404."""
     row = knowledge.get(session, article_id)
     if row is None or not (row.published or sees_drafts(agent)):
         raise ApiError(404, "unknown_article", f"there is no article {article_id}")
@@ -122,6 +129,7 @@ def search_articles(
     q: Annotated[str, Query(max_length=500, description="words; empty: browse by title")] = "",
     product: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    offset: Offset = 0,
     include_unpublished: bool = False,
 ) -> ArticleResults:
     """Articles with every word of `q` (a word also matches longer ones it begins), best first;
@@ -130,40 +138,50 @@ def search_articles(
         raise ApiError(403, "forbidden", "only supervisors and admins see unpublished articles")
     published_only = not include_unpublished
     if not q.strip():
-        rows = knowledge.list_articles(session, product, published_only, limit)
+        rows, total = knowledge.list_articles(session, product, published_only, limit, offset)
         items = [ArticleHit(**_summary_fields(r), matched=0, score=0) for r in rows]
-        return ArticleResults(terms=[], items=items)
-    hits = knowledge.search(session, q, product, published_only, limit)
-    return ArticleResults(
-        terms=textsearch.query_terms(q), items=[ArticleHit.of_hit(h) for h in hits]
-    )
+        return ArticleResults(terms=[], items=items, total=total, limit=limit, offset=offset)
+    hits = knowledge.search(session, q, product, published_only, limit=None)
+    items = [ArticleHit.of_hit(h) for h in hits]
+    return ArticleResults.cut(items, limit, offset, terms=textsearch.query_terms(q))
 
 
 @router.get("/knowledge/{article_id}", responses=ERRORS)
-def get_article(article_id: int, agent: AgentDep, session: SessionDep) -> ArticleDetail:
+def get_article(article_id: Id, agent: AgentDep, session: SessionDep) -> ArticleDetail:
     """An article at its latest version."""
     return ArticleDetail.of_article(visible_article(session, agent, article_id))
 
 
 @router.get("/knowledge/{article_id}/versions", responses=ERRORS)
 def article_versions(
-    article_id: int, agent: AgentDep, session: SessionDep
-) -> list[ArticleVersionOut]:
+    article_id: Id,
+    agent: AgentDep,
+    session: SessionDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> VersionPage:
     """Every saved content of the article, newest first."""
     visible_article(session, agent, article_id)
     rows: list[ArticleVersion] = knowledge.versions(session, article_id)
-    return [ArticleVersionOut.model_validate(r) for r in rows]
+    return VersionPage.cut([ArticleVersionOut.model_validate(r) for r in rows], limit, offset)
 
 
 @router.get("/cases/{number}/suggestions", responses=ERRORS)
-def suggestions(number: str, _: AgentDep, session: SessionDep) -> list[ArticleHit]:
+def suggestions(
+    number: str,
+    scope: ScopeDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = knowledge.SUGGESTIONS,
+    offset: Offset = 0,
+) -> ArticleResults:
     """Published articles that share the most words with the case's subject and description,
-    those of its product first among equals."""
-    case = cases.get_case(session, number.upper())
-    if case is None:
-        raise ApiError(404, "unknown_case", f"there is no case {number.upper()}")
-    hits = knowledge.suggest_for_case(session, case.subject, case.description, case.product)
-    return [ArticleHit.of_hit(h) for h in hits]
+    those of its product first among equals; `terms`: the case's words they were found by."""
+    case = visible_case(session, scope, number.upper())
+    terms = textsearch.significant_terms(case.subject, case.description)
+    found = knowledge.suggest_for_case(
+        session, case.subject, case.description, case.product, limit=None
+    )
+    return ArticleResults.cut([ArticleHit.of_hit(h) for h in found], limit, offset, terms=terms)
 
 
 @router.post("/cases/{number}/send-article", responses=ERRORS)

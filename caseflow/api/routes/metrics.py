@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, SessionsDep, read
+from caseflow.api.deps import AgentDep, Limit, Offset, SessionsDep, read
 from caseflow.api.errors import ApiError
 from caseflow.reporting import (
     GoalProgress,
@@ -164,14 +164,21 @@ async def per_agent(
     return await _breakdown(actor, sessions, "agent", start, end, scope)
 
 
+class GoalPage(schemas.Page[GoalProgress]):
+    pass
+
+
 @router.get("/goals", responses=ERRORS)
-async def all_goals(actor: AgentDep, sessions: SessionsDep, on: On = None) -> list[GoalProgress]:
+async def all_goals(
+    actor: AgentDep, sessions: SessionsDep, on: On = None, limit: Limit = 100, offset: Offset = 0
+) -> GoalPage:
     """Every goal the caller may see, in its current period (or the one containing `on`)."""
 
-    def query(session: Session) -> list[GoalProgress]:
+    def query(session: Session) -> GoalPage:
         now = datetime.now(UTC)
         visible = [g for g in goals(session) if _may_see_goal(actor, g)]
-        return [goal_progress(session, g, on, now) for g in visible]
+        items = [goal_progress(session, g, on, now) for g in visible[offset : offset + limit]]
+        return GoalPage(items=items, total=len(visible), limit=limit, offset=offset)
 
     return await read(sessions, query)
 

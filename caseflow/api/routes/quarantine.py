@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from caseflow.api import schemas
-from caseflow.api.deps import AgentDep, ClientDep, SessionsDep, SettingsDep, read
+from caseflow.api.deps import AgentDep, ClientDep, Limit, Offset, SessionsDep, SettingsDep, read
 from caseflow.api.errors import ApiError
 from caseflow.settings import Settings
 from caseflow.store import messages
 from caseflow.store.models import InboundMessage, RawMessage
+from caseflow.workflows.bounds import Id
 from caseflow.workflows.model import Actor, Role
 
 router = APIRouter(prefix="/quarantine", tags=["quarantine"])
@@ -61,14 +62,16 @@ def get_reprocess(request: Request) -> Reprocess:
 
 @router.get("", responses=ERRORS)
 async def list_quarantined(
-    _: SupervisorDep, sessions: SessionsDep
-) -> list[schemas.QuarantinedMessage]:
-    return await read(sessions, _quarantined)
+    _: SupervisorDep, sessions: SessionsDep, limit: Limit = 100, offset: Offset = 0
+) -> schemas.QuarantinePage:
+    """The messages waiting in quarantine, oldest first, with their reasons."""
+    found = await read(sessions, _quarantined)
+    return schemas.QuarantinePage.cut(found, limit, offset)
 
 
 @router.post("/{message_id}/reprocess", responses=ERRORS)
 async def reprocess(
-    message_id: int,
+    message_id: Id,
     _: SupervisorDep,
     sessions: SessionsDep,
     settings: SettingsDep,
