@@ -224,6 +224,32 @@ async def test_new_email_becomes_a_running_case_with_an_acknowledgement(desk: De
     assert (desk.count("INBOX"), desk.count(PROCESSED)) == (0, 1)
 
 
+async def test_a_raw_latin1_subject_is_stored_and_acknowledged_as_the_customer_wrote_it(
+    desk: Desk,
+) -> None:
+    ada = customer()
+    # Neither the subject nor the name is RFC 2047 encoded; only the body declares a charset.
+    raw = (
+        desk.customer_mail(f"NAME <{ada}>", "SUBJECT")
+        .replace(b"NAME", "René Dupré".encode("latin-1"))
+        .replace(b"SUBJECT", "Problème d'impression".encode("latin-1"))
+        .replace(b"charset=utf-8", b"charset=iso-8859-1")
+    )
+    assert b"Subject: Probl\xe8me d'impression\r\n" in raw
+    desk.deliver(raw)
+
+    [outcome] = await drain_once(desk)
+
+    number = outcome.case_number
+    assert number is not None
+    case = await eventually(lambda: desk.case(number))
+    assert case.subject == "Problème d'impression"
+    [ack] = await eventually(lambda: desk.acks_to(ada))
+    assert str(ack["Subject"]) == f"[{number}] We received your request: Problème d'impression"
+    text = ack.get_body(preferencelist=("plain",))
+    assert text is not None and text.get_content().startswith("Hello René Dupré,")
+
+
 async def test_replies_by_message_id_and_by_signed_address_thread_onto_the_case(
     desk: Desk,
 ) -> None:
