@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from caseflow.devstack.mailserver import (
+    PASSWD_FILE,
     PASSWORD,
     DevMailServer,
     MailServerError,
@@ -161,6 +163,53 @@ def test_delivery_keeps_the_message_bytes_and_traces_the_original_recipient(
 
 def test_configured_mailbox_accepts_login_before_any_mail(server: DevMailServer) -> None:
     assert inbox(server, "support@caseflow.test") == []
+
+
+def test_any_address_logs_in_before_its_first_mail_and_finds_an_empty_inbox(
+    server: DevMailServer,
+) -> None:
+    assert inbox(server, "carol@globex.example") == []
+
+    send(server, ["carol@globex.example"])
+
+    [delivered] = inbox(server, "carol@globex.example")
+    assert subject_line(delivered) == b"Subject: " + SUBJECT
+
+
+def test_a_new_address_with_a_wrong_password_is_refused_and_gets_no_mailbox(
+    server: DevMailServer,
+) -> None:
+    with pytest.raises(LoginError):
+        inbox(server, "dave@example.com", password="not-caseflow")
+
+    assert not (server.base / "dave@example.com").exists()
+    assert b"dave@example.com" not in (server.base / PASSWD_FILE).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["../pymap-etc-passwd", "no-at-sign", "Dave@Example.com"])
+def test_a_login_name_that_is_not_a_mailbox_of_its_own_is_refused(
+    server: DevMailServer, name: str
+) -> None:
+    with pytest.raises(LoginError):
+        inbox(server, name)
+
+    assert sorted(p.name for p in server.base.iterdir() if p.is_dir()) == ["support@caseflow.test"]
+
+
+def test_logins_and_deliveries_at_once_to_new_addresses_all_end_with_a_mailbox(
+    server: DevMailServer,
+) -> None:
+    # The IMAP side (logins) and the SMTP side (deliveries) write the users files from two
+    # processes: none may lose another's user.
+    logging_in = [f"in-{n}@example.com" for n in range(12)]
+    mailed = [f"mailed-{n}@example.com" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        logins = [pool.submit(inbox, server, address) for address in logging_in]
+        sent = [pool.submit(send, server, [address]) for address in mailed]
+        assert [f.result() for f in logins] == [[]] * len(logging_in)
+        assert [f.result() for f in sent] == [None] * len(mailed)
+
+    assert [len(inbox(server, address)) for address in logging_in + mailed] == [0] * 12 + [1] * 12
 
 
 def test_wrong_password_is_refused(server: DevMailServer) -> None:
