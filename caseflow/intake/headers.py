@@ -27,6 +27,7 @@ from caseflow.intake.content import codec_of, declared_charset, decode_text
 # One RFC 2047 encoded word: charset (with an optional RFC 2231 language), B or Q, the text.
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
 _RAW_8BIT = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,11 @@ def header_text(name: str, source: object, hint: str | None = None) -> str:
     text = decode_raw_bytes(source, hint)
     try:
         parsed = email.policy.default.header_fetch_parse(name, normalise_encoded_words(text, hint))
-        return str(parsed)
+        text = str(parsed)
     except Exception:  # the email package raises many kinds on hostile input
-        return " ".join(text.split())
+        text = " ".join(text.split())
+    # Control characters are no text (and PostgreSQL refuses NUL): an encoded word may carry any.
+    return _CONTROL.sub("", text)
 
 
 def decode_raw_bytes(source: str, hint: str | None) -> str:

@@ -582,6 +582,12 @@ def test_8bit_and_encoded_display_names_keep_the_address_lists_intact() -> None:
     assert parsed.sender_name == "evil, x<y@attacker.example>"
 
 
+def test_control_characters_carried_by_encoded_words_or_raw_bytes_never_reach_the_text() -> None:
+    raw = _with_header(b"Subject: =?utf-8?q?Printer=00_on=1B_fire?= \x81now\x7f", charset=None)
+
+    assert parse(raw).subject == "Printer on fire now"
+
+
 def test_the_header_of_an_unparsable_message_is_read_with_the_same_chain() -> None:
     header = b"From: Ren\xe9 <rene@example.com>\r\nSubject: Probl\xe8me\r\n"
     header += b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\n"
