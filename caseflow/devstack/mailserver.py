@@ -1,15 +1,18 @@
-"""The development mail server for `make run`: SMTP for any address, IMAP through pymap."""
+"""The development mail server for `make run`: SMTP for any address, IMAP through pymap, where
+any address logs in with the password `caseflow` (its first mail or login makes its mailbox)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import functools
+import importlib.util
 import logging
 import mailbox
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
@@ -33,6 +36,8 @@ PASSWORD = "caseflow"
 PASSWD_FILE = "pymap-etc-passwd"
 SHADOW_FILE = "pymap-etc-shadow"
 PYMAP_LOG = "pymap.log"
+PYMAP_BACKEND = "caseflow-maildir"  # registered by caseflow.devstack.pymap_server
+USERS_LOCK = ".users.lock"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 # pymap services that would listen on more ports if their optional dependencies were installed.
@@ -69,9 +74,10 @@ class MailboxUsers:
         self._lock = threading.Lock()
 
     def ensure(self, address: str) -> Path:
-        """Create the Maildir and IMAP user of a normalised address; returns the Maildir path."""
+        """Create the Maildir and IMAP user of a normalised address; returns the Maildir path.
+        Safe beside other threads and processes doing it too: SMTP delivering, IMAP logging in."""
         path = self.base / address
-        with self._lock:
+        with self._lock, _locked(self.base / USERS_LOCK):
             mailbox.Maildir(path, create=True)
             if address not in _user_names(self.base / PASSWD_FILE):
                 # The password first: pymap refuses a user whose password it cannot find.
@@ -79,6 +85,17 @@ class MailboxUsers:
                 _put_line(self.base / PASSWD_FILE, address, f"{address}:x::::{address}:")
                 logger.debug("Created the IMAP user %s", address)
         return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created if needed), held across processes."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -211,8 +228,11 @@ class DevMailServer:
     def _start_imap(self) -> None:
         # Refuse a taken port: otherwise the wait below would mistake the other server for pymap.
         _require_free_port(self.host, self.imap_port)
-        command = [_pymap_executable(), "--host", self.host, "--port", str(self.imap_port)]
-        command += ["--no-tls", *_no_services(), "maildir", str(self.base)]
+        _require_pymap()
+        # pymap's maildir backend, with a login that opens the mailbox of any address.
+        command = [sys.executable, "-m", "caseflow.devstack.pymap_server"]
+        command += ["--host", self.host, "--port", str(self.imap_port), "--no-tls"]
+        command += [*_no_services(), PYMAP_BACKEND, str(self.base)]
         with open(self.base / PYMAP_LOG, "ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -252,14 +272,9 @@ class DevMailServer:
         self._controller = controller
 
 
-def _pymap_executable() -> str:
-    beside = Path(sys.executable).parent / "pymap"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("pymap")
-    if found is None:
+def _require_pymap() -> None:
+    if importlib.util.find_spec("pymap") is None:
         raise MailServerError("pymap is not installed; install caseflow[devstack]")
-    return found
 
 
 def _no_services() -> list[str]:

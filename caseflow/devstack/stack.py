@@ -286,10 +286,23 @@ def binary(name: str) -> str:
 def banner(settings: Settings, home: Path, token: str) -> str:
     support = settings.support_address
     smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}"
+    # --crlf: SMTP lines end in CRLF, and a message of bare LFs is one line to the server, refused
+    # over 1,000 bytes; -S shows curl's error and `&& echo sent` its success.
+    # A Message-ID of its own: a message sent again unchanged is taken in once.
     send = (
-        "printf 'From: alice@acme.example\\nTo: "
-        f"{support}\\nSubject: Printer on fire\\n\\nIt smokes.\\n' | curl -s {smtp} "
-        f"--mail-from alice@acme.example --mail-rcpt {support} -T -"
+        f"printf 'From: alice@acme.example\\nTo: {support}\\nSubject: Printer on fire\\n"
+        'Message-ID: <%s@acme.example>\\n\\nIt smokes.\\n\' "$(date +%s)" | curl -sS --crlf '
+        f"{smtp} --mail-from alice@acme.example --mail-rcpt {support} -T - && echo sent"
+    )
+    # Any text, any line length: the email package encodes what SMTP cannot carry as it is.
+    send_python = (
+        'python3 -c "import smtplib; from email.message import EmailMessage; '
+        "from email.utils import make_msgid; m = EmailMessage(); "
+        f"m['From'] = 'alice@acme.example'; m['To'] = '{support}'; "
+        "m['Subject'] = 'Printer on fire'; m['Message-ID'] = make_msgid(domain='acme.example'); "
+        "m.set_content('It smokes.'); "
+        f"smtplib.SMTP('{settings.smtp_host}', {settings.smtp_port}).send_message(m); "
+        "print('sent')\""
     )
     return f"""
 Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
@@ -304,6 +317,8 @@ Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
 
 Send a first email:
   {send}
+or, with Python:
+  {send_python}
 Then list the cases:
   curl -s -H 'Authorization: Bearer {token}' {settings.public_url}/cases
 """

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import signing
+from caseflow.intake.headers import Headers
 from caseflow.intake.parse import (
     MAX_TEXT,
     ParsedEmail,
@@ -192,7 +193,7 @@ def lenient_parse(raw: bytes) -> ParsedEmail | None:
         return None
     if not isinstance(msg, email.message.EmailMessage) or not list(msg.keys()):
         return None
-    subject = " ".join(_get(msg, "subject").split())[:998]
+    subject = " ".join(", ".join(Headers.of(msg).all("subject")).split())[:998]
     text = report_text(msg)
     if is_null_sender(msg):
         evident = has_returned_message(msg) or looks_like_bounce_text(subject, text)
@@ -350,11 +351,8 @@ def _decoded_text(part: Message) -> str:
 
 
 def _get(msg: Message, name: str) -> str:
-    try:
-        values = msg.get_all(name) or []
-        return ", ".join(str(v) for v in values)
-    except Exception:  # the email package raises many kinds on hostile input
-        return ""
+    """Every value of the header, decoded as the intake decodes headers; never raises."""
+    return ", ".join(Headers(msg, None).all(name))
 
 
 def _addresses(value: str) -> list[str]:

@@ -82,12 +82,17 @@ FALLBACKS = ("utf-8", "cp1252")
 
 def charset_chain(declared: str | None) -> list[str]:
     """Codecs to try in order: the declared charset (or its alias), UTF-8, windows-1252."""
-    chain: list[str] = []
+    name = codec_of(declared)
+    chain = [name] if name else []
+    return chain + [f for f in FALLBACKS if f not in chain]
+
+
+def codec_of(declared: str | None) -> str | None:
+    """The Python codec that reads text in this charset (its alias first); None when it names
+    no charset of text Python knows."""
     label = (declared or "").strip().strip("\"'").lower()[:64]
     name = CHARSET_ALIASES.get(label, label) if label else None
-    if name and _is_text_codec(name):
-        chain.append(name)
-    return chain + [f for f in FALLBACKS if f not in chain]
+    return name if name and _is_text_codec(name) else None
 
 
 def _is_text_codec(name: str) -> bool:
@@ -106,6 +111,26 @@ def decode_text(payload: bytes, declared: str | None) -> str:
         except (UnicodeError, LookupError):  # `undefined` and friends raise a bare UnicodeError
             continue
     return payload.decode("latin-1")
+
+
+def declared_charset(msg: Message) -> str | None:
+    """The charset the message's text declares (its body part's, else the first text part's
+    that names a usable one): what an undeclared 8-bit header most likely shares."""
+    plain, html = _body_parts(msg)
+    for part in (plain, html, *_text_leaves(msg)):
+        if part is None:
+            continue
+        try:
+            name = codec_of(part.get_content_charset())
+        except Exception:  # a charset parameter that is not even a string
+            continue
+        if name is not None and codecs.lookup(name).name != "ascii":
+            return name
+    return None
+
+
+def _text_leaves(msg: Message) -> Iterator[Message]:
+    return (p for p in leaves(msg, Limits()) if p.get_content_maintype() == "text")
 
 
 def decode_part(part: Message) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import selectors
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -251,11 +253,9 @@ class Mailbox:
             return
         client.idle()
         try:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline and not stopping():
-                if client.idle_check(timeout=min(1.0, max(deadline - time.monotonic(), 0))):
-                    break
+            _await_a_response(client, seconds, stopping)
         finally:
+            # Reads what the server said and its tagged answer in blocking mode, whole lines.
             client.idle_done()
 
     def _arrived_since_last_look(self) -> bool:
@@ -263,6 +263,41 @@ class Mailbox:
         commands (MOVE, FETCH), so IDLE will not announce it again."""
         newest = self._newest_seen
         return any(uid > newest for uid in self.pending())
+
+
+def _await_a_response(client: IMAPClient, seconds: float, stopping: Callable[[], bool]) -> None:
+    """Return once the server has sent something in IDLE (or after `seconds`, or when
+    `stopping()`), having read none of it: `idle_done` reads it, whole lines at a time.
+
+    Not imapclient's `idle_check`: it reads lines with the socket in non-blocking mode, so a
+    response that arrives in several TCP segments is cut where the socket runs dry; the piece
+    read is lost ("unterminated line"), and the rest is what `idle_done` then meets mid-line
+    ("unexpected response: b'FLAGS ())'"). pymap writes every token of a response on its own
+    (mjs/imapclient#519); any server may be read over a link that splits them.
+    """
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as selector:
+        selector.register(client.socket(), selectors.EVENT_READ)
+        while not stopping():
+            if _already_received(client):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0 or selector.select(min(1.0, left)):
+                return
+
+
+def _already_received(client: IMAPClient) -> bool:
+    """Bytes the reader took from the socket with the IDLE continuation (or TLS holds), which
+    the socket's readiness no longer shows; peeked at without blocking, never consumed."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _gone(err: IMAPClientError) -> bool:

@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
 from caseflow.intake.content import MAX_TEXT as MAX_TEXT
@@ -16,6 +16,7 @@ from caseflow.intake.content import Attachment, Limits, read_content
 from caseflow.intake.content import body_text as body_text
 from caseflow.intake.content import decode_part as decode_part
 from caseflow.intake.content import html_to_text as html_to_text
+from caseflow.intake.headers import Headers
 from caseflow.settings import Settings
 from caseflow.workflows.model import AttachmentNote
 
@@ -85,15 +86,16 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedEmail:
         raise MalformedEmail("MIME parts nested too deep") from None
     if not isinstance(msg, EmailMessage) or not list(msg.keys()):
         raise MalformedEmail("the message has no headers")
-    sender_name, sender = _sender(msg)
-    subject = _header(msg, "subject")
-    message_id = normalize_message_id(_header(msg, "message-id"))
+    headers = Headers.of(msg)
+    sender_name, sender = _sender(headers)
+    subject = _header(headers, "subject")
+    message_id = normalize_message_id(_header(headers, "message-id"))
     date = _date(msg)
     content = read_content(msg, limits)
     text = content.text
     sha = hashlib.sha256(raw).hexdigest()
     return ParsedEmail(
-        dedup_key=dedup_key(message_id, sender, _header(msg, "date"), subject, text),
+        dedup_key=dedup_key(message_id, sender, _header(headers, "date"), subject, text),
         raw_sha256=sha,
         message_id=message_id,
         sender=sender,
@@ -101,12 +103,12 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedEmail:
         subject=" ".join(subject.split())[:998],
         date=date,
         text=text[:MAX_TEXT],
-        to=_addresses(msg, "to"),
-        cc=_addresses(msg, "cc"),
-        delivered_to=_addresses(msg, "delivered-to") + _addresses(msg, "x-original-to"),
-        in_reply_to=message_ids(_header(msg, "in-reply-to")),
-        references=message_ids(_header(msg, "references")),
-        headers={name: _header(msg, name) for name in CLASSIFYING_HEADERS if name in msg},
+        to=_addresses(headers, "to"),
+        cc=_addresses(headers, "cc"),
+        delivered_to=_addresses(headers, "delivered-to") + _addresses(headers, "x-original-to"),
+        in_reply_to=message_ids(_header(headers, "in-reply-to")),
+        references=message_ids(_header(headers, "references")),
+        headers={name: _header(headers, name) for name in CLASSIFYING_HEADERS if name in msg},
         content_type=msg.get_content_type(),
         report_type=str(msg.get_param("report-type", "", header="content-type")).lower(),
         defects=[type(d).__name__ for d in msg.defects],
@@ -144,37 +146,30 @@ def is_address(value: str) -> bool:
     return bool(_ADDRESS.match(value)) and len(value) <= 320
 
 
-def _sender(msg: EmailMessage) -> tuple[str, str]:
+def _sender(headers: Headers) -> tuple[str, str]:
     """Who wrote it: From, else Sender. Reply-To is not an identity and is not trusted here."""
     for name in ("from", "sender"):
-        for display, address in getaddresses([_header(msg, name)]):
+        for display, address in getaddresses([_header(headers, name)]):
             address = address.strip().lower()
             if is_address(address):
                 return " ".join(display.split())[:200], address
     raise MalformedEmail("no valid sender address in From or Sender")
 
 
-def _addresses(msg: EmailMessage, name: str) -> list[str]:
-    pairs = getaddresses([_header(msg, name)])
+def _addresses(headers: Headers, name: str) -> list[str]:
+    pairs = getaddresses([_header(headers, name)])
     return [a.strip().lower() for _, a in pairs if is_address(a.strip())]
 
 
 _LIST_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "references")
 
 
-def _header(msg: Message, name: str) -> str:
-    """A header as text; hostile or broken headers never raise, they fall back to raw text."""
-    try:
-        values = [str(v) for v in msg.get_all(name) or []]
-    except Exception:  # the email package raises many kinds on hostile input
-        values = [_raw(v) for k, v in msg.raw_items() if k.lower() == name]
+def _header(headers: Headers, name: str) -> str:
+    """A header as text (8-bit bytes and odd charsets decoded); never raises on hostile input."""
+    values = headers.all(name)
     if not values:
         return ""
     return ", ".join(values) if name in _LIST_HEADERS else values[0]
-
-
-def _raw(value: object) -> str:
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _date(msg: EmailMessage) -> datetime | None:

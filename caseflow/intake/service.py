@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.intake import bounces, notices, ordering
 from caseflow.intake.classify import classify
+from caseflow.intake.headers import Headers
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE, Mailbox, MailboxConfig
 from caseflow.intake.parse import (
     MalformedEmail,
@@ -652,9 +653,9 @@ class RowState:
 def header_glance(raw: bytes) -> tuple[str, str]:
     """Sender and subject of a message that could not be parsed, as far as they can be read."""
     try:
-        header = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-        sender = parseaddr(str(header.get("from", "")))[1]
-        return sender[:320], " ".join(str(header.get("subject", "")).split())[:998]
+        headers = Headers.of(BytesHeaderParser(policy=email.policy.default).parsebytes(raw))
+        sender = parseaddr(headers.first("from"))[1]
+        return sender[:320], " ".join(headers.first("subject").split())[:998]
     except Exception:  # a header too broken to read: the listing shows blanks
         return "", ""
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import email
 import os
+import re
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -17,11 +23,15 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from caseflow.devstack.mailserver import (
+    PASSWD_FILE,
     PASSWORD,
     DevMailServer,
     MailServerError,
     normalise_address,
 )
+from caseflow.devstack.stack import banner
+from caseflow.intake.mailbox import Mailbox, MailboxConfig
+from caseflow.settings import Settings
 from tests.support.servers import free_port
 
 SUBJECT = b"=?utf-8?q?Caf=C3=A9_order?=  #42  [keep  spacing]"
@@ -34,6 +44,8 @@ MESSAGE = (
     b"Hello, my order never arrived.\r\n"
 )
 RECIPIENTS = ["support+abc@caseflow.test", "alice@example.com"]
+SUPPORT = "support@caseflow.test"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -161,6 +173,120 @@ def test_delivery_keeps_the_message_bytes_and_traces_the_original_recipient(
 
 def test_configured_mailbox_accepts_login_before_any_mail(server: DevMailServer) -> None:
     assert inbox(server, "support@caseflow.test") == []
+
+
+def test_any_address_logs_in_before_its_first_mail_and_finds_an_empty_inbox(
+    server: DevMailServer,
+) -> None:
+    assert inbox(server, "carol@globex.example") == []
+
+    send(server, ["carol@globex.example"])
+
+    [delivered] = inbox(server, "carol@globex.example")
+    assert subject_line(delivered) == b"Subject: " + SUBJECT
+
+
+def test_a_new_address_with_a_wrong_password_is_refused_and_gets_no_mailbox(
+    server: DevMailServer,
+) -> None:
+    with pytest.raises(LoginError):
+        inbox(server, "dave@example.com", password="not-caseflow")
+
+    assert not (server.base / "dave@example.com").exists()
+    assert b"dave@example.com" not in (server.base / PASSWD_FILE).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["../pymap-etc-passwd", "no-at-sign", "Dave@Example.com"])
+def test_a_login_name_that_is_not_a_mailbox_of_its_own_is_refused(
+    server: DevMailServer, name: str
+) -> None:
+    with pytest.raises(LoginError):
+        inbox(server, name)
+
+    assert sorted(p.name for p in server.base.iterdir() if p.is_dir()) == ["support@caseflow.test"]
+
+
+def test_logins_and_deliveries_at_once_to_new_addresses_all_end_with_a_mailbox(
+    server: DevMailServer,
+) -> None:
+    # The IMAP side (logins) and the SMTP side (deliveries) write the users files from two
+    # processes: none may lose another's user.
+    logging_in = [f"in-{n}@example.com" for n in range(12)]
+    mailed = [f"mailed-{n}@example.com" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        logins = [pool.submit(inbox, server, address) for address in logging_in]
+        sent = [pool.submit(send, server, [address]) for address in mailed]
+        assert [f.result() for f in logins] == [[]] * len(logging_in)
+        assert [f.result() for f in sent] == [None] * len(mailed)
+
+    assert [len(inbox(server, address)) for address in logging_in + mailed] == [0] * 12 + [1] * 12
+
+
+def test_mail_delivered_while_a_client_idles_is_announced_within_a_second(
+    server: DevMailServer,
+) -> None:
+    # pymap looks at the mailbox of an idling client once a second; mail delivered just after
+    # a look used to wait for the look after next.
+    mailbox = Mailbox(MailboxConfig(server.host, server.imap_port, SUPPORT, PASSWORD))
+    mailbox.connect()
+    sent: list[float] = []
+
+    def deliver() -> None:
+        send(server, [SUPPORT])
+        sent.append(time.monotonic())
+
+    delivery = threading.Timer(0.2, deliver)
+    try:
+        delivery.start()
+        mailbox.wait_for_mail(10, stopping=lambda: False)
+        announced = time.monotonic()
+        delivery.join()
+        assert len(mailbox.pending()) == 1
+    finally:
+        mailbox.close()
+
+    assert announced - sent[0] < 1.4
+
+
+def first_email_recipes(smtp_port: int) -> dict[str, str]:
+    """The README's and the banner's ways to send a first email, pointed at `smtp_port`."""
+    readme = (ROOT / "README.md").read_text().split("## Your first case", 1)[1]
+    blocks = re.findall(r"```sh\n(.*?)```", readme.split("Work the case", 1)[0], re.S)
+    printed = banner(Settings(smtp_port=smtp_port), Path("home"), "token").split("\n")
+    start = printed.index("Send a first email:")
+    return {
+        "readme curl": blocks[0].replace("2525", str(smtp_port)),
+        "readme python": blocks[1].replace("2525", str(smtp_port)),
+        "banner curl": printed[start + 1].strip(),
+        "banner python": printed[start + 3].strip(),
+    }
+
+
+# Over 1,000 bytes in all, and for the recipes that can carry one a line of 3,000 characters.
+LONG_TEXT = "It smokes.\\n" * 120
+LONG_LINE = "It smokes, " + "and smokes, " * 250
+
+
+@pytest.mark.parametrize("recipe", ["readme curl", "readme python", "banner curl", "banner python"])
+def test_the_first_email_recipes_deliver_long_messages_and_say_so(
+    server: DevMailServer, recipe: str
+) -> None:
+    if shutil.which("curl") is None and "curl" in recipe:
+        pytest.skip("curl is not installed")
+    as_written = first_email_recipes(server.smtp_port)[recipe]
+    if "It smokes.\\n" in as_written:  # printf: lines of its own, each short
+        script = as_written.replace("It smokes.\\n", LONG_TEXT)
+    else:
+        script = as_written.replace("It smokes.", LONG_LINE)
+    assert script != as_written  # the recipe still says what the test lengthens
+
+    done = subprocess.run(["bash"], input=script, capture_output=True, text=True, timeout=60)
+
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "sent", "")
+    [mail] = [email.message_from_bytes(raw, policy=default) for raw in inbox(server, SUPPORT)]
+    assert str(mail["Subject"]) == "Printer on fire"
+    text = mail.get_body(("plain",))
+    assert text is not None and text.get_content().count("smokes") > 100
 
 
 def test_wrong_password_is_refused(server: DevMailServer) -> None:

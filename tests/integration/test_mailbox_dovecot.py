@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from imapclient.exceptions import IMAPClientAbortError
 
+from caseflow.intake import mailbox as mailbox_module
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE, Mailbox, MailboxConfig
 from tests.support.dovecot import Dovecot, dovecot  # noqa: F401
 
@@ -213,6 +215,28 @@ def test_wait_for_mail_wakes_up_promptly_when_mail_arrives(
         delivery.join()
 
     assert time.monotonic() - started < PROMPT
+    assert len(mailbox.pending()) == 1
+
+
+def test_an_announcement_read_ahead_with_the_idle_continuation_ends_the_wait_at_once(
+    dovecot: Dovecot,  # noqa: F811
+    config: MailboxConfig,
+    mailbox: Mailbox,
+) -> None:
+    # The reader takes what the socket has when it reads IDLE's "+ idling": new mail announced
+    # at that moment is then in its buffer, and the socket looks quiet.
+    client = mailbox.client
+    client.idle()
+    dovecot.deliver(config.user, FIRST)
+    assert select.select([client.socket()], [], [], PROMPT)[0]
+    time.sleep(0.2)  # every line of the announcement has come
+    assert b"EXISTS" in client._imap.file.peek(1)  # read ahead, not consumed
+    started = time.monotonic()
+
+    mailbox_module._await_a_response(client, 30, stopping=lambda: False)
+
+    assert time.monotonic() - started < 1.0
+    client.idle_done()
     assert len(mailbox.pending()) == 1
 
 

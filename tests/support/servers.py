@@ -1,7 +1,9 @@
-"""Real servers the tests start on free ports: an SMTP sink, and where to find the binaries."""
+"""Real servers the tests start on free ports: an SMTP sink, a slow link to another server,
+and where to find the binaries."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import shutil
@@ -85,3 +87,51 @@ class SmtpSink:
 
     def sent_to(self, address: str) -> list[EmailMessage]:
         return [m for rcpts, m in self.messages if address in rcpts]
+
+
+class SlowLink:
+    """A TCP relay to `port` on 127.0.0.1 that hands on what the server writes one piece at a
+    time, `pause` seconds apart, as a network may: a response written in several pieces
+    reaches the client as several segments, never joined."""
+
+    def __init__(self, port: int, pause: float = 0.005) -> None:
+        self.target = port
+        self.pause = pause
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = [self._listener]
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self._sockets += [client, server]
+            threading.Thread(target=self._relay, args=(client, server, 0.0), daemon=True).start()
+            threading.Thread(
+                target=self._relay, args=(server, client, self.pause), daemon=True
+            ).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket, pause: float) -> None:
+        try:
+            while piece := source.recv(65536):
+                sink.sendall(piece)
+                time.sleep(pause)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)

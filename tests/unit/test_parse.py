@@ -29,7 +29,7 @@ from caseflow.intake.parse import (
     normalize_message_id,
     parse,
 )
-from caseflow.intake.service import inbound_email
+from caseflow.intake.service import header_glance, inbound_email
 from caseflow.settings import Settings
 from caseflow.workflows.model import AttachmentNote, MailClass
 from tests.unit import emails
@@ -458,6 +458,141 @@ def test_raw_latin1_and_broken_encoded_words_in_headers_do_not_raise() -> None:
 
     assert parsed.sender == "rene@example.com"
     assert parsed.text == "body"
+
+
+# -- headers in 8 bits and in odd charsets ---------------------------------------------------------
+
+# Raw 8-bit headers, as old clients and scripts send them: no RFC 2047 encoding, no charset.
+LATIN1_SUBJECT = (
+    b"From: Ren\xe9 Dupr\xe9 <rene@example.com>\r\n"
+    b"To: support@caseflow.test\r\n"
+    b"Subject: Probl\xe8me d'impression\r\n"
+    b"Message-ID: <latin1.1@example.com>\r\n"
+    b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+    b"\r\n"
+    b"L'imprimante ne r\xe9pond plus.\r\n"
+)
+
+
+def _with_header(line: bytes, charset: str | None = "iso-8859-1", body: bytes = b"x") -> bytes:
+    """A message with this header line (From and To are Ada's and ours unless it gives them),
+    its body declaring `charset`, or nothing."""
+    given = {name.split(b":")[0].lower() for name in line.split(b"\r\n")}
+    head = b"" if b"from" in given else b"From: ada@example.com\r\n"
+    head += b"" if b"to" in given else b"To: support@caseflow.test\r\n"
+    declared = b"; charset=" + charset.encode() if charset else b""
+    return head + line + b"\r\nContent-Type: text/plain" + declared + b"\r\n\r\n" + body + b"\r\n"
+
+
+def test_raw_latin1_subject_and_name_are_read_in_the_charset_the_body_declares() -> None:
+    parsed = parse(LATIN1_SUBJECT)
+
+    assert parsed.subject == "Problème d'impression"
+    assert (parsed.sender_name, parsed.sender) == ("René Dupré", "rene@example.com")
+    assert parsed.text == "L'imprimante ne répond plus."
+
+
+def test_raw_8bit_subject_without_any_declared_charset_is_read_as_windows_1252() -> None:
+    raw = _with_header(b"Subject: Probl\xe8me \x93urgent\x94 \x96 \x80 5", charset=None)
+
+    assert parse(raw).subject == "Problème \u201curgent\u201d \u2013 € 5"
+
+
+def test_windows_1252_quotes_under_a_latin1_body_are_curly_quotes_not_controls() -> None:
+    assert parse(_with_header(b"Subject: \x93Hi\x94")).subject == "\u201cHi\u201d"
+
+
+def test_raw_utf8_subject_above_a_latin1_body_stays_utf8() -> None:
+    raw = _with_header("Subject: Problème – ça brûle".encode())
+
+    assert parse(raw).subject == "Problème – ça brûle"
+
+
+@pytest.mark.parametrize(
+    ("declared", "codec", "words"),
+    [
+        ("koi8-r", "koi8-r", "Принтер не печатает"),
+        ("iso-8859-7", "iso-8859-7", "Πρόβλημα εκτυπωτή"),
+        ("shift_jis", "cp932", "ソフトが起動しません"),
+        ("gb2312", "gb18030", "打印机坏了"),
+        ("big5", "big5", "印表機壞了"),
+        ("euc-kr", "cp949", "프린터가 고장났어요"),
+    ],
+)
+def test_raw_subject_in_the_charset_of_the_body_is_read_in_it(
+    declared: str, codec: str, words: str
+) -> None:
+    raw = _with_header(b"Subject: " + words.encode(codec), declared, words.encode(codec))
+
+    parsed = parse(raw)
+
+    assert (parsed.subject, parsed.text) == (words, words)
+
+
+def test_a_utf8_name_with_one_stray_latin1_byte_keeps_its_utf8_letters() -> None:
+    raw = _with_header("From: José Mu".encode() + b"\xf1oz <jose@example.com>", charset=None)
+
+    assert parse(raw).sender_name == "José Muñoz"
+
+
+def test_encoded_words_and_raw_bytes_mixed_in_one_subject_are_all_decoded() -> None:
+    line = b"Subject: =?utf-8?q?Re:?= Probl\xe8me =?iso-8859-1?q?r=E9solu?= d\xe9j\xe0"
+    line += b" =?utf-8?b?4pyU?="
+
+    assert parse(_with_header(line)).subject == "Re: Problème résolu déjà ✔"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Subject: =?x-unknown?q?Probl=E8me?=",
+        b"Subject: =?unknown-8bit?b?UHJvYmzDqG1l?=",  # UTF-8 inside
+        b"Subject: =?no-such-charset?q?Probl=C3=A8me?=",
+        b"Subject: =?utf-8?q?Probl=E8me?=",  # labelled UTF-8, but Latin-1
+    ],
+)
+def test_an_encoded_word_in_an_unknown_or_wrong_charset_is_read_as_undeclared_bytes(
+    line: bytes,
+) -> None:
+    assert parse(_with_header(line, charset=None)).subject == "Problème"
+
+
+def test_an_encoded_word_labelled_latin1_is_read_as_windows_1252_as_browsers_do() -> None:
+    raw = _with_header(b"From: =?iso-8859-1?q?=93Ren=E9=94?= <rene@example.com>", charset=None)
+
+    assert parse(raw).sender_name == "\u201cRené\u201d"
+
+
+def test_a_character_split_between_two_encoded_words_is_kept_whole() -> None:
+    raw = _with_header(b"Subject: =?utf-8?b?UHJvYmzD?=\r\n =?utf-8?b?qG1l?=", charset=None)
+
+    assert parse(raw).subject == "Problème"
+
+
+def test_8bit_and_encoded_display_names_keep_the_address_lists_intact() -> None:
+    raw = _with_header(
+        b'To: "Dupr\xe9, Ana" <ana@example.com>, =?utf-8?q?B=C3=B8b=2C_Jr?= <bob@example.com>\r\n'
+        b"From: =?utf-8?q?evil=2C_x=3Cy=40attacker=2Eexample=3E?= <real@example.com>"
+    )
+
+    parsed = parse(raw)
+
+    assert parsed.to == ["ana@example.com", "bob@example.com"]
+    assert parsed.sender == "real@example.com"
+    assert parsed.sender_name == "evil, x<y@attacker.example>"
+
+
+def test_control_characters_carried_by_encoded_words_or_raw_bytes_never_reach_the_text() -> None:
+    raw = _with_header(b"Subject: =?utf-8?q?Printer=00_on=1B_fire?= \x81now\x7f", charset=None)
+
+    assert parse(raw).subject == "Printer on fire now"
+
+
+def test_the_header_of_an_unparsable_message_is_read_with_the_same_chain() -> None:
+    header = b"From: Ren\xe9 <rene@example.com>\r\nSubject: Probl\xe8me\r\n"
+    header += b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\n"
+
+    assert header_glance(header) == ("rene@example.com", "Problème")
 
 
 def test_rfc2231_report_type_parameter_does_not_raise() -> None:
