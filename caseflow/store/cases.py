@@ -231,6 +231,12 @@ def case_events(session: Session, number: str) -> list[CaseEvent]:
     return list(session.scalars(query.order_by(CaseEvent.seq, CaseEvent.position)))
 
 
+def last_event(session: Session, number: str, kinds: tuple[str, ...]) -> CaseEvent | None:
+    """The case's latest event of one of these kinds."""
+    query = select(CaseEvent).where(CaseEvent.case_number == number, CaseEvent.kind.in_(kinds))
+    return session.scalar(query.order_by(CaseEvent.seq.desc(), CaseEvent.position.desc()))
+
+
 def case_sla_instances(session: Session, number: str) -> list[SlaInstance]:
     query = select(SlaInstance).where(SlaInstance.case_number == number)
     return list(session.scalars(query.order_by(SlaInstance.kpi, SlaInstance.instance)))

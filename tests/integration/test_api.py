@@ -329,6 +329,44 @@ async def test_customer_accepts_the_resolution_then_answers_the_survey(
     assert (case["survey"]["rating"], case["survey"]["status"]) == (4, "answered")
 
 
+async def test_customer_pages_ask_again_for_bad_input_and_keep_the_case_number(
+    http: httpx.AsyncClient, harness: Harness
+) -> None:
+    number = await resolved(http)
+    mail = harness.sink.wait_for(
+        lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
+    )
+    token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")
+
+    unknown = await http.post(f"/resolution/{token}", data={"decision": "maybe", "comment": "Hm"})
+    both = await http.get(f"/resolution/{token}", params={"decision": "bogus"})
+
+    assert unknown.status_code == 422 and unknown.headers["content-type"].startswith("text/html")
+    assert "Please tell us whether the proposed resolution solved your problem." in unknown.text
+    assert ">Hm</textarea>" in unknown.text and 'value="reject"' in unknown.text
+    assert (
+        both.status_code == 200 and 'value="accept"' in both.text and 'value="reject"' in both.text
+    )
+    assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "resolved"
+    await http.post(f"/resolution/{token}", data={"decision": "accept"})
+    spent = await http.get(f"/resolution/{token}")
+    assert spent.status_code == 409 and "You accepted this resolution" in spent.text
+    assert f"case {number}" in spent.text
+
+    mail = harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    survey = link_token(next(m for m in mail if "How did we do?" in str(m["Subject"])), "survey")
+    for form in ({"rating": "9", "comment": "<b>ok</b>"}, {"comment": "no rating"}):
+        asked = await http.post(f"/survey/{survey}", data=form)
+        assert asked.status_code == 422 and asked.headers["content-type"].startswith("text/html")
+        assert "Please choose a rating from 1" in asked.text
+        assert f"case {number}" in asked.text
+    assert (
+        "&lt;b&gt;ok&lt;/b&gt;"
+        in (await http.post(f"/survey/{survey}", data={"rating": "7", "comment": "<b>ok</b>"})).text
+    )
+    assert (await http.get(f"/cases/{number}", headers=ANN)).json()["survey"]["status"] == "sent"
+
+
 async def test_customer_rejecting_the_resolution_reopens_the_case(
     http: httpx.AsyncClient, harness: Harness
 ) -> None:

@@ -1,19 +1,23 @@
 """The customer's signed links: the satisfaction survey and accepting or rejecting a resolution.
 
 A GET only shows a page (mail scanners follow links); the change is a POST from that page. A
-forged token answers 404, a used or replaced one 409, and nothing changes in either case.
+forged token answers 404, a used or replaced one 409 with a page that says what became of the
+case, and a form filled in wrongly comes back with what to change (422). Nothing changes in any
+of these cases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -28,14 +32,31 @@ from caseflow.workflows.starter import answer_survey, case_handle
 router = APIRouter(tags=["customer links"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 UPDATE_TIMEOUT = timedelta(seconds=15)
-Decision = Literal["accept", "reject"]
+DECISIONS = ("accept", "reject")
 MAX_COMMENT = 5000
+# The events that say what became of a proposed resolution, newest wins.
+RESOLUTION_OUTCOMES = ("accepted", "auto_closed", "reopened", "cancelled", "merged")
+NOT_VALID = "This link is not valid. Please check the email."
 
 
 class LinkProblem(Exception):
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str, message: str, case_number: str = "") -> None:
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
+        self.case_number = case_number
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    """What a link's page needs to know of its case, read once."""
+
+    number: str
+    status: str
+    survey: dict[str, Any] | None
+    resolution: dict[str, Any] | None
+    closed_at: datetime | None
+    outcome: str = ""  # the latest of RESOLUTION_OUTCOMES, if any
+    outcome_by: str = ""  # who brought it about: customer, system or an agent
 
 
 def page(
@@ -49,38 +70,51 @@ def page(
 
 async def claims_for(
     settings: SettingsDep, sessions: SessionsDep, purpose: str, token: str
-) -> tuple[LinkClaims, dict[str, Any]]:
-    """The genuine link's claims and its case's row; 404 for anything forged."""
+) -> tuple[LinkClaims, LinkedCase]:
+    """The genuine link's claims and its case; 404 for anything forged."""
     claims = verify_link(settings.secret_key.get_secret_value(), purpose, token)
     if claims is None:
-        raise LinkProblem(404, "Link not valid", "This link is not valid. Please check the email.")
-
-    def row(session: Any) -> dict[str, Any] | None:
-        case = cases.get_case(session, claims.case_number)
-        if case is None:
-            return None
-        return {"status": case.status, "survey": case.survey, "resolution": case.resolution}
-
-    found = await read(sessions, row)
+        raise LinkProblem(404, "Link not valid", NOT_VALID)
+    found = await read(sessions, lambda session: linked_case(session, claims.case_number))
     if found is None:
-        raise LinkProblem(404, "Link not valid", "This link is not valid. Please check the email.")
+        raise LinkProblem(404, "Link not valid", NOT_VALID)
     return claims, found
 
 
-async def carried_out(call: Awaitable[Any]) -> None:
+def linked_case(session: Session, number: str) -> LinkedCase | None:
+    case = cases.get_case(session, number)
+    if case is None:
+        return None
+    outcome = cases.last_event(session, number, RESOLUTION_OUTCOMES)
+    return LinkedCase(
+        number=number,
+        status=case.status,
+        survey=case.survey,
+        resolution=case.resolution,
+        closed_at=case.closed_at,
+        outcome=outcome.kind if outcome else "",
+        outcome_by=outcome.actor if outcome else "",
+    )
+
+
+async def carried_out(call: Awaitable[Any], number: str) -> None:
     """Await the workflow update; what it refuses, or why it could not run, as a page."""
     try:
         await call
     except WorkflowUpdateFailedError as err:
-        problem = from_update_failure(err)
-        raise LinkProblem(problem.status, "Nothing changed", _sentence(problem)) from None
+        raise _problem("Nothing changed", from_update_failure(err), number) from None
     except RPCError as err:
-        problem = from_rpc_error(err)
-        raise LinkProblem(problem.status, "Nothing changed", _sentence(problem)) from None
+        raise _problem("Nothing changed", from_rpc_error(err), number) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise LinkProblem(503, "Please try again", "We could not record that just now.") from None
+        raise LinkProblem(
+            503, "Please try again", "We could not record that just now.", number
+        ) from None
     except ApiError as problem:
-        raise LinkProblem(problem.status, "Please try again", _sentence(problem)) from None
+        raise _problem("Please try again", problem, number) from None
+
+
+def _problem(title: str, problem: ApiError, number: str) -> LinkProblem:
+    return LinkProblem(problem.status, title, _sentence(problem), number)
 
 
 def _sentence(problem: ApiError) -> str:
@@ -91,25 +125,91 @@ def _sentence(problem: ApiError) -> str:
     return f"{problem.detail[:1].upper()}{problem.detail[1:]}."
 
 
-def survey_problem(claims: LinkClaims, row: dict[str, Any]) -> LinkProblem | None:
-    survey = row["survey"]
+# -- what a link may still do: pure, from what the case has become ---------------------------
+
+
+def survey_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
+    survey, number = case.survey, case.number
     if survey is None or int(survey.get("episode", 0)) != claims.episode:
-        return LinkProblem(409, "Link no longer valid", "This survey link is no longer valid.")
-    if survey.get("status") == "answered":
-        return LinkProblem(409, "Already answered", "You have already answered. Thank you!")
-    if survey.get("status") in ("expired", "cancelled"):
-        return LinkProblem(409, "Survey closed", "This survey has closed. Thank you anyway!")
-    return None
-
-
-def resolution_problem(claims: LinkClaims, row: dict[str, Any]) -> LinkProblem | None:
-    resolution = row["resolution"]
-    current = resolution is not None and int(resolution.get("episode", 0)) == claims.episode
-    if row["status"] != "resolved" or not current:
         return LinkProblem(
-            409, "Already answered", "This resolution has already been answered or replaced."
+            409, "Link no longer valid", "This survey link is no longer valid.", number
         )
+    if survey.get("status") == "answered":
+        return LinkProblem(
+            409, "Already answered", "You have already answered this survey. Thank you!", number
+        )
+    if survey.get("status") in ("expired", "cancelled"):
+        return LinkProblem(
+            409, "Survey closed", "This survey has closed. Thank you anyway!", number
+        )
+    if survey.get("status") == "scheduled":
+        return LinkProblem(409, "Not open yet", "This survey is not open yet.", number)
     return None
+
+
+def resolution_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
+    """Why this resolution link changes nothing any more, said as what became of the case."""
+    resolution, number = case.resolution, case.number
+    episode = int(resolution.get("episode", 0)) if resolution else 0
+    if case.status == "resolved" and episode == claims.episode:
+        return None
+    if episode != claims.episode:
+        return LinkProblem(
+            409,
+            "A newer proposal",
+            "We have proposed another resolution since this email: please use the link in the "
+            "latest one.",
+            number,
+        )
+    return LinkProblem(409, *_became(case), number)
+
+
+def _became(case: LinkedCase) -> tuple[str, str]:
+    """Title and sentence for a resolution no longer waiting on the customer."""
+    closed_on = f" on {case.closed_at:%d %B %Y}" if case.closed_at else ""
+    if case.outcome == "accepted":
+        return "Already answered", "You accepted this resolution and the case is closed. Thank you!"
+    if case.outcome == "auto_closed":
+        return (
+            "Case closed",
+            f"This case was closed{closed_on} because we did not hear back. If the problem is "
+            "still there, reply to any of our emails and we will open a follow-up case.",
+        )
+    if case.outcome == "reopened" and case.outcome_by == "customer":
+        return "Already answered", "You told us the problem is not solved: we are working on it."
+    if case.status in ("cancelled", "merged"):
+        return "Case closed", f"This case was {case.status}{closed_on}; this link changes nothing."
+    return "Case reopened", "We reopened this case and are working on it again."
+
+
+# -- the forms: what the customer sent, or what to change --------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyForm:
+    rating: int
+    comment: str
+
+
+def read_survey_form(rating: str, comment: str) -> SurveyForm | str:
+    """The answer, or a sentence saying what to change."""
+    if rating.strip() not in {str(n) for n in range(1, 6)}:
+        return "Please choose a rating from 1 (very dissatisfied) to 5 (very satisfied)."
+    if len(comment) > MAX_COMMENT:
+        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
+    return SurveyForm(int(rating), comment.strip())
+
+
+def read_resolution_form(decision: str, comment: str) -> ResolutionResponse | str:
+    """The customer's answer (episode filled in by the caller), or what to change."""
+    if decision not in DECISIONS:
+        return "Please tell us whether the proposed resolution solved your problem."
+    if len(comment) > MAX_COMMENT:
+        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
+    return ResolutionResponse(episode=0, accept=decision == "accept", comment=comment.strip())
+
+
+# -- pages -------------------------------------------------------------------------------------
 
 
 @router.get("/survey/{token}", response_class=HTMLResponse)
@@ -118,13 +218,27 @@ async def survey_form(
 ) -> HTMLResponse:
     """The survey form (rating 1-5 and a comment)."""
     try:
-        claims, row = await claims_for(settings, sessions, "survey", token)
-        if (problem := survey_problem(claims, row)) is not None:
+        claims, case = await claims_for(settings, sessions, "survey", token)
+        if (problem := survey_problem(claims, case)) is not None:
             raise problem
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
+    return _survey_page(request, settings, claims.case_number)
+
+
+def _survey_page(
+    request: Request, settings: SettingsDep, number: str, error: str = "", **entered: Any
+) -> HTMLResponse:
     return page(
-        request, settings, "survey.html", title="How did we do?", case_number=claims.case_number
+        request,
+        settings,
+        "survey.html",
+        status=422 if error else 200,
+        title="How did we do?",
+        case_number=number,
+        error=error,
+        max_comment=MAX_COMMENT,
+        **entered,
     )
 
 
@@ -135,16 +249,22 @@ async def survey_answered(
     settings: SettingsDep,
     sessions: SessionsDep,
     client: ClientDep,
-    rating: Annotated[int, Form(ge=1, le=5)],
-    comment: Annotated[str, Form(max_length=MAX_COMMENT)] = "",
+    rating: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Record the answer; the survey's workflow ends with it."""
     try:
-        claims, row = await claims_for(settings, sessions, "survey", token)
-        if (problem := survey_problem(claims, row)) is not None:
+        claims, case = await claims_for(settings, sessions, "survey", token)
+        if (problem := survey_problem(claims, case)) is not None:
             raise problem
-        answer = SurveyAnswer(episode=claims.episode, rating=rating, comment=comment.strip())
-        await carried_out(answer_survey(client, claims.case_number, answer, UPDATE_TIMEOUT))
+        form = read_survey_form(rating, comment)
+        if isinstance(form, str):
+            chosen = rating if rating in {str(n) for n in range(1, 6)} else ""
+            return _survey_page(
+                request, settings, case.number, form, chosen=chosen, comment=comment
+            )
+        answer = SurveyAnswer(episode=claims.episode, rating=form.rating, comment=form.comment)
+        await carried_out(answer_survey(client, case.number, answer, UPDATE_TIMEOUT), case.number)
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
     return page(
@@ -153,7 +273,7 @@ async def survey_answered(
         "page.html",
         title="Thank you!",
         message="Your answer helps us get better.",
-        case_number=claims.case_number,
+        case_number=case.number,
     )
 
 
@@ -163,27 +283,44 @@ async def resolution_form(
     request: Request,
     settings: SettingsDep,
     sessions: SessionsDep,
-    decision: Decision = "accept",
+    decision: str = "accept",
 ) -> HTMLResponse:
-    """Asks the customer to confirm; the link itself changes nothing."""
+    """Asks the customer to confirm; the link itself changes nothing. A link that names no
+    known decision shows both."""
     try:
-        claims, row = await claims_for(settings, sessions, "resolution", token)
-        if (problem := resolution_problem(claims, row)) is not None:
+        claims, case = await claims_for(settings, sessions, "resolution", token)
+        if (problem := resolution_problem(claims, case)) is not None:
             raise problem
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
-    accept = decision == "accept"
+    return _resolution_page(request, settings, case.number, decision)
+
+
+def _resolution_page(
+    request: Request,
+    settings: SettingsDep,
+    number: str,
+    decision: str,
+    error: str = "",
+    comment: str = "",
+) -> HTMLResponse:
+    messages = {
+        "accept": "Confirm that the proposed resolution solved your problem; we will close the "
+        "case.",
+        "reject": "Tell us the problem is not solved; we will reopen your case.",
+    }
     return page(
         request,
         settings,
         "resolution.html",
+        status=422 if error else 200,
         title="Is your problem solved?",
-        message="Confirm that the proposed resolution solved your problem; we will close the case."
-        if accept
-        else "Tell us the problem is not solved; we will reopen your case.",
-        button="Yes, close my case" if accept else "No, reopen my case",
-        decision=decision,
-        case_number=claims.case_number,
+        message=messages.get(decision, "Did the proposed resolution solve your problem?"),
+        decision=decision if decision in DECISIONS else "",
+        case_number=number,
+        error=error,
+        comment=comment,
+        max_comment=MAX_COMMENT,
     )
 
 
@@ -194,33 +331,33 @@ async def answer_resolution(
     settings: SettingsDep,
     sessions: SessionsDep,
     client: ClientDep,
-    decision: Annotated[Decision, Form()],
-    comment: Annotated[str, Form(max_length=MAX_COMMENT)] = "",
+    decision: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Accept (the case closes) or reject (it reopens) the proposed resolution."""
     try:
-        claims, row = await claims_for(settings, sessions, "resolution", token)
-        if (problem := resolution_problem(claims, row)) is not None:
+        claims, case = await claims_for(settings, sessions, "resolution", token)
+        if (problem := resolution_problem(claims, case)) is not None:
             raise problem
-        response = ResolutionResponse(
-            episode=claims.episode, accept=decision == "accept", comment=comment.strip()
+        form = read_resolution_form(decision, comment)
+        if isinstance(form, str):
+            return _resolution_page(request, settings, case.number, decision, form, comment)
+        response = ResolutionResponse(claims.episode, form.accept, form.comment)
+        update = case_handle(client, case.number).execute_update(
+            CaseWorkflow.respond_to_resolution, response, rpc_timeout=UPDATE_TIMEOUT
         )
-        handle = case_handle(client, claims.case_number)
-        await carried_out(
-            handle.execute_update(
-                CaseWorkflow.respond_to_resolution, response, rpc_timeout=UPDATE_TIMEOUT
-            )
-        )
+        await carried_out(update, case.number)
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
-    accepted = decision == "accept"
     return page(
         request,
         settings,
         "page.html",
-        title="Thank you!" if accepted else "We are on it",
-        message="Your case is closed." if accepted else "Your case is open again; we will be back.",
-        case_number=claims.case_number,
+        title="Thank you!" if form.accept else "We are on it",
+        message="Your case is closed."
+        if form.accept
+        else "Your case is open again; we will be back.",
+        case_number=case.number,
     )
 
 
@@ -232,4 +369,5 @@ def _problem_page(request: Request, settings: SettingsDep, problem: LinkProblem)
         status=problem.status,
         title=problem.title,
         message=problem.message,
+        case_number=problem.case_number,
     )
