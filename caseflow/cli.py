@@ -374,7 +374,7 @@ def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
             if directory.agent_by_handle(session, args.handle) is not None:
                 raise UsageError(f"agent {args.handle!r} already exists")
             directory.create_agent(
-                session, args.handle, args.email, args.role, args.queue, token_hash(token)
+                session, args.handle, args.email, args.role, args.queue, _stored(settings, token)
             )
     except LookupError as err:
         raise UsageError(str(err.args[0])) from None
@@ -389,7 +389,7 @@ def run_agent_token(settings: Settings, args: argparse.Namespace) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
         with transaction(session_factory(engine)) as session:
-            if not directory.set_agent_token(session, args.handle, token_hash(token)):
+            if not directory.set_agent_token(session, args.handle, _stored(settings, token)):
                 raise UsageError(f"there is no agent {args.handle!r}")
     finally:
         engine.dispose()
@@ -532,6 +532,10 @@ def _duration(text: str) -> timedelta:
         return TypeAdapter(timedelta).validate_python(text)
     except ValidationError:
         raise UsageError(f"{text!r} is not an ISO 8601 duration such as PT4H or P2D") from None
+
+
+def _stored(settings: Settings, token: str) -> str:
+    return token_hash(settings.secret_key.get_secret_value(), token)
 
 
 def prepare_home(settings: Settings) -> None:

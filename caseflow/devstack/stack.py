@@ -235,7 +235,7 @@ def prepare_database(settings: Settings) -> str:
                 f"{DEMO_AGENT}@{settings.support_domain}",
                 "supervisor",
                 list(QUEUES),
-                token_hash(token),
+                token_hash(settings.secret_key.get_secret_value(), token),
             )
     engine.dispose()
     return token

@@ -228,9 +228,19 @@ def default_policy_name(session: Session) -> str:
 
 
 def agent_by_token_hash(session: Session, token_hash: str) -> Agent | None:
+    """The agent holding this token hash, disabled or not: whether they may sign in is the
+    caller's rule."""
     query = select(Agent).options(selectinload(Agent.queues)).where(Agent.token_hash == token_hash)
-    agent = session.scalar(query)
-    return agent if agent is not None and agent.active else None
+    return session.scalar(query)
+
+
+def replace_token_hash(session: Session, old: str, new: str) -> bool:
+    """Store a token under a new hash (same token, new scheme); False if no agent has `old`."""
+    agent = session.scalar(select(Agent).where(Agent.token_hash == old))
+    if agent is None:
+        return False
+    agent.token_hash = new
+    return True
 
 
 def agent_by_handle(session: Session, handle: str) -> Agent | None:

@@ -19,6 +19,7 @@ from caseflow.configuration import (
     kind_named,
     remove,
 )
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -50,10 +51,20 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     factory = session_factory(engine)
     with transaction(factory) as session:
         directory.create_agent(
-            session, "ada", "ada@caseflow.test", "admin", [], token_hash(ADMIN_TOKEN)
+            session,
+            "ada",
+            "ada@caseflow.test",
+            "admin",
+            [],
+            token_hash(DEVELOPMENT_SECRET, ADMIN_TOKEN),
         )
         directory.create_agent(
-            session, "ann", "ann@caseflow.test", "agent", ["standard"], token_hash(AGENT_TOKEN)
+            session,
+            "ann",
+            "ann@caseflow.test",
+            "agent",
+            ["standard"],
+            token_hash(DEVELOPMENT_SECRET, AGENT_TOKEN),
         )
     yield factory
     engine.dispose()

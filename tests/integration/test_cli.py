@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -45,7 +46,7 @@ def test_agent_add_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path
     assert token.startswith("cf_") and len(token) > 40
     engine = make_engine(f"sqlite:///{tmp_path / 'caseflow.db'}")
     with transaction(session_factory(engine)) as session:
-        agent = directory.agent_by_token_hash(session, token_hash(token))
+        agent = directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, token))
         assert agent is not None and agent.handle == "ann" and agent.token_hash != token
         assert [q.name for q in agent.queues] == ["gold"]
     engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -73,9 +74,9 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     factory = session_factory(engine)
     with transaction(factory) as session:
         directory.create_agent(session, "ada", "ada@caseflow.test", "admin", [],
-                               token_hash("admin-token"))  # fmt: skip
+                               token_hash(DEVELOPMENT_SECRET, "admin-token"))  # fmt: skip
         directory.create_agent(session, "ann", "ann@caseflow.test", "agent", ["standard"],
-                               token_hash("ann-token"))  # fmt: skip
+                               token_hash(DEVELOPMENT_SECRET, "ann-token"))  # fmt: skip
     yield factory
     engine.dispose()
 
@@ -332,8 +333,8 @@ def test_agent_token_issues_a_fresh_token_last_and_the_old_one_stops_working(
     assert unknown.returncode == 1 and "no agent 'nobody'" in unknown.stderr
     engine = make_engine(f"sqlite:///{tmp_path / 'caseflow.db'}")
     with transaction(session_factory(engine)) as session:
-        assert directory.agent_by_token_hash(session, token_hash(old)) is None
-        found = directory.agent_by_token_hash(session, token_hash(new))
+        assert directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, old)) is None
+        found = directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, new))
         assert found is not None and found.handle == "ann"
     engine.dispose()
 
