@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.orm import Session
+
 from caseflow.devstack.processes import die_with_parent
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
@@ -28,6 +30,7 @@ from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import QUEUES, seed_demo
 from caseflow.workflows import search
+from caseflow.workflows.model import Role
 from caseflow.workflows.starter import connect, register_search_attributes
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 DEMO_AGENT = "demo"
+DEMO_NAME = "Demo Agent"
 
 
 class StackError(Exception):
@@ -222,23 +226,37 @@ async def setup_temporal(settings: Settings) -> None:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Migrate, seed the demo organisation, and return the demo agent's token."""
+    """Migrate, seed the demo organisation and the demo agent, and return its token."""
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     token = demo_token(settings)
     with transaction(session_factory(engine)) as session:
         seed_demo(session)
-        if directory.agent_by_handle(session, DEMO_AGENT) is None:
-            directory.create_agent(
-                session,
-                DEMO_AGENT,
-                f"{DEMO_AGENT}@{settings.support_domain}",
-                "supervisor",
-                list(QUEUES),
-                token_hash(settings.secret_key.get_secret_value(), token),
-            )
+        ensure_demo_agent(
+            session, settings, token_hash(settings.secret_key.get_secret_value(), token)
+        )
     engine.dispose()
     return token
+
+
+def ensure_demo_agent(session: Session, settings: Settings, stored_token: str) -> None:
+    """The demo agent: an admin (who may do all a supervisor may) in every demo queue, marked as
+    a demo agent (production refuses it), holding the token the banner prints. Set again at each
+    start: an older database's demo agent was a supervisor, and another secret key gives
+    another token. A name given with `caseflow agent rename`, or a disabled agent, stays so."""
+    agent = directory.agent_by_handle(session, DEMO_AGENT)
+    if agent is None:
+        agent = directory.create_agent(
+            session,
+            DEMO_AGENT,
+            f"{DEMO_AGENT}@{settings.support_domain}",
+            str(Role.ADMIN),
+            list(QUEUES),
+            stored_token,
+            display_name=DEMO_NAME,
+        )
+    agent.role, agent.is_demo, agent.token_hash = str(Role.ADMIN), True, stored_token
+    agent.display_name = agent.display_name or DEMO_NAME
 
 
 def demo_token(settings: Settings) -> str:
@@ -300,7 +318,11 @@ Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)
   IMAP           {settings.imap_host}:{settings.imap_port}   (login: the address, password caseflow)
   Support inbox  {support}
-  Demo agent     demo (supervisor)   token: {token}
+  Demo agent     {DEMO_AGENT} ({DEMO_NAME}), an admin: its token works for every call in the README,
+                 cases and /admin alike (development only: production refuses it)
+  Demo token     {token}
+  More agents    caseflow agent add ann --email ann@example.com --role agent --queue gold
+                 (prints their own token; caseflow agent list shows them all)
 
 Send a first email:
   {send}

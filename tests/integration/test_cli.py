@@ -25,12 +25,14 @@ holidays: ["2026-12-25"]
 """
 
 
-def caseflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def caseflow(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The command with this home, standard input from `stdin` (never a terminal)."""
     env = {**os.environ, "CASEFLOW_HOME": str(home)}
     env.pop("CASEFLOW_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "caseflow.cli", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

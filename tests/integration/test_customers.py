@@ -119,6 +119,22 @@ def test_a_whole_organisation_imports_and_exports_back_unchanged(
     assert again.count("created") == again.count("updated") == 0
 
 
+def test_an_agents_display_name_is_configuration_that_exports_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    kim = {"handle": "kim", "name": "Kim Lee", "email": "kim@caseflow.test"}
+    with transaction(sessions) as session:
+        import_organisation(session, {"agents": [kim]})
+    with transaction(sessions, writes=False) as session:
+        row = directory.agent_by_handle(session, "kim")
+        exported = export_organisation(session)
+    assert row is not None and row.display_name == "Kim Lee"
+    assert next(a for a in exported["agents"] if a["handle"] == "kim")["name"] == "Kim Lee"
+    with transaction(sessions) as session:
+        renamed = import_organisation(session, {"agents": [{**kim, "name": "Kim Lee-Park"}]})
+    assert renamed.results == {"agents": {"kim": "updated"}}
+
+
 async def test_the_admin_api_saves_every_customer_and_work_kind(
     http: httpx.AsyncClient, sessions: sessionmaker[Session]
 ) -> None:
@@ -217,7 +233,7 @@ def test_an_agent_named_by_a_rule_keeps_its_queue_and_an_import_is_all_or_nothin
     before = counts(sessions)
     leaving = {**ORGANISATION, "agents": [{**ORGANISATION["agents"][0], "queues": []}],
                "accounts": [{"name": "Hooli", "domain": "hooli.example"}]}  # fmt: skip
-    with transaction(sessions) as session, pytest.raises(ConfigError) as refused:
+    with pytest.raises(ConfigError) as refused, transaction(sessions) as session:
         import_organisation(session, leaving)
     assert refused.value.code == "in_use" and "initech printers" in refused.value.detail
     assert counts(sessions) == before
