@@ -16,15 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from caseflow.passwords import hash_password, password_problem
 from caseflow.policies import PolicyError
-from caseflow.settings import Settings
+from caseflow.settings import HOME_DIRECTORY, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
-from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.db import (
+    head_revision,
+    make_engine,
+    schema_problem,
+    session_factory,
+    transaction,
+    upgrade,
+)
 from caseflow.store.models import Agent
 from caseflow.store.seed import seed_demo
 from caseflow.workflows.calendar import CalendarError
@@ -50,12 +58,33 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValidationError as err:
         sys.exit(f"caseflow: bad configuration: {err}")
+    # Every command but those that make the database (or need none) refuses a missing or
+    # unmigrated one, in one line, before anything can create an empty SQLite file.
+    problem = database_problem(settings) if getattr(args, "database", True) else None
+    if problem is not None:
+        sys.exit(f"caseflow: {problem}")
     try:
         args.run(settings, args)
     except (UsageError, CalendarError, PolicyError) as err:
         sys.exit(f"caseflow: {err}")
     except KeyboardInterrupt:
         pass
+
+
+def database_problem(settings: Settings) -> str | None:
+    """Why the configured database cannot be used (one sentence naming the fix), or None."""
+    if settings.database_url:
+        return schema_problem(settings.database_url)
+    home = settings.home.resolve()
+    if settings.home_is_given:
+        return schema_problem(settings.effective_database_url, f" (CASEFLOW_HOME is {home})")
+    if not home.is_dir():
+        return (
+            f"no {HOME_DIRECTORY} directory in {home.parent} or any folder above it, so no "
+            "database: cd into your project, set CASEFLOW_HOME (or CASEFLOW_DATABASE_URL), or "
+            "run 'caseflow db upgrade' to start one here"
+        )
+    return schema_problem(settings.effective_database_url, f" (in {home}, found from {Path.cwd()})")
 
 
 class UsageError(Exception):
@@ -67,16 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, run: Callable[[Settings, argparse.Namespace], None], text: str) -> Any:
+    def command(
+        name: str, run: Callable[[Settings, argparse.Namespace], None], text: str, db: bool = True
+    ) -> Any:
         sub = commands.add_parser(name, help=text, description=text)
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, database=db)
         return sub
 
-    command("dev", run_dev, "the whole development stack in the foreground (make run)")
+    command("dev", run_dev, "the whole development stack in the foreground (make run)", db=False)
     command("worker", run_worker, "the Temporal worker: case workflows and their activities")
     command("api", run_api, "the HTTP API")
     command("intake", run_intake, "read the support mailbox and hand each email to its case")
-    command("seed", run_seed, "load the demo organisation (idempotent)")
+    command("seed", run_seed, "migrate, then load the demo organisation (idempotent)", db=False)
     sub = command(
         "import",
         run_import,
@@ -101,13 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="the database").add_subparsers(metavar="ACTION")
     sub = db.add_parser("upgrade", help="migrate the database to the latest schema")
-    sub.set_defaults(run=run_db_upgrade)
+    sub.set_defaults(run=run_db_upgrade, database=False)
 
     temporal = commands.add_parser("temporal", help="the Temporal cluster")
     sub = temporal.add_subparsers(metavar="ACTION").add_parser(
         "setup", help="register Caseflow's search attributes (idempotent)"
     )
-    sub.set_defaults(run=run_temporal_setup)
+    sub.set_defaults(run=run_temporal_setup, database=False)
 
     add_agent_commands(commands)
 
@@ -139,12 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
     sub.add_argument("--start", required=True, help="ISO 8601 instant with offset")
     sub.add_argument("--duration", required=True, help="ISO 8601 duration, e.g. PT4H")
-    sub.set_defaults(run=run_calendar_add)
+    sub.set_defaults(run=run_calendar_add, database=False)
     sub = actions.add_parser("between", help="business seconds between two instants")
     sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
     sub.add_argument("--start", required=True)
     sub.add_argument("--end", required=True)
-    sub.set_defaults(run=run_calendar_between)
+    sub.set_defaults(run=run_calendar_between, database=False)
     sub = actions.add_parser(
         "load", help="save a calendar from YAML; running cases that count in it re-time"
     )
@@ -277,11 +308,11 @@ def run_dev(settings: Settings, _: argparse.Namespace) -> None:
 def run_db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
     prepare_home(settings)
     upgrade(settings.effective_database_url)
-    logger.info("database is at the latest schema")
+    logger.info("database %s is at the latest schema (%s)", _shown(settings), head_revision())
 
 
-def run_seed(settings: Settings, _: argparse.Namespace) -> None:
-    prepare_home(settings)
+def run_seed(settings: Settings, args: argparse.Namespace) -> None:
+    run_db_upgrade(settings, args)  # a new home's database has no tables yet
     engine = make_engine(settings.effective_database_url)
     with transaction(session_factory(engine)) as session:
         seed_demo(session)
@@ -691,8 +722,13 @@ def _stored(settings: Settings, token: str) -> str:
 
 
 def prepare_home(settings: Settings) -> None:
+    """Create the home (`.caseflow` here, when none was found upwards) for a SQLite database."""
     if not settings.database_url:
         settings.home.mkdir(parents=True, exist_ok=True)
+
+
+def _shown(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

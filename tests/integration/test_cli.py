@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from caseflow.settings import DEVELOPMENT_SECRET
+from caseflow.settings import DEVELOPMENT_SECRET, find_home
 from caseflow.signing import token_hash
 from caseflow.store import directory
-from caseflow.store.db import make_engine, session_factory, transaction
+from caseflow.store.db import head_revision, make_engine, session_factory, transaction
+from tests.conftest import empty_postgres_database
 
 PARIS = """
 name: paris-office
@@ -186,3 +188,114 @@ def test_an_organisation_with_a_mistake_imports_nothing_and_says_where(tmp_path:
     assert "nobody" in refused.stderr
     exported = caseflow(tmp_path, "export")
     assert "Initech" not in exported.stdout and "lisbon-office" not in exported.stdout
+
+
+# -- which database: the project's .caseflow, found upwards -------------------------------------
+
+
+def caseflow_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command run from `folder` in a new terminal: no CASEFLOW_HOME, no database URL."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "caseflow.cli", *args],
+        env={**clean, **env},
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def nowhere(tmp_path: Path) -> Path:
+    """A folder with no .caseflow in it or in any folder above it."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    if find_home(folder) is not None:
+        pytest.skip(f"{find_home(folder)} is above the test's folder")
+    return folder
+
+
+def test_from_a_subfolder_the_cli_uses_the_projects_caseflow_above_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    deep = project / "src" / "module"
+    deep.mkdir(parents=True)
+    assert caseflow_in(project, "db", "upgrade").returncode == 0
+    assert (project / ".caseflow" / "caseflow.db").is_file()
+
+    added = caseflow_in(deep, "agent", "add", "ann", "--email", "ann@x.test")
+
+    assert added.returncode == 0, added.stderr
+    assert "ann" in caseflow_in(project, "agent", "list").stdout
+    assert sorted(p.name for p in deep.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report"], ["export"], ["agent", "list"], ["import", "org.yaml"], ["api"], ["worker"],
+     ["intake"]],
+)  # fmt: skip
+def test_without_a_caseflow_anywhere_a_command_says_so_in_one_line_and_creates_nothing(
+    nowhere: Path, command: list[str]
+) -> None:
+    refused = caseflow_in(nowhere, *command)
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and refused.stdout == ""
+    assert refused.stderr.startswith(f"caseflow: no .caseflow directory in {nowhere} ")
+    assert "caseflow db upgrade" in refused.stderr
+    assert list(nowhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["report"], ["agent", "list"], ["api"], ["worker"]])
+def test_an_unmigrated_database_is_refused_in_one_line_naming_the_fix(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / ".caseflow").mkdir()
+    database = tmp_path / ".caseflow" / "caseflow.db"
+    sqlite3.connect(database).close()  # an empty file, as the CLI used to leave behind
+    below = tmp_path / "sub"
+    below.mkdir()
+
+    refused = caseflow_in(below, *command)
+
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        f"caseflow: the database sqlite:///{database} is not migrated (revision none, needs "
+        f"{head_revision()}): run 'caseflow db upgrade'\n"
+    )
+
+
+def test_a_missing_database_says_it_does_not_exist_and_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / ".caseflow").mkdir()
+    below = tmp_path / "sub"
+    below.mkdir()
+
+    refused = caseflow_in(below, "export")
+    explicit = caseflow_in(below, "export", CASEFLOW_HOME=str(tmp_path / "gone"))
+
+    database = tmp_path / ".caseflow" / "caseflow.db"
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert f"the database sqlite:///{database} does not exist" in refused.stderr
+    assert f"found from {below}" in refused.stderr and "caseflow db upgrade" in refused.stderr
+    assert explicit.returncode == 1 and f"CASEFLOW_HOME is {tmp_path / 'gone'}" in explicit.stderr
+    assert not database.exists() and not (tmp_path / "gone").exists()
+
+
+def test_an_unmigrated_postgresql_database_is_refused_without_its_password(tmp_path: Path) -> None:
+    with empty_postgres_database() as url:
+        secret_url = url.replace("postgres@", "postgres:hunter2@")
+        refused = caseflow_in(tmp_path, "report", CASEFLOW_DATABASE_URL=secret_url)
+
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "is not migrated (revision none" in refused.stderr
+    assert "hunter2" not in refused.stderr and "***" in refused.stderr
+
+
+def test_seed_in_a_folder_without_caseflow_makes_one_there_migrated(nowhere: Path) -> None:
+    seeded = caseflow_in(nowhere, "seed")
+
+    assert seeded.returncode == 0, seeded.stderr
+    assert (nowhere / ".caseflow" / "caseflow.db").is_file()
+    assert caseflow_in(nowhere, "agent", "list").stdout.strip() == "no agents"
