@@ -323,7 +323,7 @@ def run_seed(settings: Settings, args: argparse.Namespace) -> None:
 def run_import(settings: Settings, args: argparse.Namespace) -> None:
     import yaml
 
-    from caseflow.configuration import ConfigError, import_organisation, kind_named
+    from caseflow.configuration import ConfigError, ImportRefused, import_organisation, kind_named
 
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
@@ -335,6 +335,10 @@ def run_import(settings: Settings, args: argparse.Namespace) -> None:
         try:
             with transaction(sessions) as session:
                 report = import_organisation(session, data)
+        except ImportRefused as err:
+            problems = "".join(f"\n  {problem}" for problem in err.problems)
+            many = f", {len(err.problems)} problems" if len(err.problems) > 1 else ""
+            raise UsageError(f"{args.file}: nothing imported{many}:{problems}") from None
         except ConfigError as err:
             raise UsageError(f"{args.file}: nothing imported: {err.detail}") from None
         print(report.render())
@@ -581,7 +585,7 @@ def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
 
 
 def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
-    from caseflow.calendars import load_definition, retime_running_cases, save_calendar
+    from caseflow.calendars import load_definition, retime_running_cases, save_calendar, spec_of
 
     definition = load_definition(args.file)
     engine = make_engine(settings.effective_database_url)
@@ -589,7 +593,8 @@ def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
     try:
         with transaction(sessions) as session:
             row = save_calendar(session, definition)
-            logger.info("calendar %s saved (%d holidays)", row.name, len(row.holidays))
+            holidays = len(spec_of(row).holidays)
+            logger.info("calendar %s saved (%d holidays in the coming years)", row.name, holidays)
         if args.no_retime:
             return
 

@@ -190,6 +190,29 @@ def test_an_organisation_with_a_mistake_imports_nothing_and_says_where(tmp_path:
     assert "Initech" not in exported.stdout and "lisbon-office" not in exported.stdout
 
 
+def test_an_organisation_with_several_mistakes_lists_each_on_its_own_line(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    file = tmp_path / "organisation.yaml"
+    mistaken = (
+        readme_organisation()
+        .replace("queue: billing\n    agent: rui", "queue: billing\n    agent: nobody")
+        .replace("timezone: Europe/Lisbon", "timezone: Europe/Atlantis")
+        .replace("{name: Initech Payroll}", "{name: Initech Payroll, colour: blue}")
+    )
+    file.write_text(mistaken, encoding="utf-8")
+
+    refused = caseflow(tmp_path, "import", str(file))
+
+    assert refused.returncode == 1
+    first, *problems = refused.stderr.strip().splitlines()
+    assert first == f"caseflow: {file}: nothing imported, {len(problems)} problems:"
+    assert any(p.startswith("  calendars 'lisbon-office': ") and "Atlantis" in p for p in problems)
+    assert any(p.startswith("  products 'Initech Payroll': colour: ") for p in problems)
+    assert any(p.startswith("  routing_rules 'invoices': ") and "nobody" in p for p in problems)
+    assert "Initech" not in caseflow(tmp_path, "export").stdout
+
+
 # -- which database: the project's .caseflow, found upwards -------------------------------------
 
 
