@@ -1,8 +1,11 @@
 """`caseflow dev` (`make run`): the whole development stack in the foreground, on 127.0.0.1.
 
 The Temporal dev server, the development mail server, the worker, the intake and the API run as
-child processes of this one. Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or
-SIGTERM stops them in reverse order, and a child that dies stops the stack with its exit code.
+child processes of this one, supervised: a child that dies is started again after a backoff
+(1 s, doubling to 30 s, back to 1 s once it has stayed up a while) and the log says so; one that
+keeps dying right after it starts is given up on, which stops the stack with its exit code.
+Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or SIGTERM stops them in reverse
+order.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from types import FrameType
 
 from sqlalchemy.orm import Session
 
-from caseflow.devstack.processes import die_with_parent
+from caseflow.devstack.processes import (
+    RestartPolicy,
+    after_crash,
+    die_with_parent,
+    exit_description,
+)
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
@@ -49,7 +57,14 @@ class StackError(Exception):
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    args: list[str]
     log: Path | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    # Supervision: the delay of the last restart (0: none yet), quick crashes in a row, and
+    # when a child that died is due to start again.
+    last_delay: float = 0.0
+    quick_crashes: int = 0
+    restart_at: float | None = None
 
 
 @dataclass
@@ -58,26 +73,31 @@ class Stack:
     home: Path
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     # -- starting ---------------------------------------------------------------------------
 
     def spawn(self, name: str, args: list[str], log: Path | None = None) -> Child:
+        child = Child(name, self._popen(args, log), args, log)
+        self.children.append(child)
+        logger.info("started %s (pid %d)", name, child.process.pid)
+        return child
+
+    def _popen(self, args: list[str], log: Path | None) -> subprocess.Popen[bytes]:
         env = {**os.environ, "CASEFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
         output = open(log, "ab") if log else None  # noqa: SIM115 (the child owns it)
-        process = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            preexec_fn=die_with_parent,
-        )
-        if output:
-            output.close()
-        child = Child(name, process, log)
-        self.children.append(child)
-        logger.info("started %s (pid %d)", name, process.pid)
-        return child
+        try:
+            return subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                preexec_fn=die_with_parent,
+            )
+        finally:
+            if output:
+                output.close()
 
     def caseflow(self, command: str) -> Child:
         if self.stopping:
@@ -100,15 +120,48 @@ class Stack:
     # -- running and stopping ---------------------------------------------------------------
 
     def watch(self) -> int:
-        """Block until a signal asks us to stop (0) or a child dies (its exit code)."""
+        """Block until a signal asks us to stop (0), starting again each child that dies; or
+        until one keeps dying right after it starts (its exit code)."""
         while not self.stopping:
             for child in self.children:
-                code = child.process.poll()
+                code = self.supervise(child, time.monotonic())
                 if code is not None:
-                    logger.error("%s exited with %s; stopping everything", child.name, code)
-                    return code or 1
+                    return code
             time.sleep(0.2)
         return 0
+
+    def supervise(self, child: Child, now: float) -> int | None:
+        """Restart a child that is due; schedule one that died. Its exit code if given up."""
+        if child.restart_at is not None:
+            if now >= child.restart_at and not self.stopping:
+                self.restart(child)
+            return None
+        code = child.process.poll()
+        if code is None:
+            return None
+        uptime = now - child.started_at
+        crash = after_crash(self.policy, child.last_delay, child.quick_crashes, uptime)
+        child.quick_crashes = crash.quick_crashes
+        where = f"; see {child.log}" if child.log else ""
+        if crash.delay is None:
+            logger.error(
+                "%s keeps dying right after it starts (%d times in a row, last with %s)%s; "
+                "giving up and stopping everything",
+                child.name, crash.quick_crashes, exit_description(code), where,
+            )  # fmt: skip
+            return code or 1
+        child.last_delay, child.restart_at = crash.delay, now + crash.delay
+        logger.warning(
+            "%s exited with %s after %.0f s%s; restarting it in %.0f s",
+            child.name, exit_description(code), uptime, where, crash.delay,
+        )  # fmt: skip
+        return None
+
+    def restart(self, child: Child) -> None:
+        child.restart_at = None
+        child.process = self._popen(child.args, child.log)
+        child.started_at = time.monotonic()
+        logger.warning("restarted %s (pid %d)", child.name, child.process.pid)
 
     def stop(self) -> None:
         for child in reversed(self.children):
