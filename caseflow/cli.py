@@ -424,11 +424,15 @@ def run_temporal_setup(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
+    _check_agent(args)
     password = _new_password(args) if args.password_stdin else None
     token = f"cf_{secrets.token_urlsafe(32)}"
     with _database(settings) as session:
         if directory.agent_by_handle(session, args.handle) is not None:
             raise UsageError(f"agent {args.handle!r} already exists")
+        other = directory.agent_with_email(session, args.email)
+        if other is not None:
+            raise UsageError(f"agent {other.handle!r} already has the address {other.email}")
         try:
             directory.create_agent(
                 session,
@@ -444,6 +448,18 @@ def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
             raise UsageError(str(err.args[0])) from None
     print(f"agent {args.handle} ({args.role}) added; API token (shown once):")  # noqa: T201
     print(token)  # noqa: T201
+
+
+def _check_agent(args: argparse.Namespace) -> None:
+    """The handle, address and name as the `agents` configuration accepts them, so that an
+    agent added here exports and imports back."""
+    from caseflow.configuration import ConfigError, kind_named
+
+    given = {"handle": args.handle, "email": args.email, "name": args.name.strip()}
+    try:
+        kind_named("agents").parse(given)
+    except ConfigError as err:
+        raise UsageError(f"agent {args.handle!r} not added: {err.detail}") from None
 
 
 def run_agent_token(settings: Settings, args: argparse.Namespace) -> None:

@@ -248,6 +248,10 @@ def agent_by_handle(session: Session, handle: str) -> Agent | None:
     return session.scalar(query)
 
 
+def agent_with_email(session: Session, email: str) -> Agent | None:
+    return session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+
+
 def queue_by_name(session: Session, name: str) -> Queue | None:
     return session.scalar(select(Queue).where(Queue.name == name))
 

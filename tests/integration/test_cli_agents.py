@@ -148,3 +148,19 @@ def test_agent_add_takes_a_name_and_a_password_and_still_prints_the_token_last(
                        stdin="\n")  # fmt: skip
     assert refused.returncode == 1 and "password" in refused.stderr
     assert "di" not in caseflow(home, "agent", "list").stdout.split()
+
+
+def test_agent_add_refuses_a_handle_or_address_the_configuration_would_not_take_back(
+    home: Path,
+) -> None:
+    spaced = caseflow(home, "agent", "add", "Ada Admin", "--email", "ada@x.test")
+    taken = caseflow(home, "agent", "add", "annie", "--email", "ANN@x.test")
+
+    assert spaced.returncode == 1 and "handle" in spaced.stderr
+    assert spaced.stderr.startswith("caseflow: agent 'Ada Admin' not added: ")
+    assert taken.returncode == 1
+    assert taken.stderr.strip() == "caseflow: agent 'ann' already has the address ann@x.test"
+    assert [row.split()[0] for row in caseflow(home, "agent", "list").stdout.splitlines()[2:]] == [
+        "ann",
+        "sam",
+    ]
