@@ -498,11 +498,9 @@ def run_agent_show(settings: Settings, args: argparse.Namespace) -> None:
             "active": _yes(agent.active),
             "demo": _yes(agent.is_demo),
             "password": "set" if agent.password_hash else "none (API token only)",
-            "locked until": f"{agent.locked_until:%Y-%m-%d %H:%M} UTC"
-            if agent.locked_until
-            else "-",
+            "locked until": _when(agent.locked_until),
             "unfinished cases": str(owned),
-            "created": f"{agent.created_at:%Y-%m-%d %H:%M} UTC",
+            "created": _when(agent.created_at),
         }
     width = max(len(k) for k in fields)
     print("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in fields.items()))  # noqa: T201
@@ -577,6 +575,10 @@ def _agent(session: Session, handle: str) -> Agent:
 
 def _yes(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
 
 
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
