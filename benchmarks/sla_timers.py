@@ -53,7 +53,7 @@ from temporalio.worker import Worker
 from benchmarks.timer_baseline import Arrivals, SleepUntil, Wakeup
 from caseflow.calendars import CalendarDefinition, save_calendar
 from caseflow.policies import PolicyDefinition, save_policy
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
@@ -195,7 +195,12 @@ def prepare_directory(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         seed_demo(session)
         directory.create_agent(
-            session, "ann", AGENT, "agent", ["standard"], token_hash("bench-ann")
+            session,
+            "ann",
+            AGENT,
+            "agent",
+            ["standard"],
+            token_hash(DEVELOPMENT_SECRET, "bench-ann"),
         )
 
 

@@ -19,6 +19,7 @@ it is read or saved, never when a case uses it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -62,8 +63,7 @@ class CalendarDefinition:
 
     def spec(self, years: range | None = None) -> CalendarSpec:
         """The calendar the SLA clocks use, with the country's holidays for `years`."""
-        this_year = datetime.now(UTC).year
-        years = years or range(this_year - HOLIDAY_YEARS_BEFORE, this_year + HOLIDAY_YEARS_AFTER)
+        years = years or holiday_years()
         spec = CalendarSpec(
             name=self.name,
             timezone=self.timezone,
@@ -76,20 +76,28 @@ class CalendarDefinition:
         return spec
 
 
+def holiday_years() -> range:
+    """The years a country's holidays are expanded for: around this one, so always current."""
+    this_year = datetime.now(UTC).year
+    return range(this_year - HOLIDAY_YEARS_BEFORE, this_year + HOLIDAY_YEARS_AFTER)
+
+
 def country_holidays(definition: CalendarDefinition, years: range) -> set[date]:
     if not definition.country:
         return set()
+    return set(_public_holidays(definition.country, definition.subdivision, years))
+
+
+@functools.lru_cache(maxsize=64)
+def _public_holidays(country: str, subdivision: str | None, years: range) -> frozenset[date]:
+    """Cached: every stored calendar with a country expands its holidays when it is read."""
     try:
-        found = public_holidays.country_holidays(
-            definition.country, subdiv=definition.subdivision, years=list(years)
-        )
+        found = public_holidays.country_holidays(country, subdiv=subdivision, years=list(years))
     except NotImplementedError:
-        raise CalendarError(
-            f"no public holidays known for country {definition.country!r}"
-        ) from None
+        raise CalendarError(f"no public holidays known for country {country!r}") from None
     except KeyError as err:
         raise CalendarError(f"unknown subdivision: {err}") from None
-    return set(found)
+    return frozenset(found)
 
 
 # -- YAML -----------------------------------------------------------------------------------------
@@ -191,7 +199,9 @@ def _instant(value: Any) -> datetime:
 
 
 def save_calendar(session: Session, definition: CalendarDefinition) -> Calendar:
-    """Create or replace the calendar of this name, after checking it."""
+    """Create or replace the calendar of this name, after checking it. Only the dates given are
+    stored: a country's holidays are expanded when the calendar is read (`spec_of`), for the
+    years around the current one, so they are right every year."""
     spec = definition.spec()
     row = session.scalar(select(Calendar).where(Calendar.name == definition.name))
     if row is None:
@@ -203,7 +213,7 @@ def save_calendar(session: Session, definition: CalendarDefinition) -> Calendar:
         {"weekday": h.weekday, "start": _hhmm(h.start), "end": _hhmm(h.end, end=True)}
         for h in spec.hours
     ]
-    row.holidays = [d.isoformat() for d in spec.holidays]
+    row.holidays = [d.isoformat() for d in sorted(set(definition.dates))]
     row.country, row.subdivision = definition.country, definition.subdivision
     row.closures = [
         {"start": c.start.isoformat(), "end": c.end.isoformat(), "reason": c.reason}
@@ -214,7 +224,12 @@ def save_calendar(session: Session, definition: CalendarDefinition) -> Calendar:
 
 
 def spec_of(row: Calendar) -> CalendarSpec:
-    """The stored calendar as the SLA clocks use it."""
+    """The stored calendar as the SLA clocks use it, with its country's holidays of the years
+    around the current one (older rows also stored those they had when saved)."""
+    public = country_holidays(
+        CalendarDefinition(row.name, country=row.country, subdivision=row.subdivision),
+        holiday_years(),
+    )
     return CalendarSpec(
         name=row.name,
         timezone=row.timezone,
@@ -223,7 +238,7 @@ def spec_of(row: Calendar) -> CalendarSpec:
             WeeklyHours(int(h["weekday"]), _wall_time(h["start"]), _wall_time(h["end"]))
             for h in row.hours
         ],
-        holidays=[date.fromisoformat(d) for d in row.holidays],
+        holidays=sorted({date.fromisoformat(d) for d in row.holidays} | public),
         closures=[_closure(c) for c in row.closures or []],
     )
 

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from caseflow.passwords import hash_password, password_problem
 from caseflow.policies import PolicyError
-from caseflow.settings import Settings
+from caseflow.settings import HOME_DIRECTORY, Settings
 from caseflow.signing import token_hash
-from caseflow.store import directory
-from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store import cases, directory
+from caseflow.store.db import (
+    head_revision,
+    make_engine,
+    schema_problem,
+    session_factory,
+    transaction,
+    upgrade,
+)
+from caseflow.store.models import Agent
 from caseflow.store.seed import seed_demo
 from caseflow.workflows.calendar import CalendarError
 from caseflow.workflows.model import Channel, Role
@@ -45,12 +58,33 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValidationError as err:
         sys.exit(f"caseflow: bad configuration: {err}")
+    # Every command but those that make the database (or need none) refuses a missing or
+    # unmigrated one, in one line, before anything can create an empty SQLite file.
+    problem = database_problem(settings) if getattr(args, "database", True) else None
+    if problem is not None:
+        sys.exit(f"caseflow: {problem}")
     try:
         args.run(settings, args)
     except (UsageError, CalendarError, PolicyError) as err:
         sys.exit(f"caseflow: {err}")
     except KeyboardInterrupt:
         pass
+
+
+def database_problem(settings: Settings) -> str | None:
+    """Why the configured database cannot be used (one sentence naming the fix), or None."""
+    if settings.database_url:
+        return schema_problem(settings.database_url)
+    home = settings.home.resolve()
+    if settings.home_is_given:
+        return schema_problem(settings.effective_database_url, f" (CASEFLOW_HOME is {home})")
+    if not home.is_dir():
+        return (
+            f"no {HOME_DIRECTORY} directory in {home.parent} or any folder above it, so no "
+            "database: cd into your project, set CASEFLOW_HOME (or CASEFLOW_DATABASE_URL), or "
+            "run 'caseflow db upgrade' to start one here"
+        )
+    return schema_problem(settings.effective_database_url, f" (in {home}, found from {Path.cwd()})")
 
 
 class UsageError(Exception):
@@ -62,16 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, run: Callable[[Settings, argparse.Namespace], None], text: str) -> Any:
+    def command(
+        name: str, run: Callable[[Settings, argparse.Namespace], None], text: str, db: bool = True
+    ) -> Any:
         sub = commands.add_parser(name, help=text, description=text)
-        sub.set_defaults(run=run)
+        sub.set_defaults(run=run, database=db)
         return sub
 
-    command("dev", run_dev, "the whole development stack in the foreground (make run)")
+    command("dev", run_dev, "the whole development stack in the foreground (make run)", db=False)
     command("worker", run_worker, "the Temporal worker: case workflows and their activities")
     command("api", run_api, "the HTTP API")
     command("intake", run_intake, "read the support mailbox and hand each email to its case")
-    command("seed", run_seed, "load the demo organisation (idempotent)")
+    command("seed", run_seed, "migrate, then load the demo organisation (idempotent)", db=False)
     sub = command(
         "import",
         run_import,
@@ -96,29 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="the database").add_subparsers(metavar="ACTION")
     sub = db.add_parser("upgrade", help="migrate the database to the latest schema")
-    sub.set_defaults(run=run_db_upgrade)
+    sub.set_defaults(run=run_db_upgrade, database=False)
 
     temporal = commands.add_parser("temporal", help="the Temporal cluster")
     sub = temporal.add_subparsers(metavar="ACTION").add_parser(
         "setup", help="register Caseflow's search attributes (idempotent)"
     )
-    sub.set_defaults(run=run_temporal_setup)
+    sub.set_defaults(run=run_temporal_setup, database=False)
 
-    agent = commands.add_parser("agent", help="agents and their API tokens")
-    agent_actions = agent.add_subparsers(metavar="ACTION")
-    sub = agent_actions.add_parser(
-        "token", help="issue a fresh API token (the old one stops working); the last line"
-    )
-    sub.add_argument("handle")
-    sub.set_defaults(run=run_agent_token)
-    sub = agent_actions.add_parser(
-        "add", help="add an agent; prints the API token as the last line"
-    )
-    sub.add_argument("handle", help="short name, e.g. ann")
-    sub.add_argument("--email", required=True)
-    sub.add_argument("--role", choices=[str(r) for r in Role], default=str(Role.AGENT))
-    sub.add_argument("--queue", action="append", default=[], help="repeat for several queues")
-    sub.set_defaults(run=run_agent_add)
+    add_agent_commands(commands)
 
     sla = commands.add_parser("sla", help="SLA policies")
     sla_actions = sla.add_subparsers(metavar="ACTION")
@@ -148,12 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
     sub.add_argument("--start", required=True, help="ISO 8601 instant with offset")
     sub.add_argument("--duration", required=True, help="ISO 8601 duration, e.g. PT4H")
-    sub.set_defaults(run=run_calendar_add)
+    sub.set_defaults(run=run_calendar_add, database=False)
     sub = actions.add_parser("between", help="business seconds between two instants")
     sub.add_argument("--calendar", required=True, type=Path, help="calendar YAML file")
     sub.add_argument("--start", required=True)
     sub.add_argument("--end", required=True)
-    sub.set_defaults(run=run_calendar_between)
+    sub.set_defaults(run=run_calendar_between, database=False)
     sub = actions.add_parser(
         "load", help="save a calendar from YAML; running cases that count in it re-time"
     )
@@ -163,6 +185,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.set_defaults(run=run_calendar_load)
     return parser
+
+
+def add_agent_commands(commands: Any) -> None:
+    agent = commands.add_parser("agent", help="agents: their names, roles, tokens and passwords")
+    actions = agent.add_subparsers(metavar="ACTION")
+
+    def action(name: str, run: Callable[[Settings, argparse.Namespace], None], text: str) -> Any:
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(run=run)
+        if name != "list":
+            sub.add_argument("handle", help="the agent's short name, e.g. ann")
+        return sub
+
+    sub = action("add", run_agent_add, "add an agent; prints the API token as the last line")
+    sub.add_argument("--email", required=True)
+    sub.add_argument("--name", default="", help='display name that signs emails, e.g. "Ann Smith"')
+    sub.add_argument("--role", choices=[str(r) for r in Role], default=str(Role.AGENT))
+    sub.add_argument("--queue", action="append", default=[], help="repeat for several queues")
+    sub.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    action("list", run_agent_list, "every agent: handle, name, role, queues, active, password")
+    action("show", run_agent_show, "one agent in full")
+    action("disable", run_agent_disable, "their token stops working; their cases and history stay")
+    action("enable", run_agent_enable, "a disabled agent's token works again")
+    sub = action("rename", run_agent_rename, "change the display name that signs their emails")
+    sub.add_argument("--name", required=True, help='e.g. "Ann Smith"; "" for the handle')
+    sub = action("password", run_agent_password, "set the password for signing in (asked twice)")
+    sub.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    action("token", run_agent_token, "a fresh API token (the old one stops working); last line")
+
+
+PASSWORD_STDIN = "read the password from the first line of standard input"
 
 
 # -- long-running processes --------------------------------------------------------------------
@@ -255,11 +308,11 @@ def run_dev(settings: Settings, _: argparse.Namespace) -> None:
 def run_db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
     prepare_home(settings)
     upgrade(settings.effective_database_url)
-    logger.info("database is at the latest schema")
+    logger.info("database %s is at the latest schema (%s)", _shown(settings), head_revision())
 
 
-def run_seed(settings: Settings, _: argparse.Namespace) -> None:
-    prepare_home(settings)
+def run_seed(settings: Settings, args: argparse.Namespace) -> None:
+    run_db_upgrade(settings, args)  # a new home's database has no tables yet
     engine = make_engine(settings.effective_database_url)
     with transaction(session_factory(engine)) as session:
         seed_demo(session)
@@ -270,7 +323,7 @@ def run_seed(settings: Settings, _: argparse.Namespace) -> None:
 def run_import(settings: Settings, args: argparse.Namespace) -> None:
     import yaml
 
-    from caseflow.configuration import ConfigError, import_organisation, kind_named
+    from caseflow.configuration import ConfigError, ImportRefused, import_organisation, kind_named
 
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
@@ -282,6 +335,10 @@ def run_import(settings: Settings, args: argparse.Namespace) -> None:
         try:
             with transaction(sessions) as session:
                 report = import_organisation(session, data)
+        except ImportRefused as err:
+            problems = "".join(f"\n  {problem}" for problem in err.problems)
+            many = f", {len(err.problems)} problems" if len(err.problems) > 1 else ""
+            raise UsageError(f"{args.file}: nothing imported{many}:{problems}") from None
         except ConfigError as err:
             raise UsageError(f"{args.file}: nothing imported: {err.detail}") from None
         print(report.render())
@@ -367,34 +424,171 @@ def run_temporal_setup(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def run_agent_add(settings: Settings, args: argparse.Namespace) -> None:
+    _check_agent(args)
+    password = _new_password(args) if args.password_stdin else None
     token = f"cf_{secrets.token_urlsafe(32)}"
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            if directory.agent_by_handle(session, args.handle) is not None:
-                raise UsageError(f"agent {args.handle!r} already exists")
+    with _database(settings) as session:
+        if directory.agent_by_handle(session, args.handle) is not None:
+            raise UsageError(f"agent {args.handle!r} already exists")
+        other = directory.agent_with_email(session, args.email)
+        if other is not None:
+            raise UsageError(f"agent {other.handle!r} already has the address {other.email}")
+        try:
             directory.create_agent(
-                session, args.handle, args.email, args.role, args.queue, token_hash(token)
+                session,
+                args.handle,
+                args.email,
+                args.role,
+                args.queue,
+                _stored(settings, token),
+                display_name=args.name.strip(),
+                password_hash=hash_password(password) if password else None,
             )
-    except LookupError as err:
-        raise UsageError(str(err.args[0])) from None
-    finally:
-        engine.dispose()
+        except LookupError as err:
+            raise UsageError(str(err.args[0])) from None
     print(f"agent {args.handle} ({args.role}) added; API token (shown once):")  # noqa: T201
     print(token)  # noqa: T201
 
 
+def _check_agent(args: argparse.Namespace) -> None:
+    """The handle, address and name as the `agents` configuration accepts them, so that an
+    agent added here exports and imports back."""
+    from caseflow.configuration import ConfigError, kind_named
+
+    given = {"handle": args.handle, "email": args.email, "name": args.name.strip()}
+    try:
+        kind_named("agents").parse(given)
+    except ConfigError as err:
+        raise UsageError(f"agent {args.handle!r} not added: {err.detail}") from None
+
+
 def run_agent_token(settings: Settings, args: argparse.Namespace) -> None:
     token = f"cf_{secrets.token_urlsafe(32)}"
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            if not directory.set_agent_token(session, args.handle, token_hash(token)):
-                raise UsageError(f"there is no agent {args.handle!r}")
-    finally:
-        engine.dispose()
+    with _database(settings) as session:
+        if not directory.set_agent_token(session, args.handle, _stored(settings, token)):
+            raise UsageError(f"there is no agent {args.handle!r}")
     print(f"new API token for {args.handle} (shown once; the old one no longer works):")  # noqa: T201
     print(token)  # noqa: T201
+
+
+def run_agent_list(settings: Settings, _: argparse.Namespace) -> None:
+    with _database(settings, writes=False) as session:
+        rows = [_agent_row(agent) for agent in directory.agents(session)]
+    headers = ["handle", "name", "role", "queues", "active", "password"]
+    print(text_table(headers, rows) if rows else "no agents")  # noqa: T201
+
+
+def _agent_row(agent: Agent) -> list[str]:
+    queues = ",".join(sorted(q.name for q in agent.queues)) or "-"
+    role = f"{agent.role} (demo)" if agent.is_demo else agent.role
+    return [agent.handle, agent.display_name or "-", role, queues, _yes(agent.active),
+            _yes(agent.password_hash is not None)]  # fmt: skip
+
+
+def run_agent_show(settings: Settings, args: argparse.Namespace) -> None:
+    with _database(settings, writes=False) as session:
+        agent = _agent(session, args.handle)
+        owned = cases.unfinished_cases_owned_by(session, agent.handle)
+        fields = {
+            "handle": agent.handle,
+            "name": agent.display_name or f"(none: emails sign {agent.handle})",
+            "email": agent.email,
+            "role": agent.role,
+            "queues": ", ".join(sorted(q.name for q in agent.queues)) or "(none)",
+            "active": _yes(agent.active),
+            "demo": _yes(agent.is_demo),
+            "password": "set" if agent.password_hash else "none (API token only)",
+            "locked until": _when(agent.locked_until),
+            "unfinished cases": str(owned),
+            "created": _when(agent.created_at),
+        }
+    width = max(len(k) for k in fields)
+    print("\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in fields.items()))  # noqa: T201
+
+
+def run_agent_disable(settings: Settings, args: argparse.Namespace) -> None:
+    owned = _edit_agent(settings, args.handle, active=False)
+    print(f"agent {args.handle} disabled: their token and password no longer work")  # noqa: T201
+    if owned:
+        print(f"{args.handle} still owns {owned} unfinished cases: reassign them")  # noqa: T201
+
+
+def run_agent_enable(settings: Settings, args: argparse.Namespace) -> None:
+    _edit_agent(settings, args.handle, active=True)
+    print(f"agent {args.handle} enabled")  # noqa: T201
+
+
+def run_agent_rename(settings: Settings, args: argparse.Namespace) -> None:
+    _edit_agent(settings, args.handle, name=args.name.strip())
+    signs = args.name.strip() or args.handle
+    print(f"agent {args.handle} renamed: their emails sign {signs!r}")  # noqa: T201
+
+
+def _edit_agent(settings: Settings, handle: str, **changes: Any) -> int:
+    """Change an agent through the `agents` configuration kind, so its checks apply (a routing
+    rule that assigns cases to the agent keeps them active); the unfinished cases they own."""
+    from caseflow.configuration import ConfigError, apply, kind_named
+
+    kind = kind_named("agents")
+    with _database(settings) as session:
+        spec = kind.find(session, handle)
+        if spec is None:
+            raise UsageError(f"there is no agent {handle!r}")
+        try:
+            apply(session, kind, kind.parse({**spec.model_dump(), **changes}), existed=True)
+        except ConfigError as err:
+            raise UsageError(err.detail) from None
+        return cases.unfinished_cases_owned_by(session, handle)
+
+
+def run_agent_password(settings: Settings, args: argparse.Namespace) -> None:
+    with _database(settings, writes=False) as session:
+        _agent(session, args.handle)  # before asking for a password
+    password = _new_password(args)
+    with _database(settings) as session:
+        directory.set_agent_password(session, args.handle, hash_password(password))
+    print(f"password of {args.handle} set")  # noqa: T201
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """A new password from standard input or asked twice on the terminal, checked."""
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    elif not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password: pass --password-stdin")
+    else:
+        password = getpass.getpass(f"New password for {args.handle}: ")
+        if getpass.getpass("Again: ") != password:
+            raise UsageError("the two passwords differ; nothing changed")
+    problem = password_problem(password)
+    if problem is not None:
+        raise UsageError(f"{problem}; nothing changed")
+    return password
+
+
+def _agent(session: Session, handle: str) -> Agent:
+    agent = directory.agent_by_handle(session, handle)
+    if agent is None:
+        raise UsageError(f"there is no agent {handle!r}")
+    return agent
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns of text, aligned to the left, under a header and a rule."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
@@ -409,7 +603,7 @@ def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
 
 
 def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
-    from caseflow.calendars import load_definition, retime_running_cases, save_calendar
+    from caseflow.calendars import load_definition, retime_running_cases, save_calendar, spec_of
 
     definition = load_definition(args.file)
     engine = make_engine(settings.effective_database_url)
@@ -417,7 +611,8 @@ def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
     try:
         with transaction(sessions) as session:
             row = save_calendar(session, definition)
-            logger.info("calendar %s saved (%d holidays)", row.name, len(row.holidays))
+            holidays = len(spec_of(row).holidays)
+            logger.info("calendar %s saved (%d holidays in the coming years)", row.name, holidays)
         if args.no_retime:
             return
 
@@ -534,9 +729,29 @@ def _duration(text: str) -> timedelta:
         raise UsageError(f"{text!r} is not an ISO 8601 duration such as PT4H or P2D") from None
 
 
+@contextmanager
+def _database(settings: Settings, *, writes: bool = True) -> Iterator[Session]:
+    """One transaction on the configured database, committed if the block succeeds."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine), writes=writes) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _stored(settings: Settings, token: str) -> str:
+    return token_hash(settings.secret_key.get_secret_value(), token)
+
+
 def prepare_home(settings: Settings) -> None:
+    """Create the home (`.caseflow` here, when none was found upwards) for a SQLite database."""
     if not settings.database_url:
         settings.home.mkdir(parents=True, exist_ok=True)
+
+
+def _shown(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,24 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "caseflow-development-secret-do-not-use-in-production"
+HOME_DIRECTORY = ".caseflow"
+
+
+def find_home(start: Path) -> Path | None:
+    """The nearest `.caseflow` directory in `start` or a folder above it, as git finds `.git`."""
+    for folder in (start, *start.parents):
+        if (folder / HOME_DIRECTORY).is_dir():
+            return folder / HOME_DIRECTORY
+    return None
+
+
+def default_home() -> Path:
+    """Without CASEFLOW_HOME: the project's `.caseflow` found upwards from the current folder,
+    else one in the current folder (which only `dev`, `db upgrade` and `seed` create)."""
+    try:
+        return find_home(Path.cwd()) or Path(HOME_DIRECTORY)
+    except OSError:  # the current folder was deleted
+        return Path(HOME_DIRECTORY)
 
 
 class MailboxSettings(BaseModel):
@@ -38,7 +56,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
-    home: Path = Field(default=Path(".caseflow"), description="State of the development stack.")
+    home: Path = Field(
+        default_factory=default_home,
+        description="State of the development stack; the nearest .caseflow upwards if unset.",
+    )
     database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty.")
 
     temporal_address: str = "127.0.0.1:7233"
@@ -127,6 +148,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'caseflow.db').resolve()}"
+
+    @property
+    def home_is_given(self) -> bool:
+        """Whether CASEFLOW_HOME (or the caller) chose the home, rather than the search."""
+        return "home" in self.model_fields_set
 
     @property
     def support_domain(self) -> str:

@@ -4,6 +4,8 @@ A link token is `<payload>.<mac>`, both base64url without padding; the payload n
 the purpose and the resolution episode, and the MAC is HMAC-SHA256 under the secret key with the
 purpose mixed in, so a survey token is never accepted as a resolution token. A reply token is
 `cas-000123.<mac>` in lower case, because mail servers may fold the case of local parts.
+API tokens are stored as an HMAC-SHA256 under the secret key, so a copy of the database alone
+does not let anyone check a guessed token.
 """
 
 from __future__ import annotations
@@ -73,8 +75,15 @@ def verify_reply_token(secret: str, token: str) -> str | None:
     return number.upper()
 
 
-def token_hash(token: str) -> str:
-    """How API tokens are stored: high-entropy tokens need no slow hash, only no plaintext."""
+def token_hash(secret: str, token: str) -> str:
+    """How API tokens are stored: high-entropy tokens need no slow hash, only no plaintext and a
+    key the database does not hold. 64 hex characters."""
+    return _mac(secret, "api-token", token.encode()).hex()
+
+
+def legacy_token_hash(token: str) -> str:
+    """How API tokens were stored before they were keyed (plain SHA-256): found once, then
+    rewritten as `token_hash`."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

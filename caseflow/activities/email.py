@@ -48,6 +48,7 @@ class EmailActivities:
                 session, request.case_number
             )
             failing = directory.failing_addresses(session, request.to.addresses)
+            signature = _signature(session, request.context)
         if not recipients:
             raise ApplicationError(
                 f"nobody to send {request.template} to ({request.to})",
@@ -61,7 +62,7 @@ class EmailActivities:
                 type="InvalidRecipient",
                 non_retryable=True,
             )
-        message = self._build(request, recipients, references)
+        message = self._build(request, recipients, references, signature)
         with transaction(self._sessions) as session:
             messages.add_to_outbox(
                 session,
@@ -105,7 +106,11 @@ class EmailActivities:
         return [a for a in unique if a]
 
     def _build(
-        self, request: EmailRequest, recipients: list[str], references: list[str]
+        self,
+        request: EmailRequest,
+        recipients: list[str],
+        references: list[str],
+        signature: dict[str, str],
     ) -> EmailMessage:
         s = self._settings
         secret = s.secret_key.get_secret_value()
@@ -131,6 +136,7 @@ class EmailActivities:
             recipients=recipients,
             context={
                 **request.context,
+                **signature,
                 "links": links,
                 "case_url": f"{s.public_url}/cases/{request.case_number}",
             },
@@ -141,6 +147,13 @@ class EmailActivities:
             references=_dedupe(references) if customer_facing else [],
         )
         return compose.build(outgoing, self._templates, s.support_domain)
+
+
+def _signature(session: Session, context: dict[str, str]) -> dict[str, str]:
+    """The name an agent's email signs with (`agent_name`): their display name, else the
+    handle the workflow put in the context as `agent`."""
+    handle = context.get("agent")
+    return {"agent_name": directory.agent_name(session, handle)} if handle else {}
 
 
 def _dedupe(ids: list[str]) -> list[str]:

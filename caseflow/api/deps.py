@@ -16,10 +16,10 @@ from temporalio.client import Client
 
 from caseflow.api.errors import ApiError
 from caseflow.settings import Settings
-from caseflow.signing import token_hash
+from caseflow.signing import legacy_token_hash, token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import transaction
-from caseflow.store.models import Case
+from caseflow.store.models import Agent, Case
 from caseflow.workflows import visibility
 from caseflow.workflows.bounds import Count
 from caseflow.workflows.model import Actor, Role
@@ -53,16 +53,49 @@ async def get_client(request: Request) -> Client:
     return client
 
 
+def agent_refusal(agent: Agent, settings: Settings) -> str | None:
+    """Why this agent may not authenticate (a sentence), or None when they may."""
+    if not agent.active:
+        return f"the agent {agent.handle} is disabled; an admin can enable them again"
+    if agent.is_demo and settings.environment == "production":
+        return f"{agent.handle} is a demo agent of `caseflow dev`, refused in production"
+    return None
+
+
+def agent_for_token(
+    session: Session, sessions: sessionmaker[Session], secret: str, token: str
+) -> Agent | None:
+    """The agent whose API token this is. A row still holding the token's legacy (unkeyed)
+    hash is rewritten to the keyed one, so no agent has to be issued a new token."""
+    keyed = token_hash(secret, token)
+    agent = directory.agent_by_token_hash(session, keyed)
+    if agent is not None:
+        return agent
+    legacy = legacy_token_hash(token)
+    agent = directory.agent_by_token_hash(session, legacy)
+    if agent is not None:
+        with transaction(sessions) as writing:  # this request's own session only reads
+            directory.replace_token_hash(writing, legacy, keyed)
+    return agent
+
+
 def current_agent(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session: Annotated[Session, Depends(get_session)],
+    sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> Actor:
-    """The agent whose token this is; 401 for no token or one we do not know."""
+    """The agent whose token this is; 401 for no token, one we do not know, or an agent who
+    may not authenticate (disabled, or a demo agent in production)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    agent = directory.agent_by_token_hash(session, token_hash(credentials.credentials))
+    secret = settings.secret_key.get_secret_value()
+    agent = agent_for_token(session, sessions, secret, credentials.credentials)
     if agent is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+    refusal = agent_refusal(agent, settings)
+    if refusal is not None:
+        raise ApiError(401, "unauthenticated", refusal)
     return Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
 
 

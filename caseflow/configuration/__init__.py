@@ -11,8 +11,10 @@ from caseflow.configuration import (  # noqa: F401  (importing registers their k
 )
 from caseflow.configuration.base import (
     ConfigError,
+    ImportRefused,
     ImportReport,
     Kind,
+    Problem,
     apply,
     export_organisation,
     import_organisation,
@@ -23,8 +25,10 @@ from caseflow.configuration.base import (
 
 __all__ = [
     "ConfigError",
+    "ImportRefused",
     "ImportReport",
     "Kind",
+    "Problem",
     "apply",
     "export_organisation",
     "import_organisation",

@@ -4,7 +4,9 @@ same in YAML and JSON), its natural key, and how to save, list and delete it.
 
 Saving is create-or-update by key, checked against the database first; anything wrong raises
 `ConfigError` with a code and a sentence, before anything is written. An import saves every object
-of a file in one transaction, in dependency order, so a refused object leaves nothing half-written.
+of a file in one transaction, in dependency order, each in a savepoint: it goes on past a refused
+object to find every other problem, then raises `ImportRefused` listing them all, and the caller's
+transaction writes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ ORDER = (
     "goals",
 )
 WRITES = ("INSERT", "UPDATE", "DELETE")
+# The fields kinds are keyed by, to name an object that could not even be read.
+KEY_FIELDS = ("handle", "email", "title", "name")
 
 
 class ConfigError(ValueError):
@@ -67,13 +71,15 @@ class Kind(Generic[S]):
     after_commit: Callable[[Client, Session, list[str]], Awaitable[None]] | None = None
 
     def parse(self, data: Any) -> S:
-        """One object from YAML or JSON; ConfigError("invalid") naming the first problem."""
+        """One object from YAML or JSON; ConfigError("invalid") naming each of its problems."""
         try:
             return self.spec.model_validate(data)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "the object"
-            raise ConfigError("invalid", f"{self.name}: {where}: {first['msg']}") from None
+            problems = [
+                f"{'.'.join(str(p) for p in e['loc']) or 'the object'}: {e['msg']}"
+                for e in err.errors()
+            ]
+            raise ConfigError("invalid", "; ".join(problems)) from None
 
     def find(self, session: Session, key: str) -> S | None:
         return next((s for s in self.dump(session) if self.key(s) == key), None)
@@ -143,6 +149,31 @@ def remove(session: Session, kind: Kind[Any], key: str) -> None:
     session.flush()
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing an import refuses: which object (or section), the code, and why."""
+
+    where: str  # "agents 'ann'", "agents #3" (its place in the section), "the file"
+    code: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+class ImportRefused(ConfigError):
+    """A whole organisation file refused: every problem found in it; nothing was written. The
+    code is the problems' own when they share one, else `invalid`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        codes = {p.code for p in problems}
+        detail = "; ".join(str(p) for p in problems)
+        if len(problems) > 1:
+            detail = f"{len(problems)} problems: {detail}"
+        super().__init__(codes.pop() if len(codes) == 1 else "invalid", detail)
+        self.problems = problems
+
+
 @dataclass
 class ImportReport:
     results: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → key → outcome
@@ -174,35 +205,72 @@ class ImportReport:
 def import_organisation(session: Session, data: Any) -> ImportReport:
     """Save every object of a whole organisation (the YAML of `caseflow import`), in order.
 
-    The caller's transaction makes it all or nothing; ConfigError names the object refused."""
+    Raises ImportRefused naming every object refused (and why); the caller's transaction then
+    writes nothing, so it is all or nothing."""
     if not isinstance(data, dict):
         raise ConfigError("invalid", "an organisation file is a mapping of sections (queues: ...)")
+    problems: list[Problem] = []
     unknown = sorted(set(data) - set(REGISTRY))
     if unknown:
         known = ", ".join(k.name for k in kinds())
-        raise ConfigError("invalid", f"unknown sections {', '.join(unknown)} (known: {known})")
+        reason = f"unknown sections {', '.join(unknown)} (known: {known})"
+        problems.append(Problem("the file", "invalid", reason))
     report = ImportReport()
     for kind in kinds():
-        items = data.get(kind.name) or []
-        if not isinstance(items, list):
-            raise ConfigError("invalid", f"{kind.name}: a list of objects is expected")
-        specs = [kind.parse(item) for item in items]
-        keys = [kind.key(s) for s in specs]
-        twice = sorted({k for k in keys if keys.count(k) > 1})
-        if twice:
-            raise ConfigError("duplicate", f"{kind.name}: {', '.join(twice)} given twice")
-        outcomes: dict[str, str] = {}
-        existing = {kind.key(s) for s in kind.dump(session)} if specs else set()
-        for spec in specs:
-            try:
-                outcomes[kind.key(spec)] = apply(session, kind, spec, kind.key(spec) in existing)
-            except ConfigError as err:
-                raise ConfigError(
-                    err.code, f"{kind.name} {kind.key(spec)!r}: {err.detail}"
-                ) from None
+        outcomes = _import_kind(session, kind, data.get(kind.name) or [], problems)
         if outcomes:
             report.results[kind.name] = outcomes
+    if problems:
+        raise ImportRefused(problems)
     return report
+
+
+def _import_kind(
+    session: Session, kind: Kind[Any], items: Any, problems: list[Problem]
+) -> dict[str, str]:
+    """Save one section's objects, each in a savepoint; what is refused goes to `problems`."""
+    if not isinstance(items, list):
+        problems.append(Problem(kind.name, "invalid", "a list of objects is expected"))
+        return {}
+    specs = _parse_section(kind, items, problems)
+    existing = {kind.key(s) for s in kind.dump(session)} if specs else set()
+    outcomes: dict[str, str] = {}
+    for spec in specs:
+        key = kind.key(spec)
+        try:
+            with session.begin_nested():  # a refused object leaves nothing behind
+                outcomes[key] = apply(session, kind, spec, key in existing)
+        except ConfigError as err:
+            problems.append(Problem(f"{kind.name} {key!r}", err.code, err.detail))
+    return outcomes
+
+
+def _parse_section(kind: Kind[S], items: list[Any], problems: list[Problem]) -> list[S]:
+    """The section's objects that can be read, each key once; the others go to `problems`."""
+    specs: dict[str, S] = {}
+    twice: list[str] = []
+    for position, item in enumerate(items, 1):
+        try:
+            spec = kind.parse(item)
+        except ConfigError as err:
+            problems.append(Problem(_label(kind, item, position), err.code, err.detail))
+            continue
+        if kind.key(spec) in specs:
+            twice.append(kind.key(spec))
+        specs.setdefault(kind.key(spec), spec)
+    for key in sorted(set(twice)):
+        problems.append(Problem(kind.name, "duplicate", f"{key} given twice"))
+    return [spec for key, spec in specs.items() if key not in twice]
+
+
+def _label(kind: Kind[Any], item: Any, position: int) -> str:
+    """An object that could not be read, named by what a valid one is keyed by, else by its
+    place in its section."""
+    if isinstance(item, dict):
+        for field_name in KEY_FIELDS:
+            if isinstance(item.get(field_name), str):
+                return f"{kind.name} {item[field_name]!r}"
+    return f"{kind.name} #{position}"
 
 
 def export_organisation(session: Session) -> dict[str, list[dict[str, Any]]]:

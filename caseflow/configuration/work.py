@@ -5,7 +5,7 @@
 queues:
   - {name: gold, description: Gold customers}
 agents:
-  - {handle: ann, email: ann@example.com, role: agent, queues: [gold, standard]}
+  - {handle: ann, name: Ann Smith, email: ann@example.com, role: agent, queues: [gold, standard]}
 routing_rules:
   - name: gold printers
     position: 10
@@ -130,6 +130,9 @@ class AgentConfig(BaseModel):
 
     model_config = STRICT
     handle: str = Field(min_length=1, max_length=100, pattern=HANDLE)
+    name: str = Field(
+        default="", max_length=200, description="Signs their emails; else the handle."
+    )
     email: str = Field(max_length=320, pattern=EMAIL)
     role: Role = Role.AGENT
     queues: list[str] = Field(default_factory=list)
@@ -152,6 +155,7 @@ def _save_agent(session: Session, spec: AgentConfig) -> None:
         # No one knows a token for this hash: the agent signs in once given one.
         row = Agent(handle=spec.handle, token_hash=secrets.token_hex(32))
     row.email, row.role, row.active = email, str(spec.role), spec.active
+    row.display_name = spec.name.strip()
     if sorted(q.name for q in row.queues) != sorted(set(spec.queues)):
         row.queues = sorted({q.id: q for q in members if q is not None}.values(), key=_name)
     session.add(row)
@@ -178,6 +182,7 @@ def _dump_agents(session: Session) -> list[AgentConfig]:
     return [
         AgentConfig(
             handle=r.handle,
+            name=r.display_name,
             email=r.email,
             role=Role(r.role),
             queues=sorted(q.name for q in r.queues),

@@ -1,8 +1,11 @@
 """`caseflow dev` (`make run`): the whole development stack in the foreground, on 127.0.0.1.
 
 The Temporal dev server, the development mail server, the worker, the intake and the API run as
-child processes of this one. Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or
-SIGTERM stops them in reverse order, and a child that dies stops the stack with its exit code.
+child processes of this one, supervised: a child that dies is started again after a backoff
+(1 s, doubling to 30 s, back to 1 s once it has stayed up a while) and the log says so; one that
+keeps dying right after it starts is given up on, which stops the stack with its exit code.
+Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or SIGTERM stops them in reverse
+order.
 """
 
 from __future__ import annotations
@@ -21,13 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from caseflow.devstack.processes import die_with_parent
+from sqlalchemy.orm import Session
+
+from caseflow.devstack.processes import (
+    RestartPolicy,
+    after_crash,
+    die_with_parent,
+    exit_description,
+)
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import QUEUES, seed_demo
 from caseflow.workflows import search
+from caseflow.workflows.model import Role
 from caseflow.workflows.starter import connect, register_search_attributes
 
 logger = logging.getLogger(__name__)
@@ -35,6 +46,7 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 DEMO_AGENT = "demo"
+DEMO_NAME = "Demo Agent"
 
 
 class StackError(Exception):
@@ -45,7 +57,14 @@ class StackError(Exception):
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    args: list[str]
     log: Path | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    # Supervision: the delay of the last restart (0: none yet), quick crashes in a row, and
+    # when a child that died is due to start again.
+    last_delay: float = 0.0
+    quick_crashes: int = 0
+    restart_at: float | None = None
 
 
 @dataclass
@@ -54,26 +73,31 @@ class Stack:
     home: Path
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     # -- starting ---------------------------------------------------------------------------
 
     def spawn(self, name: str, args: list[str], log: Path | None = None) -> Child:
+        child = Child(name, self._popen(args, log), args, log)
+        self.children.append(child)
+        logger.info("started %s (pid %d)", name, child.process.pid)
+        return child
+
+    def _popen(self, args: list[str], log: Path | None) -> subprocess.Popen[bytes]:
         env = {**os.environ, "CASEFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
         output = open(log, "ab") if log else None  # noqa: SIM115 (the child owns it)
-        process = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            preexec_fn=die_with_parent,
-        )
-        if output:
-            output.close()
-        child = Child(name, process, log)
-        self.children.append(child)
-        logger.info("started %s (pid %d)", name, process.pid)
-        return child
+        try:
+            return subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                preexec_fn=die_with_parent,
+            )
+        finally:
+            if output:
+                output.close()
 
     def caseflow(self, command: str) -> Child:
         if self.stopping:
@@ -96,15 +120,48 @@ class Stack:
     # -- running and stopping ---------------------------------------------------------------
 
     def watch(self) -> int:
-        """Block until a signal asks us to stop (0) or a child dies (its exit code)."""
+        """Block until a signal asks us to stop (0), starting again each child that dies; or
+        until one keeps dying right after it starts (its exit code)."""
         while not self.stopping:
             for child in self.children:
-                code = child.process.poll()
+                code = self.supervise(child, time.monotonic())
                 if code is not None:
-                    logger.error("%s exited with %s; stopping everything", child.name, code)
-                    return code or 1
+                    return code
             time.sleep(0.2)
         return 0
+
+    def supervise(self, child: Child, now: float) -> int | None:
+        """Restart a child that is due; schedule one that died. Its exit code if given up."""
+        if child.restart_at is not None:
+            if now >= child.restart_at and not self.stopping:
+                self.restart(child)
+            return None
+        code = child.process.poll()
+        if code is None:
+            return None
+        uptime = now - child.started_at
+        crash = after_crash(self.policy, child.last_delay, child.quick_crashes, uptime)
+        child.quick_crashes = crash.quick_crashes
+        where = f"; see {child.log}" if child.log else ""
+        if crash.delay is None:
+            logger.error(
+                "%s keeps dying right after it starts (%d times in a row, last with %s)%s; "
+                "giving up and stopping everything",
+                child.name, crash.quick_crashes, exit_description(code), where,
+            )  # fmt: skip
+            return code or 1
+        child.last_delay, child.restart_at = crash.delay, now + crash.delay
+        logger.warning(
+            "%s exited with %s after %.0f s%s; restarting it in %.0f s",
+            child.name, exit_description(code), uptime, where, crash.delay,
+        )  # fmt: skip
+        return None
+
+    def restart(self, child: Child) -> None:
+        child.restart_at = None
+        child.process = self._popen(child.args, child.log)
+        child.started_at = time.monotonic()
+        logger.warning("restarted %s (pid %d)", child.name, child.process.pid)
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -222,23 +279,37 @@ async def setup_temporal(settings: Settings) -> None:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Migrate, seed the demo organisation, and return the demo agent's token."""
+    """Migrate, seed the demo organisation and the demo agent, and return its token."""
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     token = demo_token(settings)
     with transaction(session_factory(engine)) as session:
         seed_demo(session)
-        if directory.agent_by_handle(session, DEMO_AGENT) is None:
-            directory.create_agent(
-                session,
-                DEMO_AGENT,
-                f"{DEMO_AGENT}@{settings.support_domain}",
-                "supervisor",
-                list(QUEUES),
-                token_hash(token),
-            )
+        ensure_demo_agent(
+            session, settings, token_hash(settings.secret_key.get_secret_value(), token)
+        )
     engine.dispose()
     return token
+
+
+def ensure_demo_agent(session: Session, settings: Settings, stored_token: str) -> None:
+    """The demo agent: an admin (who may do all a supervisor may) in every demo queue, marked as
+    a demo agent (production refuses it), holding the token the banner prints. Set again at each
+    start: an older database's demo agent was a supervisor, and another secret key gives
+    another token. A name given with `caseflow agent rename`, or a disabled agent, stays so."""
+    agent = directory.agent_by_handle(session, DEMO_AGENT)
+    if agent is None:
+        agent = directory.create_agent(
+            session,
+            DEMO_AGENT,
+            f"{DEMO_AGENT}@{settings.support_domain}",
+            str(Role.ADMIN),
+            list(QUEUES),
+            stored_token,
+            display_name=DEMO_NAME,
+        )
+    agent.role, agent.is_demo, agent.token_hash = str(Role.ADMIN), True, stored_token
+    agent.display_name = agent.display_name or DEMO_NAME
 
 
 def demo_token(settings: Settings) -> str:
@@ -313,7 +384,11 @@ Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)
   IMAP           {settings.imap_host}:{settings.imap_port}   (login: the address, password caseflow)
   Support inbox  {support}
-  Demo agent     demo (supervisor)   token: {token}
+  Demo agent     {DEMO_AGENT} ({DEMO_NAME}), an admin: its token works for every call in the README,
+                 cases and /admin alike (development only: production refuses it)
+  Demo token     {token}
+  More agents    caseflow agent add ann --email ann@example.com --role agent --queue gold
+                 (prints their own token; caseflow agent list shows them all)
 
 Send a first email:
   {send}

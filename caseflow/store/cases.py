@@ -269,6 +269,12 @@ def cases_under_policy(
     return list(session.scalars(query.order_by(Case.number)))
 
 
+def unfinished_cases_owned_by(session: Session, handle: str) -> int:
+    """How many cases this agent owns whose workflow still runs (not closed or ended)."""
+    query = select(func.count()).select_from(Case).where(Case.owner == handle)
+    return int(session.scalar(query.where(Case.status.in_(RUNNING_STATUSES))) or 0)
+
+
 def case_activities(session: Session, number: str) -> list[CaseActivity]:
     query = select(CaseActivity).where(CaseActivity.case_number == number)
     return list(session.scalars(query.order_by(CaseActivity.activity_id)))

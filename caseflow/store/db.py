@@ -11,11 +11,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"  # where Alembic records the schema revision
 WRITES = "caseflow_writes"  # execution option: does this transaction write?
 # The in-process write lock of each SQLite engine (see `_writer`).
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -89,3 +93,66 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run at every start."""
     make_engine(url).dispose()  # creates the SQLite directory
     command.upgrade(alembic_config(url), revision)
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head_revision() -> str:
+    """The latest schema revision this Caseflow knows, e.g. "0009"."""
+    head = _scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_problem(url: str, where: str = "") -> str | None:
+    """Why the database at `url` cannot be used as it is, as one sentence naming the fix (a
+    missing SQLite file, a schema behind or ahead of this Caseflow, no connection); None when
+    it is at the latest schema. Creates nothing, not even the SQLite file. `where`, if given,
+    says why that file was looked for."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if _sqlite_file(url) and not Path(str(parsed.database)).is_file():
+        return f"the database {shown} does not exist{where}: run 'caseflow db upgrade'"
+    try:
+        current = current_revision(url)
+    except SQLAlchemyError as err:
+        reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
+        return f"cannot open the database {shown}: {reason}"
+    head = head_revision()
+    if current == head:
+        return None
+    if current is not None and not _known_revision(current):
+        return (
+            f"the database {shown} is at revision {current}, newer than this Caseflow "
+            f"(which knows up to {head}): upgrade Caseflow"
+        )
+    return (
+        f"the database {shown} is not migrated (revision {current or 'none'}, needs {head}): "
+        "run 'caseflow db upgrade'"
+    )
+
+
+def _sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+
+
+def current_revision(url: str) -> str | None:
+    """The schema revision Alembic recorded in the database; None for an empty database."""
+    engine = create_engine(url)  # not make_engine: that would create a missing SQLite folder
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -234,9 +234,19 @@ def default_policy_name(session: Session) -> str:
 
 
 def agent_by_token_hash(session: Session, token_hash: str) -> Agent | None:
+    """The agent holding this token hash, disabled or not: whether they may sign in is the
+    caller's rule."""
     query = select(Agent).options(selectinload(Agent.queues)).where(Agent.token_hash == token_hash)
-    agent = session.scalar(query)
-    return agent if agent is not None and agent.active else None
+    return session.scalar(query)
+
+
+def replace_token_hash(session: Session, old: str, new: str) -> bool:
+    """Store a token under a new hash (same token, new scheme); False if no agent has `old`."""
+    agent = session.scalar(select(Agent).where(Agent.token_hash == old))
+    if agent is None:
+        return False
+    agent.token_hash = new
+    return True
 
 
 def agent_by_handle(session: Session, handle: str) -> Agent | None:
@@ -244,25 +254,61 @@ def agent_by_handle(session: Session, handle: str) -> Agent | None:
     return session.scalar(query)
 
 
+def agent_with_email(session: Session, email: str) -> Agent | None:
+    return session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+
+
 def queue_by_name(session: Session, name: str) -> Queue | None:
     return session.scalar(select(Queue).where(Queue.name == name))
 
 
+def agents(session: Session) -> list[Agent]:
+    """Every agent, active or not, with their queues, by handle."""
+    query = select(Agent).options(selectinload(Agent.queues)).order_by(Agent.handle)
+    return list(session.scalars(query))
+
+
 def create_agent(
-    session: Session, handle: str, email: str, role: str, queues: list[str], token_hash: str
+    session: Session,
+    handle: str,
+    email: str,
+    role: str,
+    queues: list[str],
+    token_hash: str,
+    *,
+    display_name: str = "",
+    password_hash: str | None = None,
 ) -> Agent:
     """A new agent in the named queues; raises LookupError for an unknown queue."""
-    members = []
-    for name in queues:
-        queue = queue_by_name(session, name)
-        if queue is None:
-            raise LookupError(f"unknown queue {name!r}")
-        members.append(queue)
-    agent = Agent(handle=handle, email=email.lower(), role=role, token_hash=token_hash)
-    agent.queues = members
+    agent = Agent(
+        handle=handle,
+        email=email.lower(),
+        role=role,
+        token_hash=token_hash,
+        display_name=display_name,
+        password_hash=password_hash,
+    )
+    agent.queues = queues_named(session, queues)
     session.add(agent)
     session.flush()
     return agent
+
+
+def queues_named(session: Session, names: list[str]) -> list[Queue]:
+    """The queues of these names, in order; raises LookupError for an unknown one."""
+    found = []
+    for name in names:
+        queue = queue_by_name(session, name)
+        if queue is None:
+            raise LookupError(f"unknown queue {name!r}")
+        found.append(queue)
+    return found
+
+
+def agent_name(session: Session, handle: str) -> str:
+    """How emails sign and pages name the agent: the display name, else the handle."""
+    name = session.scalar(select(Agent.display_name).where(Agent.handle == handle))
+    return name or handle
 
 
 def set_agent_token(session: Session, handle: str, token_hash: str) -> bool:
@@ -271,6 +317,16 @@ def set_agent_token(session: Session, handle: str, token_hash: str) -> bool:
     if agent is None:
         return False
     agent.token_hash = token_hash
+    return True
+
+
+def set_agent_password(session: Session, handle: str, password_hash: str) -> bool:
+    """Replace the agent's password hash and lift any sign-in lock-out; False if unknown."""
+    agent = session.scalar(select(Agent).where(Agent.handle == handle))
+    if agent is None:
+        return False
+    agent.password_hash = password_hash
+    agent.failed_sign_ins, agent.locked_until = 0, None
     return True
 
 

@@ -25,12 +25,6 @@ BUSINESS_HOURS = [
     for day in WEEKDAYS
     for start, end in (("09:00", "13:00"), ("14:00", "18:00"))
 ]
-PARIS_HOLIDAYS_2026_2027 = [
-    "2026-01-01", "2026-04-06", "2026-05-01", "2026-05-08", "2026-05-14", "2026-05-25",
-    "2026-07-14", "2026-08-15", "2026-11-01", "2026-11-11", "2026-12-25",
-    "2027-01-01", "2027-03-29", "2027-05-01", "2027-05-06", "2027-05-08", "2027-05-17",
-    "2027-07-14", "2027-08-15", "2027-11-01", "2027-11-11", "2027-12-25",
-]  # fmt: skip
 
 QUEUES = {
     "gold": "Gold customers, answered within 15 minutes around the clock",
@@ -44,7 +38,9 @@ CALENDARS: list[dict[str, Any]] = [
         "timezone": "Europe/Paris",
         "always_open": False,
         "hours": BUSINESS_HOURS,
-        "holidays": PARIS_HOLIDAYS_2026_2027,
+        # French public holidays of every year, expanded when the calendar is read.
+        "country": "FR",
+        "holidays": [],
     },
 ]
 PAUSE_STATES = ["awaiting_customer", "on_hold"]

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import (
     ConfigError,
+    ImportRefused,
     export_organisation,
     import_organisation,
     kind_named,
     remove,
 )
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -50,10 +52,20 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     factory = session_factory(engine)
     with transaction(factory) as session:
         directory.create_agent(
-            session, "ada", "ada@caseflow.test", "admin", [], token_hash(ADMIN_TOKEN)
+            session,
+            "ada",
+            "ada@caseflow.test",
+            "admin",
+            [],
+            token_hash(DEVELOPMENT_SECRET, ADMIN_TOKEN),
         )
         directory.create_agent(
-            session, "ann", "ann@caseflow.test", "agent", ["standard"], token_hash(AGENT_TOKEN)
+            session,
+            "ann",
+            "ann@caseflow.test",
+            "agent",
+            ["standard"],
+            token_hash(DEVELOPMENT_SECRET, AGENT_TOKEN),
         )
     yield factory
     engine.dispose()
@@ -191,6 +203,53 @@ def test_an_unknown_section_or_a_name_given_twice_is_refused(
     with transaction(sessions) as session, pytest.raises(ConfigError) as twice:
         import_organisation(session, {"products": [{"name": "A"}, {"name": "A"}]})
     assert twice.value.code == "duplicate"
+
+
+# Four mistakes in four sections: one found reading, one saving, one by reference, one twice.
+SEVERAL_MISTAKES: dict[str, Any] = {
+    "calendars": [{**CALENDAR, "timezone": "Mars/Olympus"}],
+    "queues": [{"name": "billing"}],
+    "agents": [{"handle": "bo", "email": "not an address", "queues": ["billing"]}],
+    "products": [{"name": "Widgets"}, {"name": "Gadgets"}, {"name": "Widgets"}],
+    "routing_rules": [{"name": "invoices", "position": 5, "queue": "billing", "agent": "nobody",
+                       "conditions": {"subject_words": ["invoice"]}}],
+}  # fmt: skip
+
+
+def test_an_import_with_several_mistakes_names_each_one_and_writes_nothing(
+    sessions: sessionmaker[Session],
+) -> None:
+    before = (count(sessions, Calendar), count(sessions, Product))
+
+    with pytest.raises(ImportRefused) as refused, transaction(sessions) as session:
+        import_organisation(session, SEVERAL_MISTAKES)
+
+    found = {p.where: (p.code, p.reason) for p in refused.value.problems}
+    assert set(found) == {"calendars 'lisbon-office'", "agents 'bo'", "products",
+                          "routing_rules 'invoices'"}  # fmt: skip
+    assert found["calendars 'lisbon-office'"][0] == "invalid"
+    assert "Mars/Olympus" in found["calendars 'lisbon-office'"][1]
+    assert found["agents 'bo'"][0] == "invalid" and "email" in found["agents 'bo'"][1]
+    assert found["products"] == ("duplicate", "Widgets given twice")
+    assert found["routing_rules 'invoices'"][0] == "unknown_reference"
+    assert "nobody" in found["routing_rules 'invoices'"][1]
+    assert refused.value.code == "invalid" and refused.value.detail.startswith("4 problems: ")
+    assert (count(sessions, Calendar), count(sessions, Product)) == before
+    with transaction(sessions, writes=False) as session:
+        assert directory.queue_by_name(session, "billing") is None
+
+
+async def test_an_import_over_the_api_with_several_mistakes_names_them_all(
+    http: httpx.AsyncClient,
+) -> None:
+    answer = await http.post(
+        "/admin/import", content=yaml.safe_dump(SEVERAL_MISTAKES), headers=bearer(ADMIN_TOKEN)
+    )
+
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid"
+    detail = answer.json()["detail"]
+    for words in ("Mars/Olympus", "agents 'bo'", "Widgets given twice", "nobody"):
+        assert words in detail
 
 
 def test_what_a_goal_or_a_rule_names_cannot_be_deleted(sessions: sessionmaker[Session]) -> None:

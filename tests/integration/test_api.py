@@ -12,14 +12,14 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.workflows.model import InboundEmail
 from caseflow.workflows.starter import signal_email
 from tests.support.api import api_client, bearer, link_token
 from tests.support.harness import GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink, free_port
 
-ANN = bearer("ann")  # the harness stores agents with token_hash(handle)
+ANN = bearer("ann")  # the harness stores agents with token_hash(DEVELOPMENT_SECRET, handle)
 SAM = bearer("sam")
 NEW_CASE = {"customer_email": GOLD_CUSTOMER, "subject": "VPN drops", "description": "Hourly."}
 
@@ -431,7 +431,9 @@ async def test_reads_work_and_actions_answer_503_without_temporal(api_settings: 
 
         engine = make_engine(offline.effective_database_url)
         with transaction(session_factory(engine)) as session:
-            directory.create_agent(session, "ann", "ann@x.test", "agent", [], token_hash("ann"))
+            directory.create_agent(
+                session, "ann", "ann@x.test", "agent", [], token_hash(DEVELOPMENT_SECRET, "ann")
+            )
         engine.dispose()
         health = (await http.get("/health")).json()
         assert health["database"] == "ok" and health["temporal"].startswith("unavailable")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from caseflow.settings import DEVELOPMENT_SECRET, find_home
 from caseflow.signing import token_hash
 from caseflow.store import directory
-from caseflow.store.db import make_engine, session_factory, transaction
+from caseflow.store.db import head_revision, make_engine, session_factory, transaction
+from tests.conftest import empty_postgres_database
 
 PARIS = """
 name: paris-office
@@ -24,12 +27,14 @@ holidays: ["2026-12-25"]
 """
 
 
-def caseflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def caseflow(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The command with this home, standard input from `stdin` (never a terminal)."""
     env = {**os.environ, "CASEFLOW_HOME": str(home)}
     env.pop("CASEFLOW_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "caseflow.cli", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,7 +50,7 @@ def test_agent_add_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path
     assert token.startswith("cf_") and len(token) > 40
     engine = make_engine(f"sqlite:///{tmp_path / 'caseflow.db'}")
     with transaction(session_factory(engine)) as session:
-        agent = directory.agent_by_token_hash(session, token_hash(token))
+        agent = directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, token))
         assert agent is not None and agent.handle == "ann" and agent.token_hash != token
         assert [q.name for q in agent.queues] == ["gold"]
     engine.dispose()
@@ -183,3 +188,137 @@ def test_an_organisation_with_a_mistake_imports_nothing_and_says_where(tmp_path:
     assert "nobody" in refused.stderr
     exported = caseflow(tmp_path, "export")
     assert "Initech" not in exported.stdout and "lisbon-office" not in exported.stdout
+
+
+def test_an_organisation_with_several_mistakes_lists_each_on_its_own_line(tmp_path: Path) -> None:
+    caseflow(tmp_path, "db", "upgrade")
+    caseflow(tmp_path, "seed")
+    file = tmp_path / "organisation.yaml"
+    mistaken = (
+        readme_organisation()
+        .replace("queue: billing\n    agent: rui", "queue: billing\n    agent: nobody")
+        .replace("timezone: Europe/Lisbon", "timezone: Europe/Atlantis")
+        .replace("{name: Initech Payroll}", "{name: Initech Payroll, colour: blue}")
+    )
+    file.write_text(mistaken, encoding="utf-8")
+
+    refused = caseflow(tmp_path, "import", str(file))
+
+    assert refused.returncode == 1
+    first, *problems = refused.stderr.strip().splitlines()
+    assert first == f"caseflow: {file}: nothing imported, {len(problems)} problems:"
+    assert any(p.startswith("  calendars 'lisbon-office': ") and "Atlantis" in p for p in problems)
+    assert any(p.startswith("  products 'Initech Payroll': colour: ") for p in problems)
+    assert any(p.startswith("  routing_rules 'invoices': ") and "nobody" in p for p in problems)
+    assert "Initech" not in caseflow(tmp_path, "export").stdout
+
+
+# -- which database: the project's .caseflow, found upwards -------------------------------------
+
+
+def caseflow_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command run from `folder` in a new terminal: no CASEFLOW_HOME, no database URL."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "caseflow.cli", *args],
+        env={**clean, **env},
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def nowhere(tmp_path: Path) -> Path:
+    """A folder with no .caseflow in it or in any folder above it."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    if find_home(folder) is not None:
+        pytest.skip(f"{find_home(folder)} is above the test's folder")
+    return folder
+
+
+def test_from_a_subfolder_the_cli_uses_the_projects_caseflow_above_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    deep = project / "src" / "module"
+    deep.mkdir(parents=True)
+    assert caseflow_in(project, "db", "upgrade").returncode == 0
+    assert (project / ".caseflow" / "caseflow.db").is_file()
+
+    added = caseflow_in(deep, "agent", "add", "ann", "--email", "ann@x.test")
+
+    assert added.returncode == 0, added.stderr
+    assert "ann" in caseflow_in(project, "agent", "list").stdout
+    assert sorted(p.name for p in deep.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report"], ["export"], ["agent", "list"], ["import", "org.yaml"], ["api"], ["worker"],
+     ["intake"]],
+)  # fmt: skip
+def test_without_a_caseflow_anywhere_a_command_says_so_in_one_line_and_creates_nothing(
+    nowhere: Path, command: list[str]
+) -> None:
+    refused = caseflow_in(nowhere, *command)
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and refused.stdout == ""
+    assert refused.stderr.startswith(f"caseflow: no .caseflow directory in {nowhere} ")
+    assert "caseflow db upgrade" in refused.stderr
+    assert list(nowhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["report"], ["agent", "list"], ["api"], ["worker"]])
+def test_an_unmigrated_database_is_refused_in_one_line_naming_the_fix(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / ".caseflow").mkdir()
+    database = tmp_path / ".caseflow" / "caseflow.db"
+    sqlite3.connect(database).close()  # an empty file, as the CLI used to leave behind
+    below = tmp_path / "sub"
+    below.mkdir()
+
+    refused = caseflow_in(below, *command)
+
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        f"caseflow: the database sqlite:///{database} is not migrated (revision none, needs "
+        f"{head_revision()}): run 'caseflow db upgrade'\n"
+    )
+
+
+def test_a_missing_database_says_it_does_not_exist_and_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / ".caseflow").mkdir()
+    below = tmp_path / "sub"
+    below.mkdir()
+
+    refused = caseflow_in(below, "export")
+    explicit = caseflow_in(below, "export", CASEFLOW_HOME=str(tmp_path / "gone"))
+
+    database = tmp_path / ".caseflow" / "caseflow.db"
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert f"the database sqlite:///{database} does not exist" in refused.stderr
+    assert f"found from {below}" in refused.stderr and "caseflow db upgrade" in refused.stderr
+    assert explicit.returncode == 1 and f"CASEFLOW_HOME is {tmp_path / 'gone'}" in explicit.stderr
+    assert not database.exists() and not (tmp_path / "gone").exists()
+
+
+def test_an_unmigrated_postgresql_database_is_refused_without_its_password(tmp_path: Path) -> None:
+    with empty_postgres_database() as url:
+        secret_url = url.replace("postgres@", "postgres:hunter2@")
+        refused = caseflow_in(tmp_path, "report", CASEFLOW_DATABASE_URL=secret_url)
+
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "is not migrated (revision none" in refused.stderr
+    assert "hunter2" not in refused.stderr and "***" in refused.stderr
+
+
+def test_seed_in_a_folder_without_caseflow_makes_one_there_migrated(nowhere: Path) -> None:
+    seeded = caseflow_in(nowhere, "seed")
+
+    assert seeded.returncode == 0, seeded.stderr
+    assert (nowhere / ".caseflow" / "caseflow.db").is_file()
+    assert caseflow_in(nowhere, "agent", "list").stdout.strip() == "no agents"

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -73,9 +74,9 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     factory = session_factory(engine)
     with transaction(factory) as session:
         directory.create_agent(session, "ada", "ada@caseflow.test", "admin", [],
-                               token_hash("admin-token"))  # fmt: skip
+                               token_hash(DEVELOPMENT_SECRET, "admin-token"))  # fmt: skip
         directory.create_agent(session, "ann", "ann@caseflow.test", "agent", ["standard"],
-                               token_hash("ann-token"))  # fmt: skip
+                               token_hash(DEVELOPMENT_SECRET, "ann-token"))  # fmt: skip
     yield factory
     engine.dispose()
 
@@ -116,6 +117,22 @@ def test_a_whole_organisation_imports_and_exports_back_unchanged(
     with transaction(sessions) as session:
         again = import_organisation(session, exported)
     assert again.count("created") == again.count("updated") == 0
+
+
+def test_an_agents_display_name_is_configuration_that_exports_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    kim = {"handle": "kim", "name": "Kim Lee", "email": "kim@caseflow.test"}
+    with transaction(sessions) as session:
+        import_organisation(session, {"agents": [kim]})
+    with transaction(sessions, writes=False) as session:
+        row = directory.agent_by_handle(session, "kim")
+        exported = export_organisation(session)
+    assert row is not None and row.display_name == "Kim Lee"
+    assert next(a for a in exported["agents"] if a["handle"] == "kim")["name"] == "Kim Lee"
+    with transaction(sessions) as session:
+        renamed = import_organisation(session, {"agents": [{**kim, "name": "Kim Lee-Park"}]})
+    assert renamed.results == {"agents": {"kim": "updated"}}
 
 
 async def test_the_admin_api_saves_every_customer_and_work_kind(
@@ -216,7 +233,7 @@ def test_an_agent_named_by_a_rule_keeps_its_queue_and_an_import_is_all_or_nothin
     before = counts(sessions)
     leaving = {**ORGANISATION, "agents": [{**ORGANISATION["agents"][0], "queues": []}],
                "accounts": [{"name": "Hooli", "domain": "hooli.example"}]}  # fmt: skip
-    with transaction(sessions) as session, pytest.raises(ConfigError) as refused:
+    with pytest.raises(ConfigError) as refused, transaction(sessions) as session:
         import_organisation(session, leaving)
     assert refused.value.code == "in_use" and "initech printers" in refused.value.detail
     assert counts(sessions) == before
@@ -332,8 +349,8 @@ def test_agent_token_issues_a_fresh_token_last_and_the_old_one_stops_working(
     assert unknown.returncode == 1 and "no agent 'nobody'" in unknown.stderr
     engine = make_engine(f"sqlite:///{tmp_path / 'caseflow.db'}")
     with transaction(session_factory(engine)) as session:
-        assert directory.agent_by_token_hash(session, token_hash(old)) is None
-        found = directory.agent_by_token_hash(session, token_hash(new))
+        assert directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, old)) is None
+        found = directory.agent_by_token_hash(session, token_hash(DEVELOPMENT_SECRET, new))
         assert found is not None and found.handle == "ann"
     engine.dispose()
 

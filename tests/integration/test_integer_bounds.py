@@ -17,7 +17,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.api.app import create_app
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -57,7 +57,9 @@ async def http(
     may get as far as a workflow), with a case, an admin, and reprocessing that must not run."""
     engine = make_engine(database_url)
     with transaction(session_factory(engine)) as session:
-        directory.create_agent(session, "ada", "ada@x.test", "admin", [], token_hash("admin-token"))
+        directory.create_agent(
+            session, "ada", "ada@x.test", "admin", [], token_hash(DEVELOPMENT_SECRET, "admin-token")
+        )
         add_case(session, NUMBER)
     engine.dispose()
 

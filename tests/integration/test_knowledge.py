@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from caseflow.activities import convert
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory, knowledge
 from caseflow.store.db import alembic_config, make_engine, session_factory, transaction, upgrade
@@ -124,7 +124,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
         for handle, role in (("ada", "admin"), ("ann", "agent"), ("sam", "supervisor")):
             directory.create_agent(
                 session, handle, f"{handle}@caseflow.test", role, ["standard"],
-                token_hash(f"{handle}-token"),
+                token_hash(DEVELOPMENT_SECRET, f"{handle}-token"),
             )  # fmt: skip
     yield factory
     engine.dispose()

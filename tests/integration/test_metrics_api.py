@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.configuration import ConfigError, export_organisation, import_organisation
+from caseflow.settings import DEVELOPMENT_SECRET
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -37,7 +38,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             ("ada", "admin", []),
         ]:
             directory.create_agent(session, handle, f"{handle}@x.test", role, queues,
-                                   token_hash(handle))  # fmt: skip
+                                   token_hash(DEVELOPMENT_SECRET, handle))  # fmt: skip
         write_march(session)
     yield factory
     engine.dispose()

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from caseflow.api.app import create_app
 from caseflow.api.pages import POLICY
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import LinkClaims, sign_link, token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -54,7 +54,12 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     engine = make_engine(sqlite_url)
     with transaction(session_factory(engine)) as session:
         directory.create_agent(
-            session, "ada", "ada@caseflow.test", "admin", [], token_hash("admin-token")
+            session,
+            "ada",
+            "ada@caseflow.test",
+            "admin",
+            [],
+            token_hash(DEVELOPMENT_SECRET, "admin-token"),
         )
         add_case(session, SURVEYED, status="closed", survey={"episode": 1, "status": "sent"})
         add_case(session, PROPOSED, status="resolved", resolution={"episode": 1, "text": "Ok"})

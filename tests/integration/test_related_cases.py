@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -44,7 +44,12 @@ async def harness(
     async with running_worker(dev_env.client, api_settings, smtp_sink) as h:
         with transaction(h.sessions) as session:
             directory.create_agent(
-                session, "root", "root@caseflow.test", "admin", [], token_hash("root")
+                session,
+                "root",
+                "root@caseflow.test",
+                "admin",
+                [],
+                token_hash(DEVELOPMENT_SECRET, "root"),
             )
         yield h
 

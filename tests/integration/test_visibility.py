@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.api.app import create_app
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, customers, directory, queues
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -69,8 +69,10 @@ def stories(sessions: sessionmaker[Session]) -> int:
     with transaction(sessions) as session:
         for handle, role, queue in (("ann", "agent", "gold"), ("bob", "agent", "standard")):
             directory.create_agent(session, handle, f"{handle}@x.test", role, [queue],
-                                   token_hash(handle))  # fmt: skip
-        directory.create_agent(session, "sam", "sam@x.test", "supervisor", [], token_hash("sam"))
+                                   token_hash(DEVELOPMENT_SECRET, handle))  # fmt: skip
+        directory.create_agent(
+            session, "sam", "sam@x.test", "supervisor", [], token_hash(DEVELOPMENT_SECRET, "sam")
+        )
         alice = directory.contact_by_email(session, "alice@acme.example")
         assert alice is not None and alice.account_id is not None
         for story in STORIES:

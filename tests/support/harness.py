@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from caseflow.settings import Settings
+from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction
@@ -75,10 +75,20 @@ class Harness:
 def add_agents(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         directory.create_agent(
-            session, "ann", "ann@caseflow.test", "agent", ["standard", "gold"], token_hash("ann")
+            session,
+            "ann",
+            "ann@caseflow.test",
+            "agent",
+            ["standard", "gold"],
+            token_hash(DEVELOPMENT_SECRET, "ann"),
         )
         directory.create_agent(
-            session, "sam", "sam@caseflow.test", "supervisor", ["escalations"], token_hash("sam")
+            session,
+            "sam",
+            "sam@caseflow.test",
+            "supervisor",
+            ["escalations"],
+            token_hash(DEVELOPMENT_SECRET, "sam"),
         )
 
 

@@ -173,8 +173,16 @@ def test_verify_reply_token_never_raises(token: str) -> None:
 
 
 def test_token_hash_is_a_stable_hex_digest_not_the_token() -> None:
-    digest = signing.token_hash("secret-token")
+    digest = signing.token_hash(SECRET, "secret-token")
 
-    assert digest == signing.token_hash("secret-token")
+    assert digest == signing.token_hash(SECRET, "secret-token")
     assert len(digest) == 64 and "secret-token" not in digest
-    assert digest != signing.token_hash("secret-token2")
+    assert digest != signing.token_hash(SECRET, "secret-token2")
+
+
+def test_token_hash_is_keyed_with_the_secret_unlike_the_legacy_hash() -> None:
+    digest = signing.token_hash(SECRET, "secret-token")
+
+    assert digest != signing.token_hash("another-secret-key", "secret-token")
+    assert digest != signing.legacy_token_hash("secret-token")
+    assert len(signing.legacy_token_hash("secret-token")) == 64

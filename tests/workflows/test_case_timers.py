@@ -130,6 +130,7 @@ async def test_business_hours_clock_is_due_in_business_time(
     harness: Harness, skipping_env: WorkflowEnvironment
 ) -> None:
     handle = await harness.open_case()  # standard policy: warn 3 h on Paris business hours
+    await handle.execute_update(CaseWorkflow.created)  # its clocks exist once it is created
     state_clocks = await handle.query(CaseWorkflow.sla_clocks)
     first = next(c for c in state_clocks if c.kpi is KpiName.FIRST_RESPONSE)
     view = await handle.query(CaseWorkflow.view)
@@ -295,6 +296,7 @@ async def test_editing_the_calendar_re_times_a_running_case_and_records_it(
     harness: Harness, skipping_env: WorkflowEnvironment
 ) -> None:
     handle = await harness.open_case()  # standard policy on business-hours-paris
+    await handle.execute_update(CaseWorkflow.created)
     before = next(
         c for c in await handle.query(CaseWorkflow.sla_clocks) if c.kpi is KpiName.FIRST_RESPONSE
     )
