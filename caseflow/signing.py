@@ -81,6 +81,11 @@ def token_hash(secret: str, token: str) -> str:
     return _mac(secret, "api-token", token.encode()).hex()
 
 
+def session_hash(secret: str, token: str) -> str:
+    """How a browser's session token is stored: keyed as API tokens are, for its own purpose."""
+    return _mac(secret, "browser-session", token.encode()).hex()
+
+
 def legacy_token_hash(token: str) -> str:
     """How API tokens were stored before they were keyed (plain SHA-256): found once, then
     rewritten as `token_hash`."""

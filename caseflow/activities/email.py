@@ -138,7 +138,8 @@ class EmailActivities:
                 **request.context,
                 **signature,
                 "links": links,
-                "case_url": f"{s.public_url}/cases/{request.case_number}",
+                # The case's page for a person (sign-in first), not the API's JSON.
+                "case_url": f"{s.public_url}/agent/cases/{request.case_number}",
             },
             date=datetime.now(UTC),
             auto_submitted=request.auto_submitted,

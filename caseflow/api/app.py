@@ -6,8 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
@@ -25,12 +27,14 @@ from caseflow.api.routes import (
     quarantine,
     queues,
     related,
+    workspace,
 )
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.starter import connect
 
 logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"  # Caseflow's own CSS, served at /static
 
 
 class TemporalConnection:
@@ -101,4 +105,6 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(queues.router)
     app.include_router(metrics.router)
+    app.include_router(workspace.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

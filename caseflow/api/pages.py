@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # images may also be data: URLs (Swagger UI's icons).
 POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; form-action 'self'; base-uri 'self'"
+    "img-src 'self' data:; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
 )
 
 

@@ -32,6 +32,7 @@ from caseflow.devstack.processes import (
     die_with_parent,
     exit_description,
 )
+from caseflow.passwords import hash_password
 from caseflow.settings import Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
@@ -47,6 +48,8 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 DEMO_AGENT = "demo"
 DEMO_NAME = "Demo Agent"
+# The demo agent's password for the agent pages, like the dev IMAP's: development only.
+DEMO_PASSWORD = "caseflow-demo"
 
 
 class StackError(Exception):
@@ -310,6 +313,8 @@ def ensure_demo_agent(session: Session, settings: Settings, stored_token: str) -
         )
     agent.role, agent.is_demo, agent.token_hash = str(Role.ADMIN), True, stored_token
     agent.display_name = agent.display_name or DEMO_NAME
+    if agent.password_hash is None:  # one set with `caseflow agent password demo` stays
+        agent.password_hash = hash_password(DEMO_PASSWORD)
 
 
 def demo_token(settings: Settings) -> str:
@@ -379,6 +384,7 @@ def banner(settings: Settings, home: Path, token: str) -> str:
 Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
 
   API            {settings.public_url}   (docs: {settings.public_url}/docs)
+  Agent pages    {settings.public_url}/agent   (sign in: {DEMO_AGENT} / {DEMO_PASSWORD})
   Temporal UI    http://{temporal_host_port(settings)[0]}:{settings.temporal_ui_port}
   Temporal       {settings.temporal_address}
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from caseflow.devstack.processes import RestartPolicy
-from caseflow.devstack.stack import DEMO_AGENT, Stack, demo_token, prepare_database
+from caseflow.devstack.stack import (
+    DEMO_AGENT,
+    DEMO_PASSWORD,
+    Stack,
+    demo_token,
+    prepare_database,
+)
+from caseflow.passwords import check_password
 from caseflow.settings import Settings
 from caseflow.signing import legacy_token_hash, token_hash
 from caseflow.store import directory
@@ -40,6 +47,7 @@ def test_the_demo_agent_is_an_admin_marked_as_demo_with_a_name(tmp_path: Path) -
     assert (demo.role, demo.is_demo, demo.display_name) == ("admin", True, "Demo Agent")
     assert demo.token_hash == token_hash(settings.secret_key.get_secret_value(), token)
     assert {q.name for q in demo.queues} == {"gold", "standard", "escalations"}
+    assert demo.password_hash is not None and check_password(demo.password_hash, DEMO_PASSWORD)
 
 
 def test_an_older_databases_demo_supervisor_becomes_the_demo_admin(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from caseflow.api.app import create_app
 from caseflow.api.pages import POLICY
+from caseflow.passwords import hash_password
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import LinkClaims, sign_link, token_hash
 from caseflow.store import directory
@@ -31,7 +32,11 @@ from tests.support.servers import free_port
 
 ADMIN = bearer("admin-token")
 SURVEYED, PROPOSED = "CAS-000001", "CAS-000002"  # closed, survey sent; resolved, awaiting
-KNOWN_PAGES = {"/docs", "/docs/oauth2-redirect", "/survey/{token}", "/resolution/{token}"}
+KNOWN_PAGES = {
+    "/docs", "/docs/oauth2-redirect", "/survey/{token}", "/resolution/{token}",
+    "/agent", "/agent/sign-in", "/agent/cases/{number}",
+}  # fmt: skip
+PASSWORD = "a password for the pages"
 HOST = urlsplit(BASE_URL).netloc
 LOCAL_SCHEMES = {"", "data", "blob", "mailto", "tel", "about"}
 PLACEHOLDER = "x"  # for a path parameter no page needs a real value of
@@ -61,6 +66,9 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
             [],
             token_hash(DEVELOPMENT_SECRET, "admin-token"),
         )
+        ada = directory.agent_by_handle(session, "ada")
+        assert ada is not None
+        ada.password_hash = hash_password(PASSWORD)
         add_case(session, SURVEYED, status="closed", survey={"episode": 1, "status": "sent"})
         add_case(session, PROPOSED, status="resolved", resolution={"episode": 1, "text": "Ok"})
     engine.dispose()
@@ -71,7 +79,17 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     }
     app = create_app(settings)
     async with serving(app) as http:
+        await signed_in(http)  # the agent's pages as a signed-in agent sees them
         yield Site(app, http, tokens)
+
+
+async def signed_in(http: httpx.AsyncClient) -> None:
+    form = await http.get("/agent/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    data = {"login": "ada", "password": PASSWORD, "csrf": csrf.group(1)}
+    signed = await http.post("/agent/sign-in", data=data)
+    assert signed.status_code == 303, signed.text
 
 
 # -- finding the pages ----------------------------------------------------------------------------

@@ -1,0 +1,262 @@
+"""The agent's pages (`/agent`): signing in and out, and a read-only page for each case.
+
+Agents' emails link here, so a person who follows one sees the case once signed in. What a page
+shows is what the API answers the same agent (the same read, the same visibility rule); the
+pages change nothing but the browser's own session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from caseflow import passwords
+from caseflow.api import auth
+from caseflow.api.deps import SessionsDep, SettingsDep, agent_refusal, read, write
+from caseflow.api.errors import ApiError
+from caseflow.api.routes.cases import case_detail
+from caseflow.api.schemas import CaseDetail, CaseSummary
+from caseflow.settings import Settings
+from caseflow.signing import session_hash
+from caseflow.store import cases, signins
+from caseflow.store.models import Agent
+from caseflow.workflows import visibility
+from caseflow.workflows.model import Actor, Role
+
+router = APIRouter(prefix="/agent", tags=["agent pages"], include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# Checked against when the login names nobody, so a wrong handle takes as long as a wrong
+# password and the answer does not tell which it was.
+_DUMMY_HASH = passwords.hash_password("caseflow: nobody signs in with this")
+HOME_CASES = 25
+
+
+@dataclass(frozen=True)
+class Browser:
+    """Who this browser is signed in as (if anyone), and its CSRF value."""
+
+    agent: Actor | None
+    name: str
+    session_token: str | None
+    csrf_nonce: str
+    new_nonce: bool
+
+
+def _actor(agent: Agent) -> Actor:
+    return Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
+
+
+async def browser(request: Request, settings: SettingsDep, sessions: SessionsDep) -> Browser:
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    nonce = request.cookies.get(auth.CSRF_COOKIE)
+    agent: Actor | None = None
+    name = ""
+    if token:
+        key = session_hash(settings.secret_key.get_secret_value(), token)
+
+        def find(session: Session) -> tuple[Actor, str] | None:
+            row = signins.agent_of_session(session, key, datetime.now(UTC))
+            if row is None or agent_refusal(row, settings) is not None:
+                return None
+            return _actor(row), row.display_name or row.handle
+
+        found = await read(sessions, find)
+        if found is not None:
+            agent, name = found
+    return Browser(agent, name, token if agent else None, nonce or auth.new_token(), not nonce)
+
+
+BrowserDep = Annotated[Browser, Depends(browser)]
+
+
+def render(
+    request: Request,
+    settings: Settings,
+    seen: Browser,
+    template: str,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    secret = settings.secret_key.get_secret_value()
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "support_name": settings.support_name,
+            "agent": seen.agent,
+            "agent_name": seen.name,
+            "csrf": auth.csrf_token(secret, seen.csrf_nonce),
+            **context,
+        },
+        status_code=status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if seen.new_nonce:
+        _set_cookie(response, settings, auth.CSRF_COOKIE, seen.csrf_nonce, "strict")
+    return response
+
+
+def _set_cookie(response: Response, settings: Settings, name: str, value: str, same: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        secure=settings.public_url.startswith("https://"),
+        samesite=same,  # type: ignore[arg-type]
+    )
+
+
+def _to_sign_in(target: str) -> RedirectResponse:
+    return RedirectResponse(f"/agent/sign-in?next={quote(auth.safe_next(target))}", 303)
+
+
+def _csrf_ok(settings: Settings, seen: Browser, token: str) -> bool:
+    nonce = None if seen.new_nonce else seen.csrf_nonce
+    return auth.csrf_valid(settings.secret_key.get_secret_value(), nonce, token)
+
+
+# -- signing in and out ----------------------------------------------------------------------
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_form(
+    request: Request, settings: SettingsDep, seen: BrowserDep, next: str = auth.HOME
+) -> Response:
+    if seen.agent is not None:
+        return RedirectResponse(auth.safe_next(next), 303)
+    return render(request, settings, seen, "agent/sign_in.html", next=auth.safe_next(next))
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(
+    request: Request,
+    settings: SettingsDep,
+    sessions: SessionsDep,
+    seen: BrowserDep,
+    login: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
+    csrf: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form(max_length=2000)] = auth.HOME,
+) -> Response:
+    """Sign in with a handle (or address) and password; a wrong one counts towards the lock."""
+    target = auth.safe_next(next)
+
+    def again(status: int, error: str) -> HTMLResponse:
+        return render(
+            request, settings, seen, "agent/sign_in.html", status, next=target,
+            login=login, error=error,
+        )  # fmt: skip
+
+    if not _csrf_ok(settings, seen, csrf):
+        return again(403, "This form had expired; please sign in again.")
+    outcome = await write(sessions, lambda s: _check(s, settings, login, password))
+    if isinstance(outcome, SignInRefused):
+        return again(outcome.status, outcome.message)
+    response = RedirectResponse(target, 303)
+    _set_cookie(response, settings, auth.SESSION_COOKIE, outcome, "lax")
+    return response
+
+
+@dataclass(frozen=True)
+class SignInRefused:
+    status: int
+    message: str
+
+
+def _check(session: Session, settings: Settings, login: str, password: str) -> str | SignInRefused:
+    """The new session's token, or why signing in is refused (with nothing learnt)."""
+    now = datetime.now(UTC)
+    agent = signins.agent_by_login(session, login)
+    if agent is None or agent.password_hash is None:
+        passwords.check_password(_DUMMY_HASH, password)  # as slow as a real check
+        return SignInRefused(401, auth.WRONG)
+    if (left := auth.lock_left(agent.locked_until, now)) is not None:
+        return SignInRefused(429, auth.locked_message(left))
+    if not passwords.check_password(agent.password_hash, password):
+        failures, locked_until = auth.after_failure(agent.failed_sign_ins, now)
+        signins.record_failure(session, agent.id, failures, locked_until)
+        if locked_until is not None:
+            return SignInRefused(429, auth.locked_message(locked_until - now))
+        return SignInRefused(401, auth.WRONG)
+    if (refusal := agent_refusal(agent, settings)) is not None:
+        return SignInRefused(403, f"{refusal[:1].upper()}{refusal[1:]}.")
+    rehashed = None
+    if passwords.needs_rehash(agent.password_hash):
+        rehashed = passwords.hash_password(password)
+    signins.record_success(session, agent.id, rehashed)
+    token = auth.new_token()
+    key = session_hash(settings.secret_key.get_secret_value(), token)
+    signins.open_session(session, agent.id, key, now, auth.SESSION_LIFETIME)
+    return token
+
+
+@router.post("/sign-out")
+async def sign_out(
+    settings: SettingsDep,
+    sessions: SessionsDep,
+    seen: BrowserDep,
+    csrf: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """End this browser's session (the cookie is cleared, the session row deleted)."""
+    token = seen.session_token
+    if token is not None and _csrf_ok(settings, seen, csrf):
+        key = session_hash(settings.secret_key.get_secret_value(), token)
+        await write(sessions, lambda s: signins.close_session(s, key))
+    response = RedirectResponse("/agent/sign-in", 303)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(
+    request: Request, settings: SettingsDep, sessions: SessionsDep, seen: BrowserDep
+) -> Response:
+    """The signed-in agent's open cases, most urgent first, and a way to open any by number."""
+    if seen.agent is None:
+        return _to_sign_in(auth.HOME)
+    scope = visibility.scope_of(seen.agent)
+    open_now = cases.CaseFilter(status=list(cases.RUNNING_STATUSES))
+
+    def listed(session: Session) -> tuple[list[CaseSummary], int]:
+        rows, total = cases.list_cases(session, open_now, HOME_CASES, 0, scope)
+        return [CaseSummary.of(r) for r in rows], total
+
+    found, total = await read(sessions, listed)
+    return render(request, settings, seen, "agent/home.html", cases=found, total=total)
+
+
+@router.get("/find")
+async def find(number: str = "") -> RedirectResponse:
+    """The number typed in the home page's box, as the case's page."""
+    return RedirectResponse(f"/agent/cases/{quote(number.strip()[:40])}", 303)
+
+
+@router.get("/cases/{number}", response_class=HTMLResponse)
+async def case_page(
+    number: str, request: Request, settings: SettingsDep, sessions: SessionsDep, seen: BrowserDep
+) -> Response:
+    """One case as the API answers it to this agent: state, KPIs, timeline, emails, audit."""
+    if seen.agent is None:
+        return _to_sign_in(f"/agent/cases/{quote(number)}")
+    scope = visibility.scope_of(seen.agent)
+    wanted = number.strip().upper()
+    try:
+        detail: CaseDetail = await read(sessions, lambda s: case_detail(s, wanted, scope))
+    except ApiError as missing:
+        return render(
+            request, settings, seen, "agent/missing.html", missing.status, number=wanted[:40]
+        )
+    return render(request, settings, seen, "agent/case.html", case=detail)
