@@ -29,14 +29,12 @@ HOME = "/agent"
 WRONG = "The handle or password is wrong."
 
 
-def after_failure(failures: int, now: datetime) -> tuple[int, datetime | None]:
-    """One more failed attempt: the new count, and until when signing in is locked (None:
-    not locked)."""
-    failures += 1
-    if failures % MAX_FAILURES:
-        return failures, None
-    series = failures // MAX_FAILURES
-    return failures, now + min(LOCK_FOR * 2 ** (series - 1), LONGEST_LOCK)
+def lock_after(failures: int, now: datetime) -> datetime | None:
+    """Until when signing in is locked after this many failed attempts in a row (None: not)."""
+    if failures <= 0 or failures % MAX_FAILURES:
+        return None
+    lock: timedelta = LOCK_FOR * 2 ** (failures // MAX_FAILURES - 1)
+    return now + min(lock, LONGEST_LOCK)
 
 
 def lock_left(locked_until: datetime | None, now: datetime) -> timedelta | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from caseflow.store.models import Agent, AgentSession
@@ -21,13 +21,20 @@ def agent_by_login(session: Session, login: str) -> Agent | None:
     )
 
 
-def record_failure(
-    session: Session, agent_id: int, failures: int, locked_until: datetime | None
-) -> None:
-    agent = session.get(Agent, agent_id, with_for_update=True)
-    if agent is not None:
-        agent.failed_sign_ins = failures
-        agent.locked_until = locked_until
+def count_failure(session: Session, agent_id: int) -> int:
+    """One more failed sign-in, counted in the database (concurrent ones each count); the
+    count of failures in a row now."""
+    counted = session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(failed_sign_ins=Agent.failed_sign_ins + 1)
+        .returning(Agent.failed_sign_ins)
+    ).scalar_one()
+    return int(counted)
+
+
+def lock(session: Session, agent_id: int, until: datetime) -> None:
+    session.execute(update(Agent).where(Agent.id == agent_id).values(locked_until=until))
 
 
 def record_success(session: Session, agent_id: int, password_hash: str | None = None) -> None:

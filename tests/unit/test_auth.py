@@ -13,9 +13,9 @@ SECRET = "a secret of thirty-two characters, at least"
 
 
 def test_signing_in_locks_after_five_failures_in_a_row_for_longer_each_series() -> None:
-    failures, locks = 0, []
-    for _ in range(20):
-        failures, until = auth.after_failure(failures, NOW)
+    locks = []
+    for failures in range(1, 21):
+        until = auth.lock_after(failures, NOW)
         locks.append(until - NOW if until else None)
 
     assert locks[:4] == [None] * 4
@@ -25,8 +25,8 @@ def test_signing_in_locks_after_five_failures_in_a_row_for_longer_each_series() 
 
 
 def test_a_lock_never_lasts_more_than_a_day() -> None:
-    _, until = auth.after_failure(auth.MAX_FAILURES * 20 - 1, NOW)
-    assert until == NOW + auth.LONGEST_LOCK
+    assert auth.lock_after(auth.MAX_FAILURES * 20, NOW) == NOW + auth.LONGEST_LOCK
+    assert auth.lock_after(0, NOW) is None
 
 
 def test_a_lock_is_over_at_its_end_and_says_how_long_is_left() -> None:

@@ -16,7 +16,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from caseflow import passwords
 from caseflow.api import auth
@@ -159,7 +160,7 @@ async def sign_in(
 
     if not _csrf_ok(settings, seen, csrf):
         return again(403, "This form had expired; please sign in again.")
-    outcome = await write(sessions, lambda s: _check(s, settings, login, password))
+    outcome = await _signed_in(settings, sessions, login, password)
     if isinstance(outcome, SignInRefused):
         return again(outcome.status, outcome.message)
     response = RedirectResponse(target, 303)
@@ -173,31 +174,63 @@ class SignInRefused:
     message: str
 
 
-def _check(session: Session, settings: Settings, login: str, password: str) -> str | SignInRefused:
-    """The new session's token, or why signing in is refused (with nothing learnt)."""
+@dataclass(frozen=True)
+class Candidate:
+    """The agent a login names, as read before the (slow) password check."""
+
+    id: int
+    password_hash: str | None
+    locked_until: datetime | None
+    refusal: str | None
+
+
+async def _signed_in(
+    settings: Settings, sessions: sessionmaker[Session], login: str, password: str
+) -> str | SignInRefused:
+    """The new session's token, or why signing in is refused (saying nothing of whether the
+    login exists). The password is checked outside any transaction; a failure is counted in
+    the database itself, so attempts at the same moment cannot slip past the lock."""
     now = datetime.now(UTC)
-    agent = signins.agent_by_login(session, login)
-    if agent is None or agent.password_hash is None:
-        passwords.check_password(_DUMMY_HASH, password)  # as slow as a real check
+    found = await read(sessions, lambda s: _candidate(s, settings, login))
+    if found is None or found.password_hash is None:
+        await run_in_threadpool(passwords.check_password, _DUMMY_HASH, password)
         return SignInRefused(401, auth.WRONG)
-    if (left := auth.lock_left(agent.locked_until, now)) is not None:
+    if (left := auth.lock_left(found.locked_until, now)) is not None:
         return SignInRefused(429, auth.locked_message(left))
-    if not passwords.check_password(agent.password_hash, password):
-        failures, locked_until = auth.after_failure(agent.failed_sign_ins, now)
-        signins.record_failure(session, agent.id, failures, locked_until)
+    if not await run_in_threadpool(passwords.check_password, found.password_hash, password):
+        locked_until = await write(sessions, lambda s: _count_failure(s, found.id, now))
         if locked_until is not None:
             return SignInRefused(429, auth.locked_message(locked_until - now))
         return SignInRefused(401, auth.WRONG)
-    if (refusal := agent_refusal(agent, settings)) is not None:
-        return SignInRefused(403, f"{refusal[:1].upper()}{refusal[1:]}.")
+    if found.refusal is not None:
+        return SignInRefused(403, f"{found.refusal[:1].upper()}{found.refusal[1:]}.")
     rehashed = None
-    if passwords.needs_rehash(agent.password_hash):
-        rehashed = passwords.hash_password(password)
-    signins.record_success(session, agent.id, rehashed)
+    if passwords.needs_rehash(found.password_hash):
+        rehashed = await run_in_threadpool(passwords.hash_password, password)
     token = auth.new_token()
     key = session_hash(settings.secret_key.get_secret_value(), token)
-    signins.open_session(session, agent.id, key, now, auth.SESSION_LIFETIME)
+
+    def open_session(session: Session) -> None:
+        signins.record_success(session, found.id, rehashed)
+        signins.open_session(session, found.id, key, now, auth.SESSION_LIFETIME)
+
+    await write(sessions, open_session)
     return token
+
+
+def _candidate(session: Session, settings: Settings, login: str) -> Candidate | None:
+    agent = signins.agent_by_login(session, login)
+    if agent is None:
+        return None
+    refusal = agent_refusal(agent, settings)
+    return Candidate(agent.id, agent.password_hash, agent.locked_until, refusal)
+
+
+def _count_failure(session: Session, agent_id: int, now: datetime) -> datetime | None:
+    locked_until = auth.lock_after(signins.count_failure(session, agent_id), now)
+    if locked_until is not None:
+        signins.lock(session, agent_id, locked_until)
+    return locked_until
 
 
 @router.post("/sign-out")
