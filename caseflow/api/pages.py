@@ -9,12 +9,25 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Inline scripts and styles stay allowed (the documentation page and the forms use them);
-# images may also be data: URLs (Swagger UI's icons).
+# Inline scripts and styles stay allowed (the documentation page and the customer's forms use
+# them); images may also be data: URLs (Swagger UI's icons). No page may be framed elsewhere.
 POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
 )
+# The agent's pages, which show what customers wrote, run no inline script or style at all.
+AGENT_PAGES = "/agent"
+AGENT_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
+)
+
+
+def policy_for(path: str) -> str:
+    """The Content-Security-Policy of the page at `path`."""
+    if path == AGENT_PAGES or path.startswith(AGENT_PAGES + "/"):
+        return AGENT_POLICY
+    return POLICY
 
 
 class SameOriginPages:
@@ -32,7 +45,7 @@ class SameOriginPages:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("Content-Security-Policy", POLICY)
+                    headers.setdefault("Content-Security-Policy", policy_for(scope["path"]))
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

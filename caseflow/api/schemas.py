@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from caseflow.store.models import (
     Attachment,
@@ -109,16 +116,26 @@ class Wait(Strict):
     body: str = Field(default="", max_length=TEXT, description="optional message to the customer")
 
 
+# A case's stage fields as a request sets them: named, bounded, and not too many at once.
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+FieldValue = Annotated[str, StringConstraints(max_length=1000)]
+StageFields = dict[FieldName, FieldValue]
+MAX_FIELDS = 50
+
+
 class Advance(Strict):
-    fields: dict[str, str] = Field(default_factory=dict, description="e.g. category, diagnosis")
+    fields: StageFields = Field(
+        default_factory=dict, max_length=MAX_FIELDS, description="e.g. category, diagnosis"
+    )
 
 
 class Resolve(Strict):
     resolution: str = Field(min_length=1, max_length=TEXT)
     time_spent_minutes: int = Field(default=0, ge=0, le=1_000_000)
     billable_minutes: int = Field(default=0, ge=0, le=1_000_000)
-    fields: dict[str, str] = Field(
+    fields: StageFields = Field(
         default_factory=dict,
+        max_length=MAX_FIELDS,
         description="stage fields still missing (e.g. product, category, diagnosis): resolving "
         "needs those of every stage before resolve",
     )

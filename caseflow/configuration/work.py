@@ -44,6 +44,7 @@ from caseflow.store.models import (
     RoutingRule,
     SlaPolicy,
 )
+from caseflow.store.signins import close_sessions_of
 from caseflow.workflows.bounds import Count
 from caseflow.workflows.lifecycle import ESCALATIONS_QUEUE
 from caseflow.workflows.model import Channel, Priority, Role
@@ -154,6 +155,8 @@ def _save_agent(session: Session, spec: AgentConfig) -> None:
     else:
         # No one knows a token for this hash: the agent signs in once given one.
         row = Agent(handle=spec.handle, token_hash=secrets.token_hex(32))
+    if row.id is not None and row.active and not spec.active:
+        close_sessions_of(session, row.id)  # a disabled agent is signed out everywhere
     row.email, row.role, row.active = email, str(spec.role), spec.active
     row.display_name = spec.name.strip()
     if sorted(q.name for q in row.queues) != sorted(set(spec.queues)):

@@ -20,6 +20,7 @@ from caseflow.store.models import (
     RoutingRule,
     SlaPolicy,
 )
+from caseflow.store.signins import close_sessions_of
 
 DEFAULT_QUEUE = "standard"
 EMAIL_OK = "ok"
@@ -321,12 +322,14 @@ def set_agent_token(session: Session, handle: str, token_hash: str) -> bool:
 
 
 def set_agent_password(session: Session, handle: str, password_hash: str) -> bool:
-    """Replace the agent's password hash and lift any sign-in lock-out; False if unknown."""
+    """Replace the agent's password hash, lift any sign-in lock-out and end the agent's
+    browser sessions (whoever had the old password is signed out); False if unknown."""
     agent = session.scalar(select(Agent).where(Agent.handle == handle))
     if agent is None:
         return False
     agent.password_hash = password_hash
     agent.failed_sign_ins, agent.locked_until = 0, None
+    close_sessions_of(session, agent.id)
     return True
 
 

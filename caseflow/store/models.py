@@ -224,7 +224,6 @@ class AgentSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
 
     agent: Mapped[Agent] = relationship()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from caseflow.store.models import Agent, AgentSession
@@ -21,20 +23,32 @@ def agent_by_login(session: Session, login: str) -> Agent | None:
     )
 
 
-def count_failure(session: Session, agent_id: int) -> int:
-    """One more failed sign-in, counted in the database (concurrent ones each count); the
-    count of failures in a row now."""
-    counted = session.execute(
-        update(Agent)
-        .where(Agent.id == agent_id)
-        .values(failed_sign_ins=Agent.failed_sign_ins + 1)
-        .returning(Agent.failed_sign_ins)
-    ).scalar_one()
-    return int(counted)
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt as charged before its password is checked."""
+
+    allowed: bool  # False: signing in is locked
+    locked_until: datetime | None
 
 
-def lock(session: Session, agent_id: int, until: datetime) -> None:
-    session.execute(update(Agent).where(Agent.id == agent_id).values(locked_until=until))
+def charge_attempt(
+    session: Session,
+    agent_id: int,
+    now: datetime,
+    lock_after: Callable[[int, datetime], datetime | None],
+) -> Attempt:
+    """Count an attempt as failed until its password proves right (`record_success` clears
+    the count), with the agent's row locked: attempts at the same moment are each counted,
+    so no burst gets more tries than the lock allows. `lock_after(failures, now)` says until
+    when a count locks signing in."""
+    agent = session.get(Agent, agent_id, with_for_update=True)
+    if agent is None:
+        return Attempt(False, None)
+    if agent.locked_until is not None and agent.locked_until > now:
+        return Attempt(False, agent.locked_until)
+    agent.failed_sign_ins += 1
+    agent.locked_until = lock_after(agent.failed_sign_ins, now)
+    return Attempt(True, agent.locked_until)
 
 
 def record_success(session: Session, agent_id: int, password_hash: str | None = None) -> None:
@@ -56,7 +70,6 @@ def open_session(
             token_hash=token_hash,
             agent_id=agent_id,
             created_at=now,
-            last_seen_at=now,
             expires_at=now + lifetime,
         )
     )

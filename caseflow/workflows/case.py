@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ContextRequest,
         EmailDecision,
         EscalateRequest,
+        FollowUpRequest,
         FollowUpResult,
         InboundEmail,
         KpiClock,
@@ -82,7 +83,10 @@ class CaseWorkflow(StateRunner):
         self._wake = False
         self._visible: dict[str, object] = {}
         self._relating = False  # asking another case to take a link or a merge
+        # Once the case has closed and hands its survey on, it changes no more: updates are
+        # refused, and a customer's late email only opens a follow-up case (`_late_mail`).
         self._survey_elsewhere = False
+        self._late_mail: list[FollowUpRequest] = []
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseResult:
@@ -102,12 +106,13 @@ class CaseWorkflow(StateRunner):
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and self._drained(emails_too)
         )
+        if self._survey_elsewhere:
+            await self._start_survey()
+            await self._follow_up_late_mail()
         for task in drainers:
             task.cancel()
         if continue_as_new:
             workflow.continue_as_new(CaseInput(number=self.state.number, state=self.state))
-        if self._survey_elsewhere:
-            await self._start_survey()
         survey = self.state.survey
         return CaseResult(
             number=self.state.number,
@@ -142,6 +147,35 @@ class CaseWorkflow(StateRunner):
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Survey of {views.summary(state.number, state.subject)}",
         )
+
+    async def _follow_up_late_mail(self) -> None:
+        """Customers' emails that came while the survey was handed on: each opens a follow-up
+        case, as it would once this workflow has ended (the intake does it then)."""
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._late_mail) or workflow.all_handlers_finished()
+            )
+            if not self._late_mail:
+                return
+            await self._open_follow_up(self._late_mail.pop(0))
+
+    async def _open_follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+        result: FollowUpResult = await workflow.execute_activity(
+            ActivityName.OPEN_FOLLOW_UP,
+            request,
+            result_type=FollowUpResult,
+            start_to_close_timeout=FOLLOW_UP_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+            summary="open a follow-up case",
+        )
+        return result
+
+    def _refuse_once_ended(self) -> None:
+        if self._survey_elsewhere:
+            raise ApplicationError(
+                "the case is closed and takes no more actions", type="case_closed",
+                non_retryable=True,
+            )  # fmt: skip
 
     # -- creation and commits -----------------------------------------------------------------
 
@@ -194,14 +228,7 @@ class CaseWorkflow(StateRunner):
                 await self._record(state.pending_records[0])
             elif state.pending_follow_ups:
                 request = state.pending_follow_ups[0]
-                result = await workflow.execute_activity(
-                    ActivityName.OPEN_FOLLOW_UP,
-                    request,
-                    result_type=FollowUpResult,
-                    start_to_close_timeout=FOLLOW_UP_TIMEOUT,
-                    retry_policy=DATABASE_RETRY,
-                    summary="open a follow-up case",
-                )
+                result = await self._open_follow_up(request)
                 state.pending_follow_ups.pop(0)
                 effects = lifecycle.follow_up_opened(state, request, result.number, workflow.now())
                 self._commit(effects, "system", "follow_up")
@@ -228,6 +255,11 @@ class CaseWorkflow(StateRunner):
         if self._state is None:
             self._early_emails.append(email)
             return
+        if self._survey_elsewhere:
+            late = lifecycle.follow_up_for(self.state, email)
+            if late is not None and late not in self._late_mail:
+                self._late_mail.append(late)
+            return
         self._fire_timers()
         effects = lifecycle.receive_email(self.state, email, workflow.now())
         if effects is not None:
@@ -235,7 +267,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def calendar_changed(self, change: CalendarChange) -> None:
-        if self._state is None:
+        if self._state is None or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.calendar_changed(self.state, change, workflow.now())
@@ -244,7 +276,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def policy_migrated(self, migration: PolicyMigration) -> None:
-        if self._state is None:
+        if self._state is None or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.migrate_policy(self.state, migration, workflow.now())
@@ -253,7 +285,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def parent_changed(self, notice: ParentNotice) -> None:
-        if self._state is None:
+        if self._state is None or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.parent_changed(self.state, notice, workflow.now())
@@ -269,6 +301,7 @@ class CaseWorkflow(StateRunner):
         return await self._committed(effects, request.actor.handle, name)
 
     def _validate(self, name: str, request: Any) -> None:
+        self._refuse_once_ended()
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
@@ -469,6 +502,7 @@ class CaseWorkflow(StateRunner):
 
     @add_child.validator
     def _validate_add_child(self, request: ChildRequest) -> None:
+        self._refuse_once_ended()
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
@@ -485,6 +519,7 @@ class CaseWorkflow(StateRunner):
 
     @absorb.validator
     def _validate_absorb(self, transfer: MergeTransfer) -> None:
+        self._refuse_once_ended()
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
@@ -546,6 +581,7 @@ class CaseWorkflow(StateRunner):
 
     @respond_to_resolution.validator
     def _validate_respond_to_resolution(self, response: ResolutionResponse) -> None:
+        self._refuse_once_ended()
         if self._state is not None:
             state = self._as_it_is_now()
             refusing(lambda: lifecycle.check_resolution_response(state, response))
@@ -559,6 +595,7 @@ class CaseWorkflow(StateRunner):
 
     @answer_survey.validator
     def _validate_answer_survey(self, answer: SurveyAnswer) -> None:
+        self._refuse_once_ended()
         if self._state is not None:
             state = self._as_it_is_now()
             refusing(lambda: lifecycle.check_survey_answer(state, answer))

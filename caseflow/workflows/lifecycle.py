@@ -393,9 +393,10 @@ def _check_advance(state: CaseState, request: AdvanceRequest) -> None:
 
 
 def _check_field_sizes(fields: dict[str, str]) -> None:
+    # Unchanged since cases first advanced: running cases replay their recorded advances.
     for name, value in fields.items():
-        if not name or len(name) > MAX_FIELD_NAME or len(value) > MAX_FIELD_VALUE:
-            raise Refusal("invalid_input", f"field {name[:MAX_FIELD_NAME]!r} is too long or empty")
+        if len(name) > MAX_FIELD_NAME or len(value) > MAX_FIELD_VALUE:
+            raise Refusal("invalid_input", f"field {name[:MAX_FIELD_NAME]!r} is too long")
 
 
 def _set_fields(state: CaseState, fields: dict[str, str]) -> None:
@@ -459,7 +460,7 @@ def _check_stages_done(state: CaseState, fields: dict[str, str]) -> None:
 def _resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effects:
     effects = Effects()
     _set_fields(state, request.fields)
-    if state.rules_version >= 1:
+    if state.rules_version >= 1 and not missing_before_resolve(state, {}):
         state.stage = Stage.RESOLVE  # every earlier stage's fields are set: the process is done
     state.episode += 1
     state.resolution = Resolution(
@@ -627,10 +628,20 @@ def _customer_replied(
         _reopen_case(state, now, effects, "customer", "the customer replied to the resolution")
         _await_next_response(state, now)
     elif state.status in FINAL:
-        effects.follow_ups.append(
-            FollowUpRequest(origin_key=f"email:{email.key}", follow_up_of=state.number, email=email)
-        )
+        effects.follow_ups.append(_follow_up(state, email))
         effects.event("follow_up_requested", now, "customer", "Reply to a closed case")
+
+
+def _follow_up(state: CaseState, email: InboundEmail) -> FollowUpRequest:
+    return FollowUpRequest(origin_key=f"email:{email.key}", follow_up_of=state.number, email=email)
+
+
+def follow_up_for(state: CaseState, email: InboundEmail) -> FollowUpRequest | None:
+    """What a closed case whose workflow is ending does with an email: a customer's (or an
+    unverified person's) reply opens a follow-up case; machines' mail opens nothing."""
+    if email.mail_class is not MailClass.HUMAN:
+        return None
+    return _follow_up(state, email)
 
 
 def _check_unverified(state: CaseState, request: EmailDecision) -> None:
@@ -1320,13 +1331,17 @@ def _take_in_bounce(state: CaseState, email: InboundEmail, now: datetime, effect
     )
 
 
-def customer_address(state: CaseState) -> str:
-    """Whom the customer's emails go to: the contact, or (an account alone) the account's
-    primary contact when the case was created; empty when there is nobody."""
+def customer_recipient(state: CaseState) -> tuple[str, str]:
+    """Whom the customer's emails go to, address and name: the contact, or (an account alone)
+    the account's primary contact when the case was created; an empty address: nobody."""
     customer = state.customer
     if customer.email or state.rules_version < 1:
-        return customer.email
-    return customer.primary_contact_email
+        return customer.email, customer.name
+    return customer.primary_contact_email, customer.primary_contact_name or customer.name
+
+
+def customer_address(state: CaseState) -> str:
+    return customer_recipient(state)[0]
 
 
 def _nobody(state: CaseState) -> str:
@@ -1360,13 +1375,12 @@ def _to_customer(
     link_purposes: list[str] | None = None,
     episode: int | None = None,
 ) -> EmailRequest:
-    customer = state.customer
-    name = customer.name if customer.email else customer.primary_contact_name or customer.name
+    address, name = customer_recipient(state)
     return EmailRequest(
         key=key,
         case_number=state.number,
         template=template,
-        to=Recipients(addresses=[customer_address(state)]),
+        to=Recipients(addresses=[address]),
         subject=subject,
         context={"customer_name": name, "case_subject": state.subject, **context},
         auto_submitted=auto_submitted,

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.settings import Settings
@@ -212,6 +214,46 @@ async def test_running_case_workflows_are_exactly_the_cases_not_yet_closed(
 
     assert await eventually(listed, lambda ids: ids == expected, VISIBILITY_DEADLINE) == expected
     assert await cli_list(dev_env.client, surveys) == {survey_workflow_id(closed.id, 1)}
+
+
+async def test_what_reaches_a_closing_case_is_refused_or_followed_up_never_lost(
+    harness: Harness,
+) -> None:
+    """Right after the customer accepts, the case's workflow hands its survey on and ends; an
+    action then is refused (409 case_closed: by the validator, or as an ended workflow) and
+    the customer's reply opens a follow-up case (by the ending workflow, or by the intake once
+    it has ended), whichever moment it lands in."""
+    handle = await created_case(harness)
+    await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    resolve = ResolveRequest(actor=AGENT, resolution="Done", fields=STAGES_DONE)
+    await handle.execute_update(CaseWorkflow.resolve, resolve)
+    await handle.execute_update(
+        CaseWorkflow.respond_to_resolution, ResolutionResponse(episode=1, accept=True)
+    )
+    reply = customer_email(handle.id, 99)
+    try:
+        await signal_email(harness.client, handle.id, reply)
+        signalled = True
+    except RPCError as err:
+        assert err.status is RPCStatusCode.NOT_FOUND  # ended: the intake opens the follow-up
+        signalled = False
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)) as late:
+        await handle.execute_update(CaseWorkflow.note, MessageRequest(actor=AGENT, body="late"))
+    if isinstance(late.value, WorkflowUpdateFailedError):
+        assert isinstance(late.value.cause, ApplicationError)
+        assert late.value.cause.type == "case_closed"
+
+    result = await handle.result()
+
+    assert result.status is CaseStatus.CLOSED
+    if signalled:
+        with transaction(harness.sessions) as session:
+            origin = select(CaseNumber.id).where(CaseNumber.origin_key == f"email:{reply.key}")
+            follow_up = session.scalar(origin)
+        assert follow_up is not None, "the reply reached the case and opened nothing"
+    with transaction(harness.sessions) as session:
+        notes = [e for e in cases.case_events(session, handle.id) if e.kind == "note"]
+    assert notes == []
 
 
 async def cli_list(client: Client, query: str) -> set[str]:

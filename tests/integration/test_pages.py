@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from caseflow.api.app import create_app
-from caseflow.api.pages import POLICY
+from caseflow.api.pages import AGENT_POLICY, POLICY, policy_for
 from caseflow.passwords import hash_password
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import LinkClaims, sign_link, token_hash
@@ -207,8 +207,11 @@ async def test_every_page_loads_only_caseflows_own_files_and_each_answers(site: 
 
 async def test_every_page_tells_browsers_to_load_nothing_from_elsewhere(site: Site) -> None:
     for key, (_, answer) in (await html_pages(site)).items():
-        assert answer.headers["content-security-policy"] == POLICY, key
-    assert "default-src 'self'" in POLICY and "http" not in POLICY
+        path = urlsplit(str(answer.url)).path
+        assert answer.headers["content-security-policy"] == policy_for(path), key
+    for policy in (POLICY, AGENT_POLICY):
+        assert "default-src 'self'" in policy and "http" not in policy
+    assert "unsafe-inline" not in AGENT_POLICY
 
 
 async def test_the_documentation_page_works_offline(site: Site) -> None:

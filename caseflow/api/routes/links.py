@@ -9,8 +9,7 @@ of these cases.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,18 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from caseflow.api.customer_links import (
+    DECISIONS,
+    MAX_COMMENT,
+    RATINGS,
+    RESOLUTION_OUTCOMES,
+    LinkedCase,
+    LinkProblem,
+    read_resolution_form,
+    read_survey_form,
+    resolution_problem,
+    survey_problem,
+)
 from caseflow.api.deps import ClientDep, SessionsDep, SettingsDep, read
 from caseflow.api.errors import ApiError, from_rpc_error, from_update_failure
 from caseflow.signing import LinkClaims, verify_link
@@ -32,31 +43,7 @@ from caseflow.workflows.starter import answer_survey, case_handle
 router = APIRouter(tags=["customer links"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 UPDATE_TIMEOUT = timedelta(seconds=15)
-DECISIONS = ("accept", "reject")
-MAX_COMMENT = 5000
-# The events that say what became of a proposed resolution, newest wins.
-RESOLUTION_OUTCOMES = ("accepted", "auto_closed", "reopened", "cancelled", "merged")
 NOT_VALID = "This link is not valid. Please check the email."
-
-
-class LinkProblem(Exception):
-    def __init__(self, status: int, title: str, message: str, case_number: str = "") -> None:
-        super().__init__(message)
-        self.status, self.title, self.message = status, title, message
-        self.case_number = case_number
-
-
-@dataclass(frozen=True)
-class LinkedCase:
-    """What a link's page needs to know of its case, read once."""
-
-    number: str
-    status: str
-    survey: dict[str, Any] | None
-    resolution: dict[str, Any] | None
-    closed_at: datetime | None
-    outcome: str = ""  # the latest of RESOLUTION_OUTCOMES, if any
-    outcome_by: str = ""  # who brought it about: customer, system or an agent
 
 
 def page(
@@ -125,90 +112,6 @@ def _sentence(problem: ApiError) -> str:
     return f"{problem.detail[:1].upper()}{problem.detail[1:]}."
 
 
-# -- what a link may still do: pure, from what the case has become ---------------------------
-
-
-def survey_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
-    survey, number = case.survey, case.number
-    if survey is None or int(survey.get("episode", 0)) != claims.episode:
-        return LinkProblem(
-            409, "Link no longer valid", "This survey link is no longer valid.", number
-        )
-    if survey.get("status") == "answered":
-        return LinkProblem(
-            409, "Already answered", "You have already answered this survey. Thank you!", number
-        )
-    if survey.get("status") in ("expired", "cancelled"):
-        return LinkProblem(
-            409, "Survey closed", "This survey has closed. Thank you anyway!", number
-        )
-    if survey.get("status") == "scheduled":
-        return LinkProblem(409, "Not open yet", "This survey is not open yet.", number)
-    return None
-
-
-def resolution_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
-    """Why this resolution link changes nothing any more, said as what became of the case."""
-    resolution, number = case.resolution, case.number
-    episode = int(resolution.get("episode", 0)) if resolution else 0
-    if case.status == "resolved" and episode == claims.episode:
-        return None
-    if episode != claims.episode:
-        return LinkProblem(
-            409,
-            "A newer proposal",
-            "We have proposed another resolution since this email: please use the link in the "
-            "latest one.",
-            number,
-        )
-    return LinkProblem(409, *_became(case), number)
-
-
-def _became(case: LinkedCase) -> tuple[str, str]:
-    """Title and sentence for a resolution no longer waiting on the customer."""
-    closed_on = f" on {case.closed_at:%d %B %Y}" if case.closed_at else ""
-    if case.outcome == "accepted":
-        return "Already answered", "You accepted this resolution and the case is closed. Thank you!"
-    if case.outcome == "auto_closed":
-        return (
-            "Case closed",
-            f"This case was closed{closed_on} because we did not hear back. If the problem is "
-            "still there, reply to any of our emails and we will open a follow-up case.",
-        )
-    if case.outcome == "reopened" and case.outcome_by == "customer":
-        return "Already answered", "You told us the problem is not solved: we are working on it."
-    if case.status in ("cancelled", "merged"):
-        return "Case closed", f"This case was {case.status}{closed_on}; this link changes nothing."
-    return "Case reopened", "We reopened this case and are working on it again."
-
-
-# -- the forms: what the customer sent, or what to change --------------------------------------
-
-
-@dataclass(frozen=True)
-class SurveyForm:
-    rating: int
-    comment: str
-
-
-def read_survey_form(rating: str, comment: str) -> SurveyForm | str:
-    """The answer, or a sentence saying what to change."""
-    if rating.strip() not in {str(n) for n in range(1, 6)}:
-        return "Please choose a rating from 1 (very dissatisfied) to 5 (very satisfied)."
-    if len(comment) > MAX_COMMENT:
-        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
-    return SurveyForm(int(rating), comment.strip())
-
-
-def read_resolution_form(decision: str, comment: str) -> ResolutionResponse | str:
-    """The customer's answer (episode filled in by the caller), or what to change."""
-    if decision not in DECISIONS:
-        return "Please tell us whether the proposed resolution solved your problem."
-    if len(comment) > MAX_COMMENT:
-        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
-    return ResolutionResponse(episode=0, accept=decision == "accept", comment=comment.strip())
-
-
 # -- pages -------------------------------------------------------------------------------------
 
 
@@ -259,7 +162,7 @@ async def survey_answered(
             raise problem
         form = read_survey_form(rating, comment)
         if isinstance(form, str):
-            chosen = rating if rating in {str(n) for n in range(1, 6)} else ""
+            chosen = rating if rating in RATINGS else ""
             return _survey_page(
                 request, settings, case.number, form, chosen=chosen, comment=comment
             )

@@ -31,13 +31,13 @@ from caseflow.reporting import (
 from caseflow.store import metrics
 from caseflow.store.metrics import Breakdown, Scope, Summary, Window
 from caseflow.store.models import Goal
-from caseflow.workflows.model import Actor, Channel, Role
+from caseflow.workflows import visibility
+from caseflow.workflows.model import Actor, Channel
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem} for code in (401, 403, 404, 422)
 }
-MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
 From = Annotated[str | None, Query(alias="from", description="date or instant, included")]
 To = Annotated[str | None, Query(alias="to", description="date or instant, excluded; default now")]
 On = Annotated[date | None, Query(description="a day of the period wanted; default today")]
@@ -48,7 +48,14 @@ def refused(err: ReportError) -> ApiError:
 
 
 def _may_see(actor: Actor, queue: str | None, agent: str | None) -> bool:
-    return actor.role in MANAGERS or agent == actor.handle or queue in actor.queues
+    """Figures of a queue or an agent, by the rule of who sees which cases: everything, an
+    agent's own figures, or those of one of their queues."""
+    scope = visibility.scope_of(actor)
+    if scope.everything:
+        return True
+    return (agent is not None and agent == scope.owner) or (
+        queue is not None and scope.covers(queue)
+    )
 
 
 def _checked(

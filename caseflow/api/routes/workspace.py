@@ -8,7 +8,7 @@ pages change nothing but the browser's own session.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -165,6 +165,8 @@ async def sign_in(
         return again(outcome.status, outcome.message)
     response = RedirectResponse(target, 303)
     _set_cookie(response, settings, auth.SESSION_COOKIE, outcome, "lax")
+    # A CSRF value of its own for the signed-in browser: none chosen before sign-in carries over.
+    _set_cookie(response, settings, auth.CSRF_COOKIE, auth.new_token(), "strict")
     return response
 
 
@@ -180,27 +182,29 @@ class Candidate:
 
     id: int
     password_hash: str | None
-    locked_until: datetime | None
     refusal: str | None
 
 
 async def _signed_in(
     settings: Settings, sessions: sessionmaker[Session], login: str, password: str
 ) -> str | SignInRefused:
-    """The new session's token, or why signing in is refused (saying nothing of whether the
-    login exists). The password is checked outside any transaction; a failure is counted in
-    the database itself, so attempts at the same moment cannot slip past the lock."""
+    """The new session's token, or why signing in is refused. A login that names nobody gets
+    the wrong password's answer, after as long a check. An attempt is counted before its
+    password is checked (in the thread pool, outside any transaction), so a burst of
+    attempts at the same moment gets no more tries than the lock allows."""
     now = datetime.now(UTC)
     found = await read(sessions, lambda s: _candidate(s, settings, login))
     if found is None or found.password_hash is None:
         await run_in_threadpool(passwords.check_password, _DUMMY_HASH, password)
         return SignInRefused(401, auth.WRONG)
-    if (left := auth.lock_left(found.locked_until, now)) is not None:
-        return SignInRefused(429, auth.locked_message(left))
+    attempt = await write(
+        sessions, lambda s: signins.charge_attempt(s, found.id, now, auth.lock_after)
+    )
+    if not attempt.allowed:
+        return SignInRefused(429, auth.locked_message(_left(attempt.locked_until, now)))
     if not await run_in_threadpool(passwords.check_password, found.password_hash, password):
-        locked_until = await write(sessions, lambda s: _count_failure(s, found.id, now))
-        if locked_until is not None:
-            return SignInRefused(429, auth.locked_message(locked_until - now))
+        if attempt.locked_until is not None:
+            return SignInRefused(429, auth.locked_message(_left(attempt.locked_until, now)))
         return SignInRefused(401, auth.WRONG)
     if found.refusal is not None:
         return SignInRefused(403, f"{found.refusal[:1].upper()}{found.refusal[1:]}.")
@@ -218,19 +222,16 @@ async def _signed_in(
     return token
 
 
+def _left(until: datetime | None, now: datetime) -> timedelta:
+    return auth.lock_left(until, now) or timedelta(0)
+
+
 def _candidate(session: Session, settings: Settings, login: str) -> Candidate | None:
     agent = signins.agent_by_login(session, login)
     if agent is None:
         return None
     refusal = agent_refusal(agent, settings)
-    return Candidate(agent.id, agent.password_hash, agent.locked_until, refusal)
-
-
-def _count_failure(session: Session, agent_id: int, now: datetime) -> datetime | None:
-    locked_until = auth.lock_after(signins.count_failure(session, agent_id), now)
-    if locked_until is not None:
-        signins.lock(session, agent_id, locked_until)
-    return locked_until
+    return Candidate(agent.id, agent.password_hash, refusal)
 
 
 @router.post("/sign-out")
@@ -242,7 +243,9 @@ async def sign_out(
 ) -> Response:
     """End this browser's session (the cookie is cleared, the session row deleted)."""
     token = seen.session_token
-    if token is not None and _csrf_ok(settings, seen, csrf):
+    if not _csrf_ok(settings, seen, csrf):  # another site's form: change nothing
+        return RedirectResponse(auth.HOME, 303)
+    if token is not None:
         key = session_hash(settings.secret_key.get_secret_value(), token)
         await write(sessions, lambda s: signins.close_session(s, key))
     response = RedirectResponse("/agent/sign-in", 303)
