@@ -3,6 +3,7 @@ listing, showing, disabling, enabling, renaming agents and setting their passwor
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,16 +20,26 @@ from tests.support.api import api_client, bearer
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A migrated, seeded home with agents ann (gold, Ann Smith) and sam (supervisor)."""
-    assert caseflow(tmp_path, "db", "upgrade").returncode == 0
-    assert caseflow(tmp_path, "seed").returncode == 0
-    ann = caseflow(tmp_path, "agent", "add", "ann", "--email", "ann@x.test", "--queue", "gold",
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, seeded home with agents ann (gold, Ann Smith) and sam (supervisor), made
+    once through the command itself: each test gets a copy of its database."""
+    made = tmp_path_factory.mktemp("agents")
+    assert caseflow(made, "db", "upgrade").returncode == 0
+    assert caseflow(made, "seed").returncode == 0
+    ann = caseflow(made, "agent", "add", "ann", "--email", "ann@x.test", "--queue", "gold",
                    "--queue", "standard", "--name", "Ann Smith")  # fmt: skip
     assert ann.returncode == 0, ann.stderr
-    sam = caseflow(tmp_path, "agent", "add", "sam", "--email", "sam@x.test", "--role", "supervisor")
+    sam = caseflow(made, "agent", "add", "sam", "--email", "sam@x.test", "--role", "supervisor")
     assert sam.returncode == 0, sam.stderr
+    return made
+
+
+@pytest.fixture
+def home(prepared: Path, tmp_path: Path) -> Path:
+    for name in ("caseflow.db", "caseflow.db-wal"):  # the command closed it: WAL checkpointed
+        if (prepared / name).exists():
+            shutil.copy(prepared / name, tmp_path / name)
     return tmp_path
 
 

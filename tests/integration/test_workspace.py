@@ -4,6 +4,7 @@ out of sight. The app in-process over SQLite (pages read the read model: no Temp
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caseflow.activities.email import EmailActivities
 from caseflow.api import auth
 from caseflow.api.app import create_app
+from caseflow.configuration import apply, kind_named
 from caseflow.passwords import hash_password
 from caseflow.settings import Settings
 from caseflow.store import directory
@@ -247,3 +249,47 @@ def test_agents_emails_link_to_the_case_page_not_the_api(
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
     assert f"Case: {settings.public_url}/agent/cases/CAS-000042" in part.get_content()
+
+
+async def test_a_burst_of_attempts_at_once_gets_no_more_tries_than_the_lock_allows(
+    site: Site,
+) -> None:
+    csrf = await csrf_of(site.http)
+    form = {"login": "ann", "csrf": csrf}
+
+    answers = await asyncio.gather(
+        *(
+            site.http.post("/agent/sign-in", data={**form, "password": f"guess {i}"})
+            for i in range(10)
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [401] * 4 + [429] * 6
+    with transaction(site.sessions) as session:
+        ann = directory.agent_by_handle(session, "ann")
+        assert ann is not None and ann.failed_sign_ins == auth.MAX_FAILURES
+
+
+async def test_a_new_password_or_disabling_signs_the_agent_out_everywhere(site: Site) -> None:
+    await sign_in(site.http)
+    with transaction(site.sessions) as session:
+        assert directory.set_agent_password(session, "ann", hash_password("another password!"))
+    assert (await site.http.get("/agent")).status_code == 303
+
+    await sign_in(site.http, password="another password!")
+    assert (await site.http.get("/agent")).status_code == 200
+    with transaction(site.sessions) as session:
+        kind = kind_named("agents")
+        spec = kind.find(session, "ann")
+        assert spec is not None
+        apply(session, kind, kind.parse({**spec.model_dump(), "active": False}), existed=True)
+        assert session.scalars(select(AgentSession)).all() == []
+
+
+async def test_a_sign_out_from_another_sites_form_changes_nothing(site: Site) -> None:
+    await sign_in(site.http)
+
+    forged = await site.http.post("/agent/sign-out", data={"csrf": "not ours"})
+
+    assert (forged.status_code, forged.headers["location"]) == (303, "/agent")
+    assert (await site.http.get("/agent")).status_code == 200
