@@ -31,6 +31,15 @@ def default_home() -> Path:
         return Path(HOME_DIRECTORY)
 
 
+def _is_rate(text: str) -> bool:
+    from limits import parse_many
+
+    try:
+        return len(parse_many(text)) == 1
+    except ValueError:
+        return False
+
+
 class MailboxSettings(BaseModel):
     """One support mailbox the intake reads, and the defaults of the cases it opens."""
 
@@ -110,6 +119,12 @@ class Settings(BaseSettings):
     api_update_timeout: timedelta = timedelta(seconds=15)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
 
+    # Requests per client address to the public pages (the customer's links, agents' sign-in
+    # attempts), as `limits` writes them; and where the counts live ("memory://" per process).
+    rate_limit_links: str = "60/minute"
+    rate_limit_sign_in: str = "20/minute"
+    rate_limit_storage: str = "memory://"
+
     auto_close_after: timedelta = timedelta(days=7)
     survey_delay: timedelta = timedelta(hours=1)
     survey_reminder_after: timedelta = timedelta(days=3)
@@ -141,6 +156,9 @@ class Settings(BaseSettings):
             raise ValueError("CASEFLOW_INTAKE_MAX_ATTEMPTS must be at least 1")
         if self.survey_delay < timedelta(0):
             raise ValueError("CASEFLOW_SURVEY_DELAY must not be negative")
+        for name in ("rate_limit_links", "rate_limit_sign_in"):
+            if not _is_rate(getattr(self, name)):
+                raise ValueError(f"CASEFLOW_{name.upper()} must read like 60/minute")
         return self
 
     @cached_property

@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from caseflow.api import errors, pages
 from caseflow.api.deps import json_body
+from caseflow.api.ratelimits import LINKS, SIGN_IN, RateLimits
 from caseflow.api.routes import (
     admin,
     attachments,
@@ -75,6 +76,10 @@ def create_app(
         app.state.sessions = session_factory(engine)
         app.state.temporal = TemporalConnection(settings)
         app.state.reprocess = reprocess
+        app.state.rate_limits = RateLimits(
+            settings.rate_limit_storage,
+            {LINKS: settings.rate_limit_links, SIGN_IN: settings.rate_limit_sign_in},
+        )
         if client is not None:
             app.state.temporal._client = client
         logger.info("API ready on %s", settings.public_url)

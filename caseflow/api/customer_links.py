@@ -20,10 +20,13 @@ RESOLUTION_OUTCOMES = ("accepted", "auto_closed", "reopened", "cancelled", "merg
 class LinkProblem(Exception):
     """Why a link's page changes nothing: its status, title and sentence, and its case."""
 
-    def __init__(self, status: int, title: str, message: str, case_number: str = "") -> None:
+    def __init__(
+        self, status: int, title: str, message: str, case_number: str = "", retry_after: int = 0
+    ) -> None:
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
         self.case_number = case_number
+        self.retry_after = retry_after  # seconds, for a 429
 
 
 @dataclass(frozen=True)

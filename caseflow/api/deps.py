@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from caseflow.api.errors import ApiError
+from caseflow.api.ratelimits import RateLimits
 from caseflow.settings import Settings
 from caseflow.signing import legacy_token_hash, token_hash
 from caseflow.store import cases, directory
@@ -161,7 +162,19 @@ async def write(sessions: sessionmaker[Session], change: Callable[[Session], T])
     return await run_in_threadpool(run)
 
 
+def get_rate_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, as far as limits go: the client's address (uvicorn takes it from a
+    trusted proxy's X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClientDep = Annotated[Client, Depends(get_client)]

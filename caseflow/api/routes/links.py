@@ -17,7 +17,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from caseflow.api.customer_links import (
@@ -32,8 +36,16 @@ from caseflow.api.customer_links import (
     resolution_problem,
     survey_problem,
 )
-from caseflow.api.deps import ClientDep, SessionsDep, SettingsDep, read
+from caseflow.api.deps import (
+    RateLimitsDep,
+    SessionsDep,
+    SettingsDep,
+    client_address,
+    get_client,
+    read,
+)
 from caseflow.api.errors import ApiError, from_rpc_error, from_update_failure
+from caseflow.api.ratelimits import LINKS, RateLimits, retry_sentence
 from caseflow.signing import LinkClaims, verify_link
 from caseflow.store import cases
 from caseflow.workflows.case import CaseWorkflow
@@ -100,6 +112,15 @@ async def carried_out(call: Awaitable[Any], number: str) -> None:
         raise _problem("Please try again", problem, number) from None
 
 
+async def workflow_client(request: Request, number: str) -> Client:
+    """Temporal's client, asked for only once the page knows it has something to change: a
+    link refused for another reason says so even while Temporal is away."""
+    try:
+        return await get_client(request)
+    except ApiError as problem:
+        raise _problem("Please try again", problem, number) from None
+
+
 def _problem(title: str, problem: ApiError, number: str) -> LinkProblem:
     return LinkProblem(problem.status, title, _sentence(problem), number)
 
@@ -115,12 +136,24 @@ def _sentence(problem: ApiError) -> str:
 # -- pages -------------------------------------------------------------------------------------
 
 
+def throttled(limits: RateLimits, request: Request) -> None:
+    """Refuse (429) a client that opened more link pages than the limit allows."""
+    wait = limits.wait_for(LINKS, client_address(request))
+    if wait is not None:
+        raise LinkProblem(429, "Please slow down", retry_sentence(wait), retry_after=wait)
+
+
 @router.get("/survey/{token}", response_class=HTMLResponse)
 async def survey_form(
-    token: str, request: Request, settings: SettingsDep, sessions: SessionsDep
+    token: str,
+    request: Request,
+    settings: SettingsDep,
+    sessions: SessionsDep,
+    limits: RateLimitsDep,
 ) -> HTMLResponse:
     """The survey form (rating 1-5 and a comment)."""
     try:
+        throttled(limits, request)
         claims, case = await claims_for(settings, sessions, "survey", token)
         if (problem := survey_problem(claims, case)) is not None:
             raise problem
@@ -151,12 +184,13 @@ async def survey_answered(
     request: Request,
     settings: SettingsDep,
     sessions: SessionsDep,
-    client: ClientDep,
+    limits: RateLimitsDep,
     rating: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Record the answer; the survey's workflow ends with it."""
     try:
+        throttled(limits, request)
         claims, case = await claims_for(settings, sessions, "survey", token)
         if (problem := survey_problem(claims, case)) is not None:
             raise problem
@@ -167,6 +201,7 @@ async def survey_answered(
                 request, settings, case.number, form, chosen=chosen, comment=comment
             )
         answer = SurveyAnswer(episode=claims.episode, rating=form.rating, comment=form.comment)
+        client = await workflow_client(request, case.number)
         await carried_out(answer_survey(client, case.number, answer, UPDATE_TIMEOUT), case.number)
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
@@ -186,11 +221,13 @@ async def resolution_form(
     request: Request,
     settings: SettingsDep,
     sessions: SessionsDep,
+    limits: RateLimitsDep,
     decision: str = "accept",
 ) -> HTMLResponse:
     """Asks the customer to confirm; the link itself changes nothing. A link that names no
     known decision shows both."""
     try:
+        throttled(limits, request)
         claims, case = await claims_for(settings, sessions, "resolution", token)
         if (problem := resolution_problem(claims, case)) is not None:
             raise problem
@@ -233,12 +270,13 @@ async def answer_resolution(
     request: Request,
     settings: SettingsDep,
     sessions: SessionsDep,
-    client: ClientDep,
+    limits: RateLimitsDep,
     decision: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Accept (the case closes) or reject (it reopens) the proposed resolution."""
     try:
+        throttled(limits, request)
         claims, case = await claims_for(settings, sessions, "resolution", token)
         if (problem := resolution_problem(claims, case)) is not None:
             raise problem
@@ -246,6 +284,7 @@ async def answer_resolution(
         if isinstance(form, str):
             return _resolution_page(request, settings, case.number, decision, form, comment)
         response = ResolutionResponse(claims.episode, form.accept, form.comment)
+        client = await workflow_client(request, case.number)
         update = case_handle(client, case.number).execute_update(
             CaseWorkflow.respond_to_resolution, response, rpc_timeout=UPDATE_TIMEOUT
         )
@@ -265,7 +304,7 @@ async def answer_resolution(
 
 
 def _problem_page(request: Request, settings: SettingsDep, problem: LinkProblem) -> HTMLResponse:
-    return page(
+    response = page(
         request,
         settings,
         "page.html",
@@ -274,3 +313,6 @@ def _problem_page(request: Request, settings: SettingsDep, problem: LinkProblem)
         message=problem.message,
         case_number=problem.case_number,
     )
+    if problem.retry_after:
+        response.headers["Retry-After"] = str(problem.retry_after)
+    return response

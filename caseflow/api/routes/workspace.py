@@ -21,8 +21,17 @@ from starlette.concurrency import run_in_threadpool
 
 from caseflow import passwords
 from caseflow.api import auth
-from caseflow.api.deps import SessionsDep, SettingsDep, agent_refusal, read, write
+from caseflow.api.deps import (
+    RateLimitsDep,
+    SessionsDep,
+    SettingsDep,
+    agent_refusal,
+    client_address,
+    read,
+    write,
+)
 from caseflow.api.errors import ApiError
+from caseflow.api.ratelimits import SIGN_IN, retry_sentence
 from caseflow.api.routes.cases import case_detail
 from caseflow.api.schemas import CaseDetail, CaseSummary
 from caseflow.settings import Settings
@@ -144,6 +153,7 @@ async def sign_in(
     settings: SettingsDep,
     sessions: SessionsDep,
     seen: BrowserDep,
+    limits: RateLimitsDep,
     login: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
     csrf: Annotated[str, Form(max_length=500)] = "",
@@ -158,6 +168,10 @@ async def sign_in(
             login=login, error=error,
         )  # fmt: skip
 
+    if (wait := limits.wait_for(SIGN_IN, client_address(request))) is not None:
+        refused = again(429, retry_sentence(wait))
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     if not _csrf_ok(settings, seen, csrf):
         return again(403, "This form had expired; please sign in again.")
     outcome = await _signed_in(settings, sessions, login, password)
