@@ -125,7 +125,9 @@ async def test_intake_process_killed_at_random_moments_makes_each_case_once(
     desk.deliver(*raws)
     log = tmp_path / "intake.log"
     env = intake_environment(desk, log)
-    rng = random.Random(os.environ.get("CASEFLOW_TEST_SEED", time.time_ns()))
+    seed = os.environ.get("CASEFLOW_TEST_SEED") or str(time.time_ns())
+    print(f"kill times from seed {seed} (CASEFLOW_TEST_SEED={seed} repeats them)")  # noqa: T201
+    rng = random.Random(seed)
     kills = 0
     while kills < 6 and desk.count("INBOX"):
         with intake_process(env, log) as process:

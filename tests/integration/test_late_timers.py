@@ -12,7 +12,8 @@ from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.models import SlaPolicy
 from caseflow.workflows.case import CaseWorkflow
-from tests.support.harness import CUSTOMER, running_worker
+from caseflow.workflows.model import ActionRequest, MessageRequest
+from tests.support.harness import AGENT, CUSTOMER, running_worker
 from tests.support.servers import SmtpSink
 
 
@@ -42,7 +43,13 @@ async def test_a_warning_due_while_no_worker_runs_fires_once_on_return_and_says_
         await asyncio.to_thread(
             smtp_sink.wait_for, lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms)
         )
-        await asyncio.sleep(1)  # anything else would have come by now
+        # A later email of the case: the case sends its emails in order, so a second warning,
+        # had the timer fired twice, would have come before it.
+        await handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+        await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Hi"))
+        await asyncio.to_thread(
+            smtp_sink.wait_for, lambda ms: any("Re: " in str(m["Subject"]) for m in ms)
+        )
     [warning] = smtp_sink.with_subject("SLA warning")
     text = warning.get_body(preferencelist=("plain",))
     assert text is not None and "late by" in text.get_content()
