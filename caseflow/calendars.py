@@ -30,7 +30,6 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.store import cases
 from caseflow.store.models import Calendar
@@ -41,9 +40,8 @@ from caseflow.workflows.calendar import (
     WeeklyHours,
     validate_calendar,
 )
-from caseflow.workflows.case import CaseWorkflow
-from caseflow.workflows.model import CalendarChange
-from caseflow.workflows.starter import case_handle
+from caseflow.workflows.fanout import BATCH_SIZE, RolloutChange, batches, calendar_change
+from caseflow.workflows.starter import tell_cases
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOLIDAY_YEARS_BEFORE, HOLIDAY_YEARS_AFTER = 1, 10  # country holidays expanded for these years
@@ -250,20 +248,26 @@ def _hhmm(value: time, end: bool = False) -> str:
 # -- running cases ------------------------------------------------------------------------------
 
 
+def calendar_rollout_change(session: Session, name: str, by: str) -> RolloutChange | None:
+    """What the running cases counting in this calendar are told when it is rolled out: the
+    calendar as saved now. None when there is no such calendar."""
+    row = session.scalar(select(Calendar).where(Calendar.name == name))
+    if row is None:
+        return None
+    return calendar_change(spec_of(row), by)
+
+
 async def retime_running_cases(
     client: Client, session: Session, name: str, changed_by: str = "admin"
 ) -> list[str]:
-    """Tell every running case that counts in this calendar to re-time its clocks (each case
-    records the change in its timeline and audit trail); answers the case numbers told."""
-    row = session.scalar(select(Calendar).where(Calendar.name == name))
-    if row is None:
+    """Tell every running case that counts in this calendar to re-time its clocks, from this
+    process and at once (each case records the change in its timeline and audit trail); answers
+    the case numbers told. The admin API and the CLI start a rollout instead (`start_rollout`),
+    which does the same in batches, resumably."""
+    change = calendar_rollout_change(session, name, changed_by)
+    if change is None:
         raise CalendarError(f"unknown calendar {name!r}")
-    change = CalendarChange(calendar=spec_of(row), changed_by=changed_by)
     numbers = cases.cases_counting_in(session, name)
-    for number in numbers:
-        try:
-            await case_handle(client, number).signal(CaseWorkflow.calendar_changed, change)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # ended meanwhile: nothing to re-time
-                raise
+    for batch in batches(numbers, BATCH_SIZE):
+        await tell_cases(client, change, batch)
     return numbers

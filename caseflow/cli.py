@@ -36,6 +36,7 @@ from caseflow.store.db import (
 from caseflow.store.models import Agent
 from caseflow.store.seed import seed_demo
 from caseflow.workflows.calendar import CalendarError
+from caseflow.workflows.fanout import RolloutTarget
 from caseflow.workflows.model import Channel, Role
 from caseflow.workflows.starter import connect, register_search_attributes
 
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--no-retime", action="store_true", help="do not re-time running cases of edited calendars"
     )
+    add_wait(sub)
     command("export", run_export, "print the whole configuration as YAML that import reads")
     sub = command("report", run_report, "metrics or goal progress from the database")
     sub.add_argument("--from", dest="start", help="date or instant, included (default: 30 days)")
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="move running cases onto the saved version of a policy (audited)"
     )
     sub.add_argument("name", help="the policy's name")
+    add_wait(sub)
     sub.set_defaults(run=run_sla_migrate)
 
     calendar = commands.add_parser("calendar", help="check business-time arithmetic")
@@ -183,8 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--no-retime", action="store_true", help="save only (Temporal need not be reachable)"
     )
+    add_wait(sub)
     sub.set_defaults(run=run_calendar_load)
     return parser
+
+
+def add_wait(sub: Any) -> None:
+    sub.add_argument(
+        "--wait", action="store_true", help="wait until the running cases are told; say how it went"
+    )
 
 
 def add_agent_commands(commands: Any) -> None:
@@ -323,7 +333,12 @@ def run_seed(settings: Settings, args: argparse.Namespace) -> None:
 def run_import(settings: Settings, args: argparse.Namespace) -> None:
     import yaml
 
-    from caseflow.configuration import ConfigError, ImportRefused, import_organisation, kind_named
+    from caseflow.configuration import (
+        ConfigError,
+        ImportRefused,
+        import_organisation,
+        rollout_targets,
+    )
 
     try:
         data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
@@ -342,21 +357,9 @@ def run_import(settings: Settings, args: argparse.Namespace) -> None:
         except ConfigError as err:
             raise UsageError(f"{args.file}: nothing imported: {err.detail}") from None
         print(report.render())
-        hooks = [
-            (kind_named(name), keys)
-            for name, keys in report.changed().items()
-            if kind_named(name).after_commit is not None
-        ]
-        if hooks and not args.no_retime:
-
-            async def tell_running_cases() -> None:
-                client = await connect(settings.temporal_address, settings.temporal_namespace)
-                for kind, keys in hooks:
-                    assert kind.after_commit is not None
-                    with transaction(sessions, writes=False) as session:
-                        await kind.after_commit(client, session, keys)
-
-            asyncio.run(tell_running_cases())
+        targets = rollout_targets(report.changed())
+        if targets and not args.no_retime:
+            roll_out(settings, targets, args.wait)
     finally:
         engine.dispose()
 
@@ -603,28 +606,20 @@ def run_calendar_add(_: Settings, args: argparse.Namespace) -> None:
 
 
 def run_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
-    from caseflow.calendars import load_definition, retime_running_cases, save_calendar, spec_of
+    from caseflow.calendars import load_definition, save_calendar, spec_of
+    from caseflow.workflows.fanout import RolloutKind, RolloutTarget
 
     definition = load_definition(args.file)
     engine = make_engine(settings.effective_database_url)
-    sessions = session_factory(engine)
     try:
-        with transaction(sessions) as session:
+        with transaction(session_factory(engine)) as session:
             row = save_calendar(session, definition)
             holidays = len(spec_of(row).holidays)
             logger.info("calendar %s saved (%d holidays in the coming years)", row.name, holidays)
-        if args.no_retime:
-            return
-
-        async def retime() -> list[str]:
-            client = await connect(settings.temporal_address, settings.temporal_namespace)
-            with transaction(sessions, writes=False) as session:
-                return await retime_running_cases(client, session, definition.name, "cli")
-
-        told = asyncio.run(retime())
-        logger.info("running cases re-timed: %d", len(told))
     finally:
         engine.dispose()
+    if not args.no_retime:
+        roll_out(settings, [RolloutTarget(RolloutKind.CALENDAR, definition.name)], args.wait)
 
 
 def run_sla_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -643,26 +638,44 @@ def run_sla_load(settings: Settings, args: argparse.Namespace) -> None:
 def run_sla_migrate(settings: Settings, args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
-    from caseflow.activities.convert import sla_policy
-    from caseflow.policies import migrate_running_cases
     from caseflow.store.models import SlaPolicy
+    from caseflow.workflows.fanout import RolloutKind, RolloutTarget
 
     engine = make_engine(settings.effective_database_url)
-    sessions = session_factory(engine)
-
-    async def migrate() -> list[str]:
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
-        with transaction(sessions, writes=False) as session:
-            row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == args.name))
-            if row is None:
-                raise UsageError(f"unknown SLA policy {args.name!r}")
-            return await migrate_running_cases(client, session, args.name, sla_policy(row), "cli")
-
     try:
-        told = asyncio.run(migrate())
+        with transaction(session_factory(engine), writes=False) as session:
+            if session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == args.name)) is None:
+                raise UsageError(f"unknown SLA policy {args.name!r}")
     finally:
         engine.dispose()
-    logger.info("running cases of %s migrated: %d", args.name, len(told))
+    roll_out(settings, [RolloutTarget(RolloutKind.SLA_POLICY, args.name)], args.wait)
+
+
+def roll_out(settings: Settings, targets: list[RolloutTarget], wait: bool) -> None:
+    """Start the rollout of each target to its running cases and print its id; with `wait`,
+    wait for each and print how it went."""
+    from caseflow.workflows.fanout import summary
+    from caseflow.workflows.starter import start_rollout
+
+    async def run() -> None:
+        try:
+            client = await connect(settings.temporal_address, settings.temporal_namespace)
+        except RuntimeError as err:  # the SDK's connection failure
+            raise UsageError(
+                f"saved, but Temporal at {settings.temporal_address} is unreachable, so no "
+                f"running case was told; run this again once it is ({err})"
+            ) from None
+        handles = [await start_rollout(client, t, "cli", settings.task_queue) for t in targets]
+        for handle in handles:
+            print(handle.id, flush=True)
+        for handle in handles if wait else []:
+            result = await handle.result()
+            if not result.found:
+                print(f"{result.target.kind} {result.target.name} no longer exists: nobody told")
+            else:
+                print(summary(result.target, result.progress))
+
+    asyncio.run(run())
 
 
 def run_sla_simulate(settings: Settings, args: argparse.Namespace) -> None:

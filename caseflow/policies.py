@@ -30,11 +30,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.store import cases
 from caseflow.store.models import Calendar, Queue, SlaPolicy
-from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.fanout import BATCH_SIZE, batches, policy_change
 from caseflow.workflows.model import (
     NOTIFY_OWNER,
     NOTIFY_QUEUE,
@@ -43,12 +42,11 @@ from caseflow.workflows.model import (
     KpiName,
     KpiTarget,
     PolicyConditions,
-    PolicyMigration,
     Priority,
     SlaActions,
 )
 from caseflow.workflows.model import SlaPolicy as ModelPolicy
-from caseflow.workflows.starter import case_handle
+from caseflow.workflows.starter import tell_cases
 
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)
@@ -260,13 +258,10 @@ async def migrate_running_cases(
     client: Client, session: Session, name: str, policy: ModelPolicy, migrated_by: str = "admin"
 ) -> list[str]:
     """Move the running cases of this policy onto its current version (`policy`): an explicit
-    step, recorded on each case; answers the case numbers told."""
-    migration = PolicyMigration(policy=policy, migrated_by=migrated_by)
+    step, recorded on each case, from this process and at once; answers the case numbers told.
+    `caseflow sla migrate` starts a rollout instead (`start_rollout`), batched and resumable."""
+    change = policy_change(policy, migrated_by)
     numbers = cases.cases_under_policy(session, name)
-    for number in numbers:
-        try:
-            await case_handle(client, number).signal(CaseWorkflow.policy_migrated, migration)
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # ended meanwhile: nothing to migrate
-                raise
+    for batch in batches(numbers, BATCH_SIZE):
+        await tell_cases(client, change, batch)
     return numbers

@@ -1,12 +1,14 @@
-"""Composition root of the worker: the case and survey workflows and their activities."""
+"""Composition root of the worker: the case, survey and change rollout workflows and their
+activities."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -15,9 +17,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from caseflow.activities.cases import CaseActivities
 from caseflow.activities.email import EmailActivities
+from caseflow.activities.rollout import RolloutActivities
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.starter import connect
 from caseflow.workflows.survey import SurveyWorkflow
 
@@ -34,29 +38,45 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
+WORKFLOWS = [CaseWorkflow, SurveyWorkflow, ChangeRolloutWorkflow]
+
+
+def worker_activities(
+    client: Client, sessions: sessionmaker[Session], settings: Settings
+) -> list[Callable[..., Any]]:
+    """Every activity the workflows call, bound to what it needs."""
+    case_activities = CaseActivities(sessions, settings, client)
+    email_activities = EmailActivities(sessions, settings)
+    rollout_activities = RolloutActivities(sessions, client)
+    return [
+        case_activities.load_case_context,
+        case_activities.record_case,
+        case_activities.open_follow_up,
+        case_activities.adopt_child,
+        case_activities.merge_case,
+        case_activities.notify_children,
+        email_activities.send_email,
+        rollout_activities.read_rollout_change,
+        rollout_activities.list_rollout_cases,
+        rollout_activities.tell_rollout_cases,
+    ]
+
+
 def build_worker(
     client: Client,
     sessions: sessionmaker[Session],
     settings: Settings,
     executor: ThreadPoolExecutor,
+    activities: Sequence[Callable[..., Any]] | None = None,
     **options: object,
 ) -> Worker:
-    """The worker with everything registered; tests pass extra Worker options."""
-    case_activities = CaseActivities(sessions, settings, client)
-    email_activities = EmailActivities(sessions, settings)
+    """The worker with everything registered; tests pass other activities (a faulty one among
+    the real ones) and extra Worker options."""
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, SurveyWorkflow],
-        activities=[
-            case_activities.load_case_context,
-            case_activities.record_case,
-            case_activities.open_follow_up,
-            case_activities.adopt_child,
-            case_activities.merge_case,
-            case_activities.notify_children,
-            email_activities.send_email,
-        ],
+        workflows=WORKFLOWS,
+        activities=activities or worker_activities(client, sessions, settings),
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

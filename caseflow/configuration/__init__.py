@@ -21,6 +21,7 @@ from caseflow.configuration.base import (
     kind_named,
     kinds,
     remove,
+    rollout_targets,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "kind_named",
     "kinds",
     "remove",
+    "rollout_targets",
 ]

@@ -11,7 +11,7 @@ transaction writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
-from temporalio.client import Client
+
+from caseflow.workflows.fanout import RolloutKind, RolloutTarget
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -66,9 +67,9 @@ class Kind(Generic[S]):
     dump: Callable[[Session], list[S]]  # every object, in the spec's shape, ordered by key
     delete: Callable[[Session, str], None] | None = None  # raises ConfigError; None: cannot
     describe: str = ""
-    # Run after the transaction that saved objects of this kind committed (e.g. re-time the
-    # running cases that count in an edited calendar); gets the keys saved or changed.
-    after_commit: Callable[[Client, Session, list[str]], Awaitable[None]] | None = None
+    # Once the transaction that changed objects of this kind committed, each changed one is
+    # rolled out to the running cases that use it (an edited calendar re-times them).
+    rolls_out: RolloutKind | None = None
 
     def parse(self, data: Any) -> S:
         """One object from YAML or JSON; ConfigError("invalid") naming each of its problems."""
@@ -98,6 +99,16 @@ def register(kind: Kind[Any]) -> Kind[Any]:
 def kinds() -> list[Kind[Any]]:
     """Every registered kind, in import order."""
     return [REGISTRY[name] for name in ORDER if name in REGISTRY]
+
+
+def rollout_targets(changed: dict[str, list[str]]) -> list[RolloutTarget]:
+    """What to roll out to running cases once these changes (kind → keys) are committed."""
+    return [
+        RolloutTarget(kind.rolls_out, key)
+        for kind in kinds()
+        if kind.rolls_out is not None
+        for key in changed.get(kind.name, [])
+    ]
 
 
 def kind_named(name: str) -> Kind[Any]:

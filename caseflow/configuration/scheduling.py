@@ -8,13 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from temporalio.client import Client
 
 from caseflow.calendars import (
     WEEKDAYS,
     country_holidays,
     definition_from_dict,
-    retime_running_cases,
     save_calendar,
 )
 from caseflow.configuration.base import ConfigError, Kind, register
@@ -26,6 +24,7 @@ from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolic
 from caseflow.store.stages import product_by_name
 from caseflow.workflows.bounds import Count
 from caseflow.workflows.calendar import CalendarError
+from caseflow.workflows.fanout import RolloutKind
 
 STRICT = ConfigDict(extra="forbid")
 
@@ -105,11 +104,6 @@ def _delete_calendar(session: Session, name: str) -> None:
     session.delete(row)
 
 
-async def _retime(client: Client, session: Session, names: list[str]) -> None:
-    for name in names:
-        await retime_running_cases(client, session, name)
-
-
 calendars = register(
     Kind(
         name="calendars",
@@ -119,7 +113,7 @@ calendars = register(
         dump=_dump_calendars,
         delete=_delete_calendar,
         describe="Business hours, time zone, holidays and closures that SLA clocks count in.",
-        after_commit=_retime,
+        rolls_out=RolloutKind.CALENDAR,
     )
 )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -247,26 +247,44 @@ def case_audit(session: Session, number: str) -> list[AuditEntry]:
     return list(session.scalars(query.order_by(AuditEntry.seq)))
 
 
-def cases_counting_in(
-    session: Session, calendar_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES
-) -> list[str]:
-    """Numbers of the cases in these states whose SLA policy counts in this calendar."""
-    query = (
+def counting_in(calendar_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES) -> Select[Any]:
+    """The numbers of the cases in these states whose SLA policy counts in this calendar."""
+    return (
         select(Case.number)
         .join(SlaPolicy, SlaPolicy.name == Case.sla_policy)
         .join(Calendar, Calendar.id == SlaPolicy.calendar_id)
         .where(Calendar.name == calendar_name, Case.status.in_(statuses))
-        .order_by(Case.number)
     )
-    return list(session.scalars(query))
+
+
+def under_policy(policy_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES) -> Select[Any]:
+    """The numbers of the cases in these states that were given this SLA policy."""
+    return select(Case.number).where(Case.sla_policy == policy_name, Case.status.in_(statuses))
+
+
+def cases_counting_in(
+    session: Session, calendar_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES
+) -> list[str]:
+    """Numbers of the cases in these states whose SLA policy counts in this calendar."""
+    return list(session.scalars(counting_in(calendar_name, statuses).order_by(Case.number)))
 
 
 def cases_under_policy(
     session: Session, policy_name: str, statuses: tuple[str, ...] = RUNNING_STATUSES
 ) -> list[str]:
     """Numbers of the cases in these states that were given this SLA policy."""
-    query = select(Case.number).where(Case.sla_policy == policy_name, Case.status.in_(statuses))
-    return list(session.scalars(query.order_by(Case.number)))
+    return list(session.scalars(under_policy(policy_name, statuses).order_by(Case.number)))
+
+
+def numbers_after(
+    session: Session, numbers: Select[Any], after: str, limit: int
+) -> tuple[list[str], int]:
+    """A page of these case numbers: the first `limit` after `after`, in order (a cursor that
+    stays right while cases come and go), and how many there are after `after` in all."""
+    later = numbers.where(Case.number > after)
+    page = list(session.scalars(later.order_by(Case.number).limit(limit)))
+    remaining = session.scalar(select(func.count()).select_from(later.subquery())) or 0
+    return page, int(remaining)
 
 
 def unfinished_cases_owned_by(session: Session, handle: str) -> int:

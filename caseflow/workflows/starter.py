@@ -1,7 +1,9 @@
-"""How clients reach case workflows: connect, start a case once, signal it, await its creation."""
+"""How clients reach the workflows: connect, start a case once, signal it, await its creation;
+start the rollout of an edited calendar or policy, and tell running cases about it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -19,8 +21,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from caseflow.workflows import search, views
+from caseflow.workflows import fanout, search, views
 from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.fanout import (
+    RolloutChange,
+    RolloutInput,
+    RolloutNotice,
+    RolloutResult,
+    RolloutTarget,
+    SignalOutcome,
+    TellOutcome,
+)
 from caseflow.workflows.model import (
     TASK_QUEUE,
     CaseInput,
@@ -32,10 +43,12 @@ from caseflow.workflows.model import (
     Priority,
     SurveyAnswer,
 )
+from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
 # A closed case's number is never reused: a late reply becomes a follow-up case instead.
 ID_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
+SIGNAL = timedelta(seconds=10)  # one signal's RPC; a slower one is retried with its batch
 
 
 async def connect(address: str, namespace: str = "default") -> Client:
@@ -118,6 +131,53 @@ async def answer_survey(
 async def signal_email(client: Client, number: str, email: InboundEmail) -> None:
     """Give an email to a running case; raises RPCError NOT_FOUND when the case has ended."""
     await case_handle(client, number).signal(CaseWorkflow.email_received, email)
+
+
+async def start_rollout(
+    client: Client,
+    target: RolloutTarget,
+    by: str,
+    task_queue: str = TASK_QUEUE,
+    *,
+    page_size: int = fanout.PAGE_SIZE,
+    batch_size: int = fanout.BATCH_SIZE,
+) -> WorkflowHandle[ChangeRolloutWorkflow, RolloutResult]:
+    """Roll the target, as it is saved now, out to its running cases, and answer at once. While
+    the target's rollout runs, this joins it (the same edit twice runs once; a newer one makes
+    it start over); once it has ended, this starts it again."""
+    return await client.start_workflow(
+        ChangeRolloutWorkflow.run,
+        RolloutInput(target=target, by=by, page_size=page_size, batch_size=batch_size),
+        id=fanout.rollout_id(target),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        start_signal=fanout.NOTICE,
+        start_signal_args=[RolloutNotice(by=by)],
+        static_summary=fanout.describe(target),
+    )
+
+
+async def tell_cases(client: Client, change: RolloutChange, numbers: list[str]) -> TellOutcome:
+    """Signal the change to each of these cases at once. Raises the first error worth another
+    try once every signal was tried (the cases told already ignore it the second time)."""
+    errors = await asyncio.gather(*(_tell(client, change, number) for number in numbers))
+    for error in errors:
+        if error is not None and fanout.signal_outcome(error.status) is SignalOutcome.RETRY:
+            raise error
+    outcomes = [fanout.signal_outcome(e.status if e else None) for e in errors]
+    return fanout.tally(dict(zip(numbers, outcomes, strict=True)))
+
+
+async def _tell(client: Client, change: RolloutChange, number: str) -> RPCError | None:
+    handle = case_handle(client, number)
+    try:
+        if change.calendar is not None:
+            await handle.signal(CaseWorkflow.calendar_changed, change.calendar, rpc_timeout=SIGNAL)
+        if change.migration is not None:
+            await handle.signal(CaseWorkflow.policy_migrated, change.migration, rpc_timeout=SIGNAL)
+    except RPCError as err:
+        return err
+    return None
 
 
 def _memo(number: str, new: NewCase) -> dict[str, str]:

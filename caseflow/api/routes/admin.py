@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from caseflow.api import schemas
 from caseflow.api.deps import AgentDep, Limit, Offset, SessionsDep, get_client, read
@@ -25,9 +25,13 @@ from caseflow.configuration import (
     import_organisation,
     kinds,
     remove,
+    rollout_targets,
 )
+from caseflow.settings import Settings
 from caseflow.store.db import transaction
+from caseflow.workflows.fanout import rollout_id
 from caseflow.workflows.model import Actor, Role
+from caseflow.workflows.starter import start_rollout
 
 logger = logging.getLogger(__name__)
 ERROR_STATUS = {"not_found": 404, "duplicate": 409, "in_use": 409}  # else 422
@@ -49,12 +53,23 @@ class ObjectPage(schemas.Page[dict[str, Any]]):
     """A page of one kind's objects, in the form `PUT` takes them."""
 
 
-class Saved(BaseModel):
+class RolloutsStarted(BaseModel):
+    """What a save started, answered only when it started something (or could not)."""
+
+    # The ids of the rollouts started (`rollout:calendar:<name>`): each tells the running cases
+    # of one changed object, in batches, after this answer (its progress is in the Temporal UI).
+    rollouts: list[str] = []
+    # Saved, but Temporal was unreachable: no running case was told (`caseflow calendar load`
+    # starts it again).
+    rollouts_not_started: list[str] = []
+
+
+class Saved(RolloutsStarted):
     outcome: str  # created, updated, unchanged
     object: dict[str, Any]
 
 
-class Imported(BaseModel):
+class Imported(RolloutsStarted):
     results: dict[str, dict[str, str]]
     created: int
     updated: int
@@ -65,21 +80,23 @@ def refused(err: ConfigError) -> ApiError:
     return ApiError(ERROR_STATUS.get(err.code, 422), err.code, err.detail)
 
 
-async def _after_commit(request: Request, changed: dict[str, list[str]]) -> None:
-    """Tell running cases about what changed (e.g. an edited calendar), once committed."""
-    hooks = [(k, changed[k.name]) for k in kinds() if k.after_commit and changed.get(k.name)]
-    if not hooks:
-        return
-    try:
-        client: Client = await get_client(request)
-    except ApiError:
-        logger.warning("saved %s but Temporal is unreachable: running cases not told", changed)
-        return
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    for kind, keys in hooks:
-        assert kind.after_commit is not None
-        with transaction(sessions, writes=False) as session:
-            await kind.after_commit(client, session, keys)
+async def _roll_out(request: Request, changed: dict[str, list[str]], by: str) -> RolloutsStarted:
+    """Start the rollout of each committed change to the running cases that use it; answers at
+    once, with the rollouts' ids."""
+    answer = RolloutsStarted()
+    targets = rollout_targets(changed)
+    settings: Settings = request.app.state.settings
+    client: Client | None = None
+    for target in targets:
+        try:
+            client = client or await get_client(request)
+            handle = await start_rollout(client, target, by, settings.task_queue)
+        except (ApiError, RPCError) as err:
+            logger.warning("%s saved, but Temporal is unreachable: no case told (%s)", target, err)
+            answer.rollouts_not_started.append(rollout_id(target))
+        else:
+            answer.rollouts.append(handle.id)
+    return answer
 
 
 def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
@@ -120,9 +137,9 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
             outcome = await run_in_threadpool(save)
         except ConfigError as err:
             raise refused(err) from None
-        if outcome != "unchanged":
-            await _after_commit(request, {kind.name: [key]})
-        return Saved(outcome=outcome, object=body.model_dump(mode="json"))
+        changed = {kind.name: [key]} if outcome != "unchanged" else {}
+        started = await _roll_out(request, changed, actor.handle)
+        return Saved(outcome=outcome, object=body.model_dump(mode="json"), **started.model_dump())
 
     async def delete_object(key: str, _: AdminDep, sessions: SessionsDep) -> Response:
         def delete() -> None:
@@ -149,6 +166,7 @@ def _routes_for(router: APIRouter, kind: Kind[Any]) -> None:
     router.add_api_route(
         f"{path}/{{key:path}}", put_object, methods=["PUT"], responses=ERRORS,
         summary=f"Create or update one of {kind.name}", description=summary,
+        response_model_exclude_defaults=True,  # the rollout fields only when there are some
     )  # fmt: skip
     if kind.delete is not None:
         router.add_api_route(
@@ -172,6 +190,7 @@ def build_router() -> APIRouter:
         "/import",
         responses=ERRORS,
         summary="Import a whole organisation (YAML or JSON, the file of `caseflow import`)",
+        response_model_exclude_defaults=True,  # the rollout fields only when there are some
         openapi_extra={
             "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}
         },
@@ -191,12 +210,13 @@ def build_router() -> APIRouter:
             report = await run_in_threadpool(run)
         except ConfigError as err:
             raise refused(err) from None
-        await _after_commit(request, report.changed())
+        started = await _roll_out(request, report.changed(), actor.handle)
         return Imported(
             results=report.results,
             created=report.count("created"),
             updated=report.count("updated"),
             unchanged=report.count("unchanged"),
+            **started.model_dump(),
         )
 
     for kind in kinds():
