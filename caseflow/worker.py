@@ -24,12 +24,21 @@ from caseflow.workflows.survey import SurveyWorkflow
 logger = logging.getLogger(__name__)
 
 ACTIVITY_THREADS = 20
-# The sandbox re-imports a workflow's module for every run it starts (case creation, and each
-# run rebuilt after eviction from the cache). Caseflow's workflow package imports nothing
-# non-deterministic (tests/unit/test_architecture.py), so it is passed through whole: imported
-# once, shared by every run.
+WORKFLOWS = [CaseWorkflow, SurveyWorkflow]
+# The sandbox re-imports, for every run it starts, each module not passed through. The pure
+# rules and data are passed through (imported once, shared by every run); the sandbox does not
+# restrict what they call, so tests/unit/test_architecture.py checks them for anything
+# non-deterministic. The workflow modules themselves (`case`, `survey`, `runner`: the code that
+# calls Temporal's workflow API) stay in the sandbox, re-imported per run and restricted.
+PASSED_THROUGH = tuple(
+    f"caseflow.workflows.{name}"
+    for name in (
+        "model", "lifecycle", "sla", "calendar", "routing", "views", "search", "visibility",
+        "bounds",
+    )
+)  # fmt: skip
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("caseflow.workflows")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -47,7 +56,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, SurveyWorkflow],
+        workflows=WORKFLOWS,
         activities=[
             case_activities.load_case_context,
             case_activities.record_case,

@@ -58,8 +58,9 @@ with workflow.unsafe.imports_passed_through():
         SurveyInput,
         WaitRequest,
     )
-    from caseflow.workflows.runner import DATABASE_RETRY, StateRunner, refusing
-    from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
+# Workflow code like this module: re-imported per run, inside the sandbox's restrictions.
+from caseflow.workflows.runner import DATABASE_RETRY, StateRunner, refusing
+from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
 CONTEXT_TIMEOUT = timedelta(seconds=30)
 FOLLOW_UP_TIMEOUT = timedelta(seconds=30)
