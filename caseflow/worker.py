@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from caseflow.activities.email import EmailActivities
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.model import ActivityName
 from caseflow.workflows.starter import connect
 from caseflow.workflows.survey import SurveyWorkflow
 
@@ -48,30 +50,39 @@ def build_worker(
     sessions: sessionmaker[Session],
     settings: Settings,
     executor: ThreadPoolExecutor,
+    replaced: Mapping[str, Callable[..., Any]] | None = None,
     **options: object,
 ) -> Worker:
-    """The worker with everything registered; tests pass extra Worker options."""
-    case_activities = CaseActivities(sessions, settings, client)
-    email_activities = EmailActivities(sessions, settings)
+    """The worker with everything registered; tests pass extra Worker options, and replace
+    activities by name (one that waits for the test, say)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[
-            case_activities.load_case_context,
-            case_activities.record_case,
-            case_activities.open_follow_up,
-            case_activities.adopt_child,
-            case_activities.merge_case,
-            case_activities.notify_children,
-            email_activities.send_email,
-        ],
+        activities=list({**activities(client, sessions, settings), **(replaced or {})}.values()),
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
         **options,  # type: ignore[arg-type]
     )
+
+
+def activities(
+    client: Client, sessions: sessionmaker[Session], settings: Settings
+) -> dict[str, Callable[..., Any]]:
+    """Every activity the workflows call, by its name."""
+    cases = CaseActivities(sessions, settings, client)
+    emails = EmailActivities(sessions, settings)
+    return {
+        ActivityName.LOAD_CASE_CONTEXT: cases.load_case_context,
+        ActivityName.RECORD_CASE: cases.record_case,
+        ActivityName.OPEN_FOLLOW_UP: cases.open_follow_up,
+        ActivityName.ADOPT_CHILD: cases.adopt_child,
+        ActivityName.MERGE_CASE: cases.merge_case,
+        ActivityName.NOTIFY_CHILDREN: cases.notify_children,
+        ActivityName.SEND_EMAIL: emails.send_email,
+    }
 
 
 @asynccontextmanager

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
@@ -94,15 +95,20 @@ def add_agents(sessions: sessionmaker[Session]) -> None:
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, sink: SmtpSink, agents: bool = True
+    client: Client,
+    settings: Settings,
+    sink: SmtpSink,
+    agents: bool = True,
+    replaced: Mapping[str, Callable[..., Any]] | None = None,
 ) -> AsyncIterator[Harness]:
-    """A worker on the test's task queue; `agents=False` when they exist (a restarted worker)."""
+    """A worker on the test's task queue; `agents=False` when they exist (a restarted worker);
+    `replaced` activities by name."""
     engine = make_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     if agents:
         add_agents(sessions)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(client, sessions, settings, executor)
+        worker = build_worker(client, sessions, settings, executor, replaced)
         async with worker:
             yield Harness(client, settings, sessions, sink, worker)
     engine.dispose()
