@@ -545,8 +545,9 @@ class CaseWorkflow(StateRunner):
         summary: str,
     ) -> CaseView:
         """Ask another case to take a link or a merge, then carry out `name` here. From the
-        first line to the commit this case takes no other action (validators refuse "busy"),
-        so nothing can change it between the other case's yes and this one's commit."""
+        first line to the commit this case takes no other action (validators refuse "busy");
+        timers fire and signals arrive meanwhile, so once the other case has said yes, `name`
+        is committed as judged before asking (`lifecycle.carry_out_accepted`), never refused."""
         self._refuse_while_relating()  # before any await: two at once cannot both pass
         self._relating = True
         try:
@@ -566,7 +567,7 @@ class CaseWorkflow(StateRunner):
             except ActivityError as err:
                 raise _refusal_of(err) from None
             self._fire_timers()
-            effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
+            effects = lifecycle.carry_out_accepted(self.state, name, request, workflow.now())
             return await self._committed(effects, request.actor.handle, name)
         finally:
             self._relating = False

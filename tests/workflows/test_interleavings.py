@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -32,19 +32,28 @@ from caseflow.store.models import Case
 from caseflow.worker import WORKFLOW_RUNNER, WORKFLOWS
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
+    ActionRequest,
     ActivityName,
     CaseContext,
     CaseResult,
+    CaseStatus,
     ChildRequest,
     ContextRequest,
     KpiName,
     KpiTarget,
+    MergeRequest,
     MergeTransfer,
+    ParentRequest,
     PolicyMigration,
+    ResolveRequest,
     SlaPolicy,
 )
 from tests.support.harness import (
+    AGENT,
+    CUSTOMER,
     GOLD_CUSTOMER,
+    STAGES_DONE,
+    SUPERVISOR,
     Harness,
     running_worker,
 )
@@ -209,3 +218,74 @@ async def test_signals_that_come_before_the_case_exists_apply_once_it_does_in_th
     await skipping_env.sleep(timedelta(minutes=10))
     gated.sink.wait_for(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await replays(handle)
+
+
+# -- between the other case's yes and this one's commit -------------------------------------------
+
+
+@pytest.mark.parametrize("gated", [ActivityName.ADOPT_CHILD], indirect=True)
+async def test_a_link_whose_case_escalates_out_of_the_agents_sight_meanwhile_is_made_on_both(
+    gated: Harness, gate: Gate, skipping_env: WorkflowEnvironment
+) -> None:
+    with transaction(gated.sessions) as session:  # a gold failure moves the case to escalations
+        gold = next(p for p in sla_policies(session) if p.name == "gold")
+        gold.on_failure = {"notify": ["owner"], "move_to_queue": "escalations"}
+    parent = await gated.open_case(CUSTOMER)
+    child = await gated.open_case(GOLD_CUSTOMER)  # in queue gold, which ann sees
+    await child.execute_update(CaseWorkflow.created)
+    await skipping_env.sleep(timedelta(minutes=14, seconds=50))
+
+    linking = await child.start_update(
+        CaseWorkflow.link_parent,
+        ParentRequest(actor=AGENT, parent=parent.id),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await gate.until_reached()  # the parent has taken the child
+    await skipping_env.sleep(timedelta(seconds=20))  # the child's first response fails
+    for _ in range(100):
+        if (await child.query(CaseWorkflow.view)).queue == "escalations":
+            break
+        await asyncio.sleep(0.05)
+    assert (await child.query(CaseWorkflow.view)).queue == "escalations"  # ann sees it no more
+    gate.opened.set()
+    await linking.result()
+
+    assert recorded(gated, child.id).parent_number == parent.id
+    assert "child_linked" in event_kinds(gated, parent.id)
+    assert recorded(gated, child.id).queue == "escalations"
+    await replays(child)
+
+
+@pytest.mark.parametrize("gated", [ActivityName.MERGE_CASE], indirect=True)
+async def test_a_merge_whose_case_resolves_with_its_parent_meanwhile_is_made_on_both(
+    gated: Harness, gate: Gate
+) -> None:
+    parent = await gated.open_case(CUSTOMER)
+    duplicate = await gated.open_case("bea@globex.example")
+    survivor = await gated.open_case("bea@globex.example")
+    await duplicate.execute_update(
+        CaseWorkflow.link_parent, ParentRequest(actor=AGENT, parent=parent.id)
+    )
+    await parent.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+
+    merging = await duplicate.start_update(
+        CaseWorkflow.merge,
+        MergeRequest(actor=SUPERVISOR, into=survivor.id),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await gate.until_reached()  # the survivor has taken the duplicate in
+    resolution = ResolveRequest(actor=AGENT, resolution="Gateway replaced.", fields=STAGES_DONE)
+    await parent.execute_update(CaseWorkflow.resolve, resolution)
+    for _ in range(100):  # the parent tells its children: the duplicate resolves with it
+        if (await duplicate.query(CaseWorkflow.view)).status is CaseStatus.RESOLVED:
+            break
+        await asyncio.sleep(0.05)
+    assert (await duplicate.query(CaseWorkflow.view)).status is CaseStatus.RESOLVED
+    gate.opened.set()
+    await merging.result()
+
+    ended = recorded(gated, duplicate.id)
+    assert (ended.status, ended.merged_into) == ("merged", survivor.id)
+    assert "merged_in" in event_kinds(gated, survivor.id)
+    assert await duplicate.result() == CaseResult(duplicate.id, CaseStatus.MERGED, None)
+    await replays(duplicate)
