@@ -3,7 +3,9 @@
 Caseflow: `create_case_and_wait` of N cases at a given concurrency, each answering once the case
 is recorded in SQLite (load context, record, acknowledgement to an SMTP sink). Baseline, on the
 same dev server in the same process: update-with-start of a workflow that runs one no-op
-activity and answers its update. The report gives both rates and their ratio.
+activity and answers its update. The report gives both rates and their ratio, and the memory
+each open case takes in this process (VmRSS before the first case and once all are created,
+their workflows cached by the worker, per case).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks.minimal import Minimal, no_op
+from benchmarks.sla_timers import rss_bytes
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
@@ -44,10 +47,16 @@ class Rate:
     name: str
     count: int
     seconds: float
+    rss_before: int = 0
+    rss_after: int = 0
 
     @property
     def per_second(self) -> float:
         return self.count / self.seconds
+
+    @property
+    def bytes_per_case(self) -> float:
+        return (self.rss_after - self.rss_before) / self.count
 
 
 async def timed(name: str, count: int, one: object) -> Rate:
@@ -105,7 +114,9 @@ async def caseflow_cases(client: Client, home: Path, sink: SmtpSink) -> Rate:
                 )
                 await create_case_and_wait(client, number, new, TIMEOUT, settings.task_queue)
 
+            before = rss_bytes()
             rate = await timed("Caseflow create_case_and_wait", CASES, one)
+            rate.rss_before, rate.rss_after = before, rss_bytes()
     engine.dispose()
     return rate
 
@@ -135,4 +146,9 @@ def report(base: Rate, ours: Rate) -> str:
     for rate in (base, ours):
         lines.append(f"  {rate.name:<48} {rate.per_second:8.1f} /s  ({rate.seconds:.2f} s)")
     lines.append(f"  ratio Caseflow / baseline: {ours.per_second / base.per_second:.2f}")
+    mib = 1024 * 1024
+    lines.append(
+        f"  worker RSS {ours.rss_before / mib:.1f} MiB before, {ours.rss_after / mib:.1f} MiB "
+        f"with {CASES} cases open: {ours.bytes_per_case / 1024:.1f} KiB per open case"
+    )
     return "\n".join(lines)

@@ -4,7 +4,7 @@ activities."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -21,6 +21,8 @@ from caseflow.activities.rollout import RolloutActivities
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.fanout import RolloutActivity
+from caseflow.workflows.model import ActivityName
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.starter import connect
 from caseflow.workflows.survey import SurveyWorkflow
@@ -28,38 +30,25 @@ from caseflow.workflows.survey import SurveyWorkflow
 logger = logging.getLogger(__name__)
 
 ACTIVITY_THREADS = 20
-# The sandbox re-imports a workflow's module for every run it starts (case creation, and each
-# run rebuilt after eviction from the cache). Caseflow's workflow package imports nothing
-# non-deterministic (tests/unit/test_architecture.py), so it is passed through whole: imported
-# once, shared by every run.
+WORKFLOWS = [CaseWorkflow, SurveyWorkflow, ChangeRolloutWorkflow]
+# Every activity the workflows call, by its name.
+Activities = dict[str, Callable[..., Any]]
+# The sandbox re-imports, for every run it starts, each module not passed through. The pure
+# rules and data are passed through (imported once, shared by every run); the sandbox does not
+# restrict what they call, so tests/unit/test_architecture.py checks them for anything
+# non-deterministic. The workflow modules themselves (`case`, `survey`, `runner`: the code that
+# calls Temporal's workflow API) stay in the sandbox, re-imported per run and restricted.
+PASSED_THROUGH = tuple(
+    f"caseflow.workflows.{name}"
+    for name in (
+        "model", "lifecycle", "sla", "calendar", "routing", "views", "search", "visibility",
+        "bounds", "fanout",
+    )
+)  # fmt: skip
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("caseflow.workflows")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-
-
-WORKFLOWS = [CaseWorkflow, SurveyWorkflow, ChangeRolloutWorkflow]
-
-
-def worker_activities(
-    client: Client, sessions: sessionmaker[Session], settings: Settings
-) -> list[Callable[..., Any]]:
-    """Every activity the workflows call, bound to what it needs."""
-    case_activities = CaseActivities(sessions, settings, client)
-    email_activities = EmailActivities(sessions, settings)
-    rollout_activities = RolloutActivities(sessions, client)
-    return [
-        case_activities.load_case_context,
-        case_activities.record_case,
-        case_activities.open_follow_up,
-        case_activities.adopt_child,
-        case_activities.merge_case,
-        case_activities.notify_children,
-        email_activities.send_email,
-        rollout_activities.read_rollout_change,
-        rollout_activities.list_rollout_cases,
-        rollout_activities.tell_rollout_cases,
-    ]
 
 
 def build_worker(
@@ -67,22 +56,46 @@ def build_worker(
     sessions: sessionmaker[Session],
     settings: Settings,
     executor: ThreadPoolExecutor,
-    activities: Sequence[Callable[..., Any]] | None = None,
+    swap: Callable[[Activities], Activities] | None = None,
     **options: object,
 ) -> Worker:
-    """The worker with everything registered; tests pass other activities (a faulty one among
-    the real ones) and extra Worker options."""
+    """The worker with everything registered; tests pass extra Worker options, and `swap` to
+    run other activities by name (one that waits for the test, a faulty one wrapping the
+    real one)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities or worker_activities(client, sessions, settings),
+        activities=list((swap or _as_they_are)(activities(client, sessions, settings)).values()),
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
         **options,  # type: ignore[arg-type]
     )
+
+
+def activities(client: Client, sessions: sessionmaker[Session], settings: Settings) -> Activities:
+    """Every activity the workflows call, bound to what it needs, by its name."""
+    cases = CaseActivities(sessions, settings, client)
+    emails = EmailActivities(sessions, settings)
+    rollouts = RolloutActivities(sessions, client)
+    return {
+        ActivityName.LOAD_CASE_CONTEXT: cases.load_case_context,
+        ActivityName.RECORD_CASE: cases.record_case,
+        ActivityName.OPEN_FOLLOW_UP: cases.open_follow_up,
+        ActivityName.ADOPT_CHILD: cases.adopt_child,
+        ActivityName.MERGE_CASE: cases.merge_case,
+        ActivityName.NOTIFY_CHILDREN: cases.notify_children,
+        ActivityName.SEND_EMAIL: emails.send_email,
+        RolloutActivity.READ_CHANGE: rollouts.read_rollout_change,
+        RolloutActivity.LIST_CASES: rollouts.list_rollout_cases,
+        RolloutActivity.TELL_CASES: rollouts.tell_rollout_cases,
+    }
+
+
+def _as_they_are(found: Activities) -> Activities:
+    return found
 
 
 @asynccontextmanager

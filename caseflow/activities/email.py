@@ -1,4 +1,4 @@
-"""The email activity: render, record in the outbox, send over SMTP, once per business key."""
+"""The email activity: render, claim in the outbox, send over SMTP, once per business key."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class EmailActivities:
     def send_email(self, request: EmailRequest) -> None:
         with transaction(self._sessions, writes=False) as session:  # reads only: takes no lock
             entry = messages.outbox_entry(session, request.key)
-            if entry is not None and entry.status == "sent":
+            if entry is not None and entry.status == messages.SENT:
                 activity.logger.info("email %s was already sent", request.key)
                 return
             recipients = self._recipients(session, request.to)
@@ -63,34 +63,36 @@ class EmailActivities:
                 non_retryable=True,
             )
         message = self._build(request, recipients, references, signature)
-        with transaction(self._sessions) as session:
-            messages.add_to_outbox(
-                session,
-                {
-                    "key": request.key,
-                    "case_number": request.case_number,
-                    "message_id": message["Message-ID"],
-                    "template": request.template,
-                    "audience": "customer" if request.to.addresses else "agents",
-                    "recipients": recipients,
-                    "to_address": recipients[0][:320],
-                    "subject": str(message["Subject"]),
-                },
-            )
         self._deliver(request, message, recipients)
 
     def _deliver(self, request: EmailRequest, message: EmailMessage, recipients: list[str]) -> None:
+        """Send it unless another attempt has sent it or is sending it (the outbox row's claim),
+        outside any transaction."""
+        refused: dict[str, tuple[int, bytes]] = {}
+
+        def send() -> None:
+            refused.update(
+                smtp.send(self._smtp, message, self._settings.support_address, recipients)
+            )
+
         try:
-            refused = smtp.send(self._smtp, message, self._settings.support_address, recipients)
+            delivered = messages.send_once(
+                self._sessions,
+                _outbox_row(request, message, recipients),
+                send,
+                permanent=(smtp.PermanentMailError,),
+                again_after_failure=True,
+            )
         except smtp.PermanentMailError as err:
-            with transaction(self._sessions) as session:
-                messages.mark_failed(session, request.key, str(err))
             raise ApplicationError(str(err), type="InvalidRecipient", non_retryable=True) from err
         except smtp.TransientMailError as err:
             activity.logger.warning("email %s not sent yet: %s", request.key, err)
             raise
-        with transaction(self._sessions) as session:
-            messages.mark_sent(session, request.key, datetime.now(UTC))
+        except messages.ClaimHeld as err:
+            # Retried later: by then the other attempt has sent it, or its claim has expired.
+            raise ApplicationError(str(err), type="EmailBeingSent") from err
+        if delivered is not messages.Delivery.SENT_NOW:
+            activity.logger.info("email %s was already sent", request.key)
         if refused:
             activity.logger.warning("email %s: %d recipients refused", request.key, len(refused))
 
@@ -148,6 +150,21 @@ class EmailActivities:
             references=_dedupe(references) if customer_facing else [],
         )
         return compose.build(outgoing, self._templates, s.support_domain)
+
+
+def _outbox_row(
+    request: EmailRequest, message: EmailMessage, recipients: list[str]
+) -> dict[str, object]:
+    return {
+        "key": request.key,
+        "case_number": request.case_number,
+        "message_id": message["Message-ID"],
+        "template": request.template,
+        "audience": "customer" if request.to.addresses else "agents",
+        "recipients": recipients,
+        "to_address": recipients[0][:320],
+        "subject": str(message["Subject"]),
+    }
 
 
 def _signature(session: Session, context: dict[str, str]) -> dict[str, str]:

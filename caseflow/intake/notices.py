@@ -20,7 +20,6 @@ from caseflow.intake.parse import ParsedEmail
 from caseflow.mail import compose, smtp
 from caseflow.settings import Settings
 from caseflow.store import messages
-from caseflow.store.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -94,31 +93,15 @@ def send_notice(
 ) -> bool:
     """Send it unless it was sent already; answers whether it went out now.
 
-    A transient SMTP failure propagates (the message stays for the next pass, which tries
-    again); a permanent one is recorded on the outbox row and not retried.
+    It goes through the outbox's claim, as the workflows' emails do: of two intakes at the same
+    moment, one sends. A transient SMTP failure, or another intake sending it right now,
+    propagates (the message stays for the next pass, which tries again); a permanent failure
+    is recorded on the outbox row and not retried.
     """
-    with transaction(sessions) as session:
-        entry = messages.outbox_entry(session, notice.key)
-        if entry is not None and entry.status in ("sent", "failed"):
-            return False
     message = compose.build(
         _outgoing(settings, notice), templates or compose.Templates(), settings.support_domain
     )
     message.replace_header("Subject", notice.subject)
-    with transaction(sessions) as session:
-        messages.add_to_outbox(
-            session,
-            {
-                "key": notice.key,
-                "case_number": "",
-                "message_id": message["Message-ID"],
-                "template": notice.template,
-                "audience": AUDIENCE,
-                "recipients": [notice.to],
-                "to_address": notice.to,
-                "subject": notice.subject,
-            },
-        )
     config = smtp.SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -128,16 +111,33 @@ def send_notice(
         use_ssl=settings.smtp_ssl,
     )
     try:
-        smtp.send(config, message, settings.support_address, [notice.to])
+        delivered = messages.send_once(
+            sessions,
+            _outbox_row(notice, message["Message-ID"]),
+            lambda: smtp.send(config, message, settings.support_address, [notice.to]),
+            permanent=(smtp.PermanentMailError,),
+            again_after_failure=False,
+        )
     except smtp.PermanentMailError as err:
         logger.info("notice %s refused for good: %s", notice.reference, err)
-        with transaction(sessions) as session:
-            messages.mark_failed(session, notice.key, str(err))
         return False
-    with transaction(sessions) as session:
-        messages.mark_sent(session, notice.key, datetime.now(UTC))
+    if delivered is not messages.Delivery.SENT_NOW:
+        return False
     logger.info("notice %s sent (%s)", notice.reference, notice.template)
     return True
+
+
+def _outbox_row(notice: Notice, message_id: str) -> dict[str, Any]:
+    return {
+        "key": notice.key,
+        "case_number": "",
+        "message_id": message_id,
+        "template": notice.template,
+        "audience": AUDIENCE,
+        "recipients": [notice.to],
+        "to_address": notice.to,
+        "subject": notice.subject,
+    }
 
 
 def _outgoing(settings: Settings, notice: Notice) -> compose.Outgoing:

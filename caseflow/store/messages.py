@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from caseflow.store.db import transaction
 from caseflow.store.models import Case, CaseEvent, InboundMessage, OutboundEmail, RawMessage, utcnow
 
 RECEIVED = "received"
@@ -146,7 +150,105 @@ def case_participants(session: Session, number: str) -> CaseParticipants | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Outbox
+# Outbox: one row per email, claimed by the one attempt that sends it
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+# How long an attempt holds the email it sends: longer than a send takes (SMTP waits up to 30 s
+# a step), so that an attempt overlapping it (a retry after a timeout, another worker) sends
+# nothing; once it has expired, a crashed attempt's email can be claimed and sent again.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class ClaimHeld(Exception):
+    """Another attempt is sending this email now: try again later (its claim may expire)."""
+
+
+class Delivery(StrEnum):
+    SENT_NOW = "sent_now"
+    SENT_BEFORE = "sent_before"
+    FAILED_BEFORE = "failed_before"  # failed for good, and not to be tried again
+
+
+def send_once(
+    sessions: sessionmaker[Session],
+    values: dict[str, Any],
+    send: Callable[[], object],
+    *,
+    permanent: tuple[type[Exception], ...],
+    again_after_failure: bool,
+    lease: timedelta = CLAIM_LEASE,
+    now: Callable[[], datetime] = utcnow,
+) -> Delivery:
+    """Send the email of this outbox row at most once, however many attempts overlap.
+
+    The row (created on first sight) is claimed in its own transaction, and `send` runs
+    outside any transaction: an exception in `permanent` marks the row failed, any other puts
+    it back to pending; both propagate. A failed email is claimed again only
+    `again_after_failure`. Raises `ClaimHeld` while another attempt holds the row.
+    """
+    key = values["key"]
+    with transaction(sessions) as session:
+        add_to_outbox(session, values)
+        token = claim_email(session, key, now(), lease, again_after_failure=again_after_failure)
+        status = outbox_status(session, key)
+    if token is None:
+        if status == SENT:
+            return Delivery.SENT_BEFORE
+        if status == FAILED:
+            return Delivery.FAILED_BEFORE
+        raise ClaimHeld(f"email {key} is being sent by another attempt")
+    try:
+        send()
+    except permanent as err:
+        with transaction(sessions) as session:
+            mark_failed(session, key, str(err))
+        raise
+    except Exception as err:
+        with transaction(sessions) as session:
+            release_claim(session, key, token, f"{type(err).__name__}: {err}")
+        raise
+    with transaction(sessions) as session:
+        mark_sent(session, key, now())
+    return Delivery.SENT_NOW
+
+
+def claim_email(
+    session: Session, key: str, now: datetime, lease: timedelta, *, again_after_failure: bool
+) -> str | None:
+    """Move the row to `sending` for one attempt: from pending, from an expired claim, or (if
+    `again_after_failure`) from failed. One conditional UPDATE, so of attempts at the same
+    moment exactly one changes the row; its claim's token, or None for the others."""
+    claimable = [
+        OutboundEmail.status == PENDING,
+        and_(OutboundEmail.status == SENDING, OutboundEmail.claimed_until < now),
+    ]
+    if again_after_failure:
+        claimable.append(OutboundEmail.status == FAILED)
+    token = uuid.uuid4().hex
+    claimed = session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.key == key, or_(*claimable))
+        .values(status=SENDING, claim=token, claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return token if cast(CursorResult[Any], claimed).rowcount == 1 else None
+
+
+def release_claim(session: Session, key: str, token: str, error: str) -> None:
+    """The attempt did not send (a transient failure): the next one may claim the row at once."""
+    session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.key == key, OutboundEmail.claim == token)
+        .values(status=PENDING, claimed_until=None, error=error[:10_000])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def outbox_status(session: Session, key: str) -> str | None:
+    return session.scalar(select(OutboundEmail.status).where(OutboundEmail.key == key))
 
 
 def outbox_entry(session: Session, key: str) -> OutboundEmail | None:
@@ -172,23 +274,25 @@ def add_to_outbox(session: Session, values: dict[str, Any]) -> OutboundEmail:
 def mark_sent(session: Session, key: str, at: datetime) -> None:
     row = session.get(OutboundEmail, key)
     assert row is not None
-    row.status = "sent"
+    row.status = SENT
     row.sent_at = at
     row.error = ""
+    row.claimed_until = None
 
 
 def mark_failed(session: Session, key: str, error: str) -> None:
     row = session.get(OutboundEmail, key)
     if row is not None:
-        row.status = "failed"
+        row.status = FAILED
         row.error = error[:10_000]
+        row.claimed_until = None
 
 
 def recent_message_ids(session: Session, number: str, limit: int = 5) -> list[str]:
     """Our latest Message-IDs on this case, oldest first, for References."""
     query = (
         select(OutboundEmail.message_id)
-        .where(OutboundEmail.case_number == number, OutboundEmail.status == "sent")
+        .where(OutboundEmail.case_number == number, OutboundEmail.status == SENT)
         .order_by(OutboundEmail.sent_at.desc())
         .limit(limit)
     )
@@ -238,7 +342,7 @@ def sent_since(session: Session, address: str, template: str, since: datetime) -
         OutboundEmail.to_address == address.strip().lower(),
         OutboundEmail.template == template,
         OutboundEmail.created_at >= since,
-        OutboundEmail.status != "failed",
+        OutboundEmail.status != FAILED,
     )
     return int(session.scalar(query) or 0)
 

@@ -568,7 +568,12 @@ class OutboundEmail(Base):
         String(320), default="", server_default=text("''"), index=True
     )
     subject: Mapped[str] = mapped_column(String(998))
+    # pending → sending (claimed by one attempt) → sent | failed; see `messages.send_once`.
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str] = mapped_column(Text, default="")
+    # While `sending`: the attempt that holds the row, and until when it may (a crashed
+    # attempt's claim expires, and the email can be tried again).
+    claim: Mapped[str] = mapped_column(String(32), default="", server_default=text("''"))
+    claimed_until: Mapped[datetime | None] = mapped_column()

@@ -58,8 +58,9 @@ with workflow.unsafe.imports_passed_through():
         SurveyInput,
         WaitRequest,
     )
-    from caseflow.workflows.runner import DATABASE_RETRY, StateRunner, refusing
-    from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
+# Workflow code like this module: re-imported per run, inside the sandbox's restrictions.
+from caseflow.workflows.runner import DATABASE_RETRY, StateRunner, refusing
+from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
 CONTEXT_TIMEOUT = timedelta(seconds=30)
 FOLLOW_UP_TIMEOUT = timedelta(seconds=30)
@@ -71,6 +72,7 @@ RELATED_RETRY = RetryPolicy(
 # workflow.patched() ids: each marks a change in what the workflow does, for runs in flight.
 CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
 SURVEY_OF_ITS_OWN = "survey-in-a-workflow-of-its-own"
+KEEP_EARLY_SIGNALS = "keep-signals-that-come-before-creation"
 _UNSET = object()
 
 
@@ -79,7 +81,7 @@ class CaseWorkflow(StateRunner):
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self._state: CaseState | None = inp.state
-        self._early_emails: list[InboundEmail] = []
+        self._early: list[Callable[[], None]] = []  # signals that came before the case existed
         self._wake = False
         self._visible: dict[str, object] = {}
         self._relating = False  # asking another case to take a link or a merge
@@ -190,9 +192,9 @@ class CaseWorkflow(StateRunner):
         )
         self._state, effects = lifecycle.create(number, new, context, workflow.now())
         self._commit(effects, new.created_by, "create")
-        for email in self._early_emails:
-            self.email_received(email)
-        self._early_emails.clear()
+        for signal in self._early:  # in the order they came
+            signal()
+        self._early.clear()
 
     def _publish(self) -> None:
         """Keep search attributes and the UI's current details in step with the state."""
@@ -250,10 +252,19 @@ class CaseWorkflow(StateRunner):
 
     # -- facts: signals -----------------------------------------------------------------------
 
+    def _before_creation(self, signal: Callable[[], None], always: bool = False) -> bool:
+        """Whether the case is still being created: then the signal is kept, to be applied
+        once it is, in the order signals came. Emails were `always` kept; other signals were
+        dropped before KEEP_EARLY_SIGNALS, and still are when a recorded history replays."""
+        if self._state is not None:
+            return False
+        if always or workflow.patched(KEEP_EARLY_SIGNALS):
+            self._early.append(signal)
+        return True
+
     @workflow.signal
     def email_received(self, email: InboundEmail) -> None:
-        if self._state is None:
-            self._early_emails.append(email)
+        if self._before_creation(lambda: self.email_received(email), always=True):
             return
         if self._survey_elsewhere:
             late = lifecycle.follow_up_for(self.state, email)
@@ -267,7 +278,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def calendar_changed(self, change: CalendarChange) -> None:
-        if self._state is None or self._survey_elsewhere:
+        if self._before_creation(lambda: self.calendar_changed(change)) or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.calendar_changed(self.state, change, workflow.now())
@@ -276,7 +287,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def policy_migrated(self, migration: PolicyMigration) -> None:
-        if self._state is None or self._survey_elsewhere:
+        if self._before_creation(lambda: self.policy_migrated(migration)) or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.migrate_policy(self.state, migration, workflow.now())
@@ -285,7 +296,7 @@ class CaseWorkflow(StateRunner):
 
     @workflow.signal
     def parent_changed(self, notice: ParentNotice) -> None:
-        if self._state is None or self._survey_elsewhere:
+        if self._before_creation(lambda: self.parent_changed(notice)) or self._survey_elsewhere:
             return
         self._fire_timers()
         effects = lifecycle.parent_changed(self.state, notice, workflow.now())
@@ -534,8 +545,9 @@ class CaseWorkflow(StateRunner):
         summary: str,
     ) -> CaseView:
         """Ask another case to take a link or a merge, then carry out `name` here. From the
-        first line to the commit this case takes no other action (validators refuse "busy"),
-        so nothing can change it between the other case's yes and this one's commit."""
+        first line to the commit this case takes no other action (validators refuse "busy");
+        timers fire and signals arrive meanwhile, so once the other case has said yes, `name`
+        is committed as judged before asking (`lifecycle.carry_out_accepted`), never refused."""
         self._refuse_while_relating()  # before any await: two at once cannot both pass
         self._relating = True
         try:
@@ -555,7 +567,7 @@ class CaseWorkflow(StateRunner):
             except ActivityError as err:
                 raise _refusal_of(err) from None
             self._fire_timers()
-            effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
+            effects = lifecycle.carry_out_accepted(self.state, name, request, workflow.now())
             return await self._committed(effects, request.actor.handle, name)
         finally:
             self._relating = False

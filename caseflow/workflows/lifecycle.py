@@ -260,6 +260,15 @@ def perform(state: CaseState, name: str, request: Any, now: datetime) -> Effects
     return ACTIONS[name].apply(state, request, now)
 
 
+def carry_out_accepted(state: CaseState, name: str, request: Any, now: datetime) -> Effects:
+    """A link or a merge the other case has already taken (`adopt_child`, `absorb`): carried out
+    as it was judged before the other case was asked. Timers and signals may have changed this
+    case meanwhile (an escalation out of the agent's queues, a resolution with its parent);
+    judging it again could refuse what the other case has committed, leaving it half-linked or
+    half-merged."""
+    return ACTIONS[name].apply(state, request, now)
+
+
 def _authorize(state: CaseState, name: str, actor: Actor, supervisors_only: bool) -> None:
     if actor.role in (Role.SUPERVISOR, Role.ADMIN):
         return

@@ -21,7 +21,8 @@ with workflow.unsafe.imports_passed_through():
         SurveyAnswer,
         SurveyInput,
     )
-    from caseflow.workflows.runner import StateRunner, refusing
+# Workflow code like this module: re-imported per run, inside the sandbox's restrictions.
+from caseflow.workflows.runner import StateRunner, refusing
 
 
 def survey_workflow_id(number: str, episode: int) -> str:

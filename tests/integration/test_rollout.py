@@ -31,6 +31,7 @@ from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import transaction
 from caseflow.store.models import SlaPolicy
+from caseflow.worker import Activities
 from caseflow.workflows import fanout
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.fanout import (
@@ -44,7 +45,7 @@ from caseflow.workflows.fanout import (
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.starter import case_handle, start_rollout
 from tests.support.api import api_client, bearer
-from tests.support.harness import Activities, Harness, running_worker
+from tests.support.harness import Harness, running_worker
 from tests.support.servers import SmtpSink, free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -209,10 +210,11 @@ Tell = Callable[[TellRequest], Awaitable[TellOutcome]]
 def with_tell(make: Callable[[Tell], Callable[..., Any]]) -> Callable[[Activities], Activities]:
     """The worker's real activities, the rollout's tell replaced by `make(the real tell)`."""
 
-    def replaced(real: Activities) -> Activities:
-        return [make(a) if getattr(a, "__name__", "") == "tell_rollout_cases" else a for a in real]
+    def swap(real: Activities) -> Activities:
+        tell = RolloutActivity.TELL_CASES
+        return {**real, tell: make(real[tell])}
 
-    return replaced
+    return swap
 
 
 def failing_halfway(batch: int, told: list[str]) -> Callable[[Tell], Callable[..., Any]]:
@@ -244,7 +246,7 @@ async def test_a_rollout_failing_halfway_resumes_without_re_timing_a_case_twice(
 ) -> None:
     told: list[str] = []
     faulty = with_tell(failing_halfway(2, told))
-    async with running_worker(dev_env.client, settings, smtp_sink, activities=faulty) as harness:
+    async with running_worker(dev_env.client, settings, smtp_sink, swap=faulty) as harness:
         count_standard_cases_in(harness, calendar_name)
         numbers = await running_cases(harness, 25)
         edit_calendar(harness, calendar_name)
@@ -276,7 +278,7 @@ async def test_an_edit_saved_during_a_rollout_starts_it_over_and_is_the_last_eve
         return tell_rollout_cases
 
     editing = with_tell(editing_after_the_first_batch)
-    async with running_worker(dev_env.client, settings, smtp_sink, activities=editing) as harness:
+    async with running_worker(dev_env.client, settings, smtp_sink, swap=editing) as harness:
         running.append(harness)
         count_standard_cases_in(harness, calendar_name)
         numbers = await running_cases(harness, 6)

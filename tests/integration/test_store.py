@@ -467,6 +467,74 @@ def test_a_sent_email_is_marked_sent(db: sessionmaker[Session]) -> None:
     ]
 
 
+def claim_email(
+    db: sessionmaker[Session], key: str, now: datetime = T0, *, again_after_failure: bool = False
+) -> str | None:
+    return write(
+        db,
+        lambda s: messages.claim_email(
+            s, key, now, messages.CLAIM_LEASE, again_after_failure=again_after_failure
+        ),
+    )
+
+
+def test_of_many_attempts_claiming_one_email_at_once_exactly_one_wins(
+    db: sessionmaker[Session],
+) -> None:
+    write(db, lambda s: messages.add_to_outbox(s, outgoing("k1", "<m1@caseflow.test>")))
+
+    tokens = in_threads(lambda _: claim_email(db, "k1"), THREADS)
+
+    assert len([t for t in tokens if t is not None]) == 1
+    row = write(db, lambda s: messages.outbox_entry(s, "k1"))
+    assert row is not None and row.status == "sending"
+    assert row.claimed_until == T0 + messages.CLAIM_LEASE
+
+
+def test_a_claim_held_refuses_others_until_it_expires(db: sessionmaker[Session]) -> None:
+    write(db, lambda s: messages.add_to_outbox(s, outgoing("k1", "<m1@caseflow.test>")))
+    first = claim_email(db, "k1")
+
+    during = claim_email(db, "k1", T0 + messages.CLAIM_LEASE - timedelta(seconds=1))
+    after = claim_email(db, "k1", T0 + messages.CLAIM_LEASE + timedelta(seconds=1))
+
+    assert first is not None and during is None
+    assert after is not None and after != first
+
+
+def test_a_released_claim_is_taken_again_at_once_and_an_old_token_releases_nothing(
+    db: sessionmaker[Session],
+) -> None:
+    write(db, lambda s: messages.add_to_outbox(s, outgoing("k1", "<m1@caseflow.test>")))
+    first = claim_email(db, "k1")
+    assert first is not None
+    write(db, lambda s: messages.release_claim(s, "k1", first, "421 try later"))
+    second = claim_email(db, "k1")
+    assert second is not None
+
+    write(db, lambda s: messages.release_claim(s, "k1", first, "late"))  # not its claim now
+
+    row = write(db, lambda s: messages.outbox_entry(s, "k1"))
+    assert row is not None and (row.status, row.claim, row.error) == (
+        "sending",
+        second,
+        "421 try later",
+    )
+
+
+def test_a_sent_email_is_claimed_no_more_and_a_failed_one_only_when_asked(
+    db: sessionmaker[Session],
+) -> None:
+    write(db, lambda s: messages.add_to_outbox(s, outgoing("sent", "<m1@caseflow.test>")))
+    write(db, lambda s: messages.add_to_outbox(s, outgoing("failed", "<m2@caseflow.test>")))
+    write(db, lambda s: messages.mark_sent(s, "sent", T0))
+    write(db, lambda s: messages.mark_failed(s, "failed", "550 no such user"))
+
+    assert claim_email(db, "sent", again_after_failure=True) is None
+    assert claim_email(db, "failed") is None
+    assert claim_email(db, "failed", again_after_failure=True) is not None
+
+
 def test_a_reply_finds_its_case_by_one_of_our_message_ids(db: sessionmaker[Session]) -> None:
     write(db, lambda s: messages.add_to_outbox(s, outgoing("k1", "<ours@caseflow.test>")))
     notice = outgoing("k2", "<notice@caseflow.test>", audience="agents")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
@@ -18,7 +17,7 @@ from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction
-from caseflow.worker import ACTIVITY_THREADS, build_worker, worker_activities
+from caseflow.worker import ACTIVITY_THREADS, Activities, build_worker
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     Actor,
@@ -93,28 +92,22 @@ def add_agents(sessions: sessionmaker[Session]) -> None:
         )
 
 
-Activities = Sequence[Callable[..., Any]]
-
-
 @asynccontextmanager
 async def running_worker(
     client: Client,
     settings: Settings,
     sink: SmtpSink,
     agents: bool = True,
-    activities: Callable[[Activities], Activities] | None = None,
+    swap: Callable[[Activities], Activities] | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker on the test's task queue; `agents=False` when they exist (a restarted worker);
-    `activities` turns the real activities into those it runs (a faulty one among them)."""
+    `swap` turns the real activities, by name, into those it runs (a faulty one among them)."""
     engine = make_engine(settings.effective_database_url)
     sessions = session_factory(engine)
     if agents:
         add_agents(sessions)
-    real = worker_activities(client, sessions, settings)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(
-            client, sessions, settings, executor, activities(real) if activities else real
-        )
+        worker = build_worker(client, sessions, settings, executor, swap)
         async with worker:
             yield Harness(client, settings, sessions, sink, worker)
     engine.dispose()

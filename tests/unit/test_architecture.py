@@ -127,3 +127,218 @@ def test_workflow_code_calls_nothing_non_deterministic(path: Path) -> None:
          if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
          and node.func.id == "open"}  # fmt: skip
     assert not found, f"{path.name} uses {found}: use workflow.now(), workflow.uuid4(), ..."
+
+
+# -- what the sandbox loads -------------------------------------------------------------------
+# The worker passes the pure rules and data through the sandbox (`worker.PASSED_THROUGH`):
+# imported once, outside the sandbox's restrictions, so nothing stops a call to the clock or
+# the network in them but this check. The workflow modules stay in the sandbox; they are
+# checked too, so that a mistake fails here rather than in a running case.
+
+# Modules workflow code never needs (I/O, threads, randomness, the process, the clock), and
+# members of others that read the clock, the environment or entropy. `datetime.time` and
+# `datetime.datetime(...)` are values, not the clock: resolved names tell them apart.
+FORBIDDEN_MODULES = {
+    "os", "sys", "time", "random", "secrets", "socket", "ssl", "select", "selectors",
+    "threading", "_thread", "multiprocessing", "concurrent", "subprocess", "signal", "sqlite3",
+    "smtplib", "imaplib", "http", "urllib", "shutil", "tempfile", "glob", "pathlib",
+}  # fmt: skip
+FORBIDDEN_MEMBERS = {
+    "datetime.datetime.now", "datetime.datetime.utcnow", "datetime.datetime.today",
+    "datetime.date.today", "uuid.uuid1", "uuid.uuid4", "io.open", "builtins.open",
+    "builtins.input", "builtins.breakpoint", "asyncio.sleep", "asyncio.wait",
+    "asyncio.as_completed",
+}  # fmt: skip
+BUILTINS_FORBIDDEN = {"open", "input", "breakpoint"}
+
+
+def forbidden(qualified: str) -> bool:
+    parts = qualified.split(".")
+    prefixes = {".".join(parts[: i + 1]) for i in range(len(parts))}
+    return parts[0] in FORBIDDEN_MODULES or bool(prefixes & FORBIDDEN_MEMBERS)
+
+
+def imported_names(tree: ast.AST) -> dict[str, str]:
+    """What each name a module binds by importing stands for: `dt` → `datetime.datetime`."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def dotted(node: ast.expr) -> list[str] | None:
+    """`a.b.c` as ["a", "b", "c"]; None for anything but names and attributes."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute) and (base := dotted(node.value)) is not None:
+        return [*base, node.attr]
+    return None
+
+
+def non_deterministic_uses(source: str) -> set[str]:
+    """Every import of, or reference to, something forbidden, by its resolved name."""
+    tree = ast.parse(source)
+    names = imported_names(tree)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if forbidden(alias.name)}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            qualified = [f"{node.module}.{alias.name}" for alias in node.names]
+            found |= {name for name in qualified if forbidden(name)}
+        elif isinstance(node, (ast.Name, ast.Attribute)) and (parts := dotted(node)):
+            if parts[0] in names:
+                resolved = ".".join([names[parts[0]], *parts[1:]])
+            elif parts[0] in BUILTINS_FORBIDDEN:
+                resolved = f"builtins.{'.'.join(parts)}"
+            else:
+                continue
+            if forbidden(resolved):
+                found.add(resolved)
+    return found
+
+
+def module_path(name: str) -> Path:
+    relative = Path(*name.split(".")[1:])
+    package = ROOT / relative / "__init__.py"
+    return package if package.exists() else ROOT / relative.with_suffix(".py")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(["caseflow", *(parts[:-1] if parts[-1] == "__init__" else parts)])
+
+
+def sandbox_modules() -> list[Path]:
+    """The project's modules a workflow run loads: its workflows' modules and, transitively,
+    what they import from the project (a passed-through package with all its modules)."""
+    from caseflow.worker import WORKFLOWS
+
+    todo = [module_path(workflow.__module__) for workflow in WORKFLOWS]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if path.name == "__init__.py":
+            todo += list(path.parent.rglob("*.py"))
+        todo += [module_path(name) for name in caseflow_imports(path)]
+    return sorted(p for p in seen if p.exists())
+
+
+def caseflow_imports(path: Path) -> set[str]:
+    """Full names of the project modules this module imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("caseflow.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith("caseflow"):
+                continue
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                found.add(full if module_path(full).exists() else node.module)
+    return {name for name in found if name != "caseflow"}
+
+
+def passed_through(path: Path) -> bool:
+    from caseflow.worker import PASSED_THROUGH
+
+    name = module_name(path)
+    return any(name == p or name.startswith(f"{p}.") for p in PASSED_THROUGH)
+
+
+def is_workflow_code(path: Path) -> bool:
+    """A module that uses Temporal's workflow API: workflow definitions and their helpers."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        else:
+            continue
+        if "temporalio.workflow" in names:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("path", sandbox_modules(), ids=module_name)
+def test_what_a_workflow_run_loads_calls_nothing_non_deterministic(path: Path) -> None:
+    found = non_deterministic_uses(path.read_text())
+    assert not found, f"{module_name(path)} uses {found}: use workflow.now(), workflow.uuid4(), ..."
+
+
+@pytest.mark.parametrize("path", sandbox_modules(), ids=module_name)
+def test_rules_and_data_pass_through_the_sandbox_and_workflow_code_stays_in_it(
+    path: Path,
+) -> None:
+    if is_workflow_code(path):
+        assert not passed_through(path), f"{module_name(path)} is workflow code: sandbox it"
+    elif path.name != "__init__.py":
+        assert passed_through(path), f"{module_name(path)} is pure: add it to PASSED_THROUGH"
+
+
+def test_the_workflow_modules_themselves_stay_in_the_sandbox() -> None:
+    from caseflow.worker import PASSED_THROUGH, WORKFLOWS
+
+    for workflow in WORKFLOWS:
+        assert not passed_through(module_path(workflow.__module__)), workflow.__module__
+    assert {"caseflow.workflows.case", "caseflow.workflows.survey"}.isdisjoint(PASSED_THROUGH)
+
+
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        ("from time import time\nstarted = time()\n", "time.time"),
+        ("import time as clock\nclock.monotonic()\n", "time.monotonic"),
+        ("from uuid import uuid4\nkey = uuid4()\n", "uuid.uuid4"),
+        ("import uuid\nkey = uuid.uuid1()\n", "uuid.uuid1"),
+        ("from os import environ\nhome = environ['HOME']\n", "os.environ"),
+        ("import os\nhome = os.getenv('HOME')\n", "os.getenv"),
+        ("import random\nrandom.choice([1, 2])\n", "random"),
+        ("from random import choice\n", "random.choice"),
+        ("import secrets\n", "secrets"),
+        ("from datetime import datetime\nnow = datetime.now()\n", "datetime.datetime.now"),
+        ("import datetime\nnow = datetime.datetime.utcnow()\n", "datetime.datetime.utcnow"),
+        ("from datetime import date\ntoday = date.today()\n", "datetime.date.today"),
+        ("from datetime import date as day\nday.today()\n", "datetime.date.today"),
+        ("with open('cases.json') as f:\n    pass\n", "builtins.open"),
+        ("import io\nio.open('cases.json')\n", "io.open"),
+        ("import threading\nthreading.Lock()\n", "threading"),
+        ("from threading import Thread\n", "threading.Thread"),
+        ("from concurrent.futures import ThreadPoolExecutor\n", "concurrent.futures"),
+        ("import subprocess\n", "subprocess"),
+        ("import socket\n", "socket"),
+        ("from pathlib import Path\nPath('x').read_text()\n", "pathlib.Path"),
+        ("import asyncio\nasyncio.sleep(1)\n", "asyncio.sleep"),
+        ("from asyncio import wait\n", "asyncio.wait"),
+    ],
+)
+def test_the_determinism_check_catches(source: str, caught: str) -> None:
+    found = non_deterministic_uses(source)
+    assert any(name == caught or name.startswith(f"{caught}.") for name in found), found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from datetime import UTC, datetime, time, timedelta\n"
+        "opens = time(9, 0)\nday = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=1)\n",
+        "from temporalio import workflow\nnow = workflow.now()\nkey = workflow.uuid4()\n",
+        "import asyncio\nasyncio.create_task(run())\n",
+        "from zoneinfo import ZoneInfo\nparis = ZoneInfo('Europe/Paris')\n",
+        "def f(time: int) -> int:\n    return time + 1\n",
+    ],
+)
+def test_the_determinism_check_lets_pure_code_pass(source: str) -> None:
+    assert non_deterministic_uses(source) == set()

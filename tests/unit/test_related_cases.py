@@ -544,3 +544,36 @@ def test_a_resolved_survivor_still_takes_a_duplicate_in() -> None:
     apply(survivor, lifecycle.absorb(survivor, transfer(), now), now)
 
     assert survivor.merged_from == [OTHER]
+
+
+# ---------------------------------------------------------------------------------------------
+# Once the other case has said yes
+
+
+def test_a_link_the_parent_took_is_made_though_the_case_left_the_agents_queues_meanwhile() -> None:
+    state, now = case_in(CaseStatus.NEW)  # unowned in alice's queue: she may link it
+    request = ParentRequest(agent(), OTHER)
+    lifecycle.validate(state, "link_parent", request)
+    state.queue = "escalations"  # an SLA failure moved it while the parent was asked
+    assert_refused(state, "link_parent", request, "forbidden")
+
+    effects = lifecycle.carry_out_accepted(state, "link_parent", request, now + STEP)
+
+    assert (state.parent, state.parent_open) == (OTHER, True)
+    assert [e.kind for e in effects.events] == ["parent_linked"]
+
+
+def test_a_merge_the_survivor_took_is_made_though_the_case_resolved_with_its_parent() -> None:
+    child, now = child_of()
+    request = MergeRequest(supervisor(), "CAS-000777")
+    lifecycle.validate(child, "merge", request)
+    resolved = lifecycle.parent_changed(child, notice(), now)  # while the survivor was asked
+    apply(child, resolved, now)
+    assert_refused(child, "merge", request, "invalid_state")
+
+    effects = lifecycle.carry_out_accepted(child, "merge", request, now + STEP)
+
+    assert (child.status, child.merged_into, child.finished) == (
+        CaseStatus.MERGED, "CAS-000777", True,
+    )  # fmt: skip
+    assert effects.events[0].kind == "merged"
