@@ -21,7 +21,6 @@ from pathlib import Path
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -34,6 +33,7 @@ from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
 from caseflow.workflows.model import Channel, NewCase
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import create_case_and_wait, register_search_attributes
 from tests.support.servers import SmtpSink, venv_binary
 
@@ -125,7 +125,7 @@ async def run() -> str:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     sink = SmtpSink()

@@ -34,7 +34,6 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -46,6 +45,7 @@ from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import register_search_attributes
 from tests.support.dovecot import Dovecot
 from tests.support.servers import SmtpSink, venv_binary
@@ -128,7 +128,7 @@ async def run(count: int = MESSAGES, concurrency: int = CONCURRENCY) -> str:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     try:

@@ -46,7 +46,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -63,6 +62,7 @@ from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
 from caseflow.workflows.calendar import Closure
 from caseflow.workflows.model import Channel, KpiName, KpiTarget, NewCase
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import create_case_and_wait, register_search_attributes
 from tests.support.servers import SmtpSink, venv_binary
 
@@ -388,7 +388,7 @@ async def run(count: int = CASES) -> str:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     try:

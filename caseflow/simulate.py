@@ -1,9 +1,9 @@
 """What-if: replay the recorded history of past cases against a draft SLA policy or calendar.
 
 Touches nothing live. For each case created in the window, the status changes (audit trail),
-public replies and customer emails (timeline) drive the same pure clock rules the workflow uses
-(`caseflow.workflows.sla`) twice: under the case's policy as saved now, and under the draft. The
-report gives per-KPI compliance both ways and the cases whose outcome would change.
+public replies and customer emails (timeline) drive the workflow's own KPI table and clock rules
+(`caseflow.workflows.kpis`, `sla`) twice: under the case's policy as saved now, and under the
+draft. The report gives per-KPI compliance both ways and the cases whose outcome would change.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow.store.models import AuditEntry, Case, CaseEvent
-from caseflow.workflows import sla
+from caseflow.workflows import kpis, sla
 from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import CaseStatus, KpiClock, KpiName, KpiStatus, SlaPolicy
 
-PAUSING_EVENTS = {"awaiting_customer", "on_hold"}
+ENDED_UNRESOLVED = {CaseStatus.CANCELLED, CaseStatus.MERGED}
 
 
 @dataclass(frozen=True)
@@ -95,61 +95,32 @@ def _from_the_customer(event: CaseEvent) -> bool:
 def replay(
     policy: SlaPolicy, created: datetime, history: list[Happening], now: datetime
 ) -> list[Outcome]:
-    """The KPI outcomes of one case under `policy`, as the workflow would have counted them."""
-    cal = policy.calendar
-    targets = {t.kpi: t for t in policy.targets}
-    clocks = [
-        sla.start_clock(t, cal, created)
-        for t in policy.targets
-        if t.kpi is not KpiName.NEXT_RESPONSE
-    ]
+    """The KPI outcomes of one case under `policy`, counted by the workflow's own KPI table."""
+    clocks = kpis.opened(policy, created)
     status, responded = CaseStatus.NEW, False
     for h in history:
         if h.kind == "reply":
-            _stop(clocks, KpiName.NEXT_RESPONSE, cal, h.at)
-            if not responded:
-                responded = True
-                _stop(clocks, KpiName.FIRST_RESPONSE, cal, h.at)
+            kpis.met(clocks, policy, kpis.Happening.RESPONSE, h.at)
+            responded = True
         elif h.kind == "customer_message":
-            target = targets.get(KpiName.NEXT_RESPONSE)
-            running = sla.find(clocks, KpiName.NEXT_RESPONSE)
-            if target and responded and not (running and sla.is_active(running)):
-                number = 1 + sum(1 for c in clocks if c.kpi is KpiName.NEXT_RESPONSE)
-                clock = sla.start_clock(target, cal, h.at, number)
-                if status in policy.pause_states:
-                    sla.pause(clock, cal, h.at, "paused")
-                clocks.append(clock)
+            message = kpis.Happening.CUSTOMER_MESSAGE
+            kpis.started(clocks, policy, message, h.at, status, responded)
         else:
             status = _move(clocks, policy, status, CaseStatus(h.status), h.at)
-    return [Outcome(c.kpi, c.instance, _verdict(c, cal, now)) for c in clocks]
+    return [Outcome(c.kpi, c.instance, _verdict(c, policy.calendar, now)) for c in clocks]
 
 
 def _move(
     clocks: list[KpiClock], policy: SlaPolicy, old: CaseStatus, new: CaseStatus, at: datetime
 ) -> CaseStatus:
-    cal, pausing = policy.calendar, set(policy.pause_states)
     if new is CaseStatus.RESOLVED:
-        _stop(clocks, KpiName.RESOLUTION, cal, at)
+        kpis.met(clocks, policy, kpis.Happening.RESOLVED, at)
     elif old is CaseStatus.RESOLVED and new is CaseStatus.OPEN:
-        clock = sla.find(clocks, KpiName.RESOLUTION)
-        if clock is not None:
-            sla.reactivate(clock, cal, at, "reopened")
-    elif new is CaseStatus.CANCELLED:
-        for clock in clocks:
-            sla.stop(clock, cal, at, KpiStatus.CANCELLED, "cancelled")
-    if new in pausing and old not in pausing:
-        for clock in clocks:
-            sla.pause(clock, cal, at, "paused")
-    elif old in pausing and new not in pausing:
-        for clock in clocks:
-            sla.resume(clock, cal, at, "resumed")
+        kpis.reopened(clocks, policy, kpis.Happening.REOPENED, at, "case reopened")
+    elif new in ENDED_UNRESOLVED:
+        kpis.ended(clocks, policy, at, f"case {new}")
+    kpis.status_changed(clocks, policy, old, new, at, f"case is {new}")
     return new
-
-
-def _stop(clocks: list[KpiClock], kpi: KpiName, cal: CalendarSpec, at: datetime) -> None:
-    clock = sla.find(clocks, kpi)
-    if clock is not None and sla.is_active(clock):
-        sla.stop(clock, cal, at, KpiStatus.SUCCEEDED, "done")
 
 
 def _verdict(clock: KpiClock, cal: CalendarSpec, now: datetime) -> str:

@@ -42,7 +42,7 @@ PASSED_THROUGH = tuple(
     f"caseflow.workflows.{name}"
     for name in (
         "model", "lifecycle", "sla", "calendar", "routing", "views", "search", "visibility",
-        "bounds", "fanout",
+        "bounds", "fanout", "kpis",
     )
 )  # fmt: skip
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -16,13 +16,13 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.workflows import search
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import register_search_attributes
 from tests.support.api import api_client
 from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
@@ -50,7 +50,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     yield env
@@ -62,7 +62,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, one per test (its clock is global): days in seconds."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     await register_search_attributes(env.client, env.client.namespace)
     yield env

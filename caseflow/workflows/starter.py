@@ -17,7 +17,6 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -43,6 +42,7 @@ from caseflow.workflows.model import (
     Priority,
     SurveyAnswer,
 )
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 
@@ -53,9 +53,7 @@ SIGNAL = timedelta(seconds=10)  # one signal's RPC; a slower one is retried with
 
 async def connect(address: str, namespace: str = "default") -> Client:
     """A client with the pydantic data converter, as every Caseflow client must have."""
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
 
 
 def case_handle(client: Client, number: str) -> WorkflowHandle[CaseWorkflow, CaseResult]:

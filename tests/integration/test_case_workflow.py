@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -45,6 +44,7 @@ from caseflow.workflows.model import (
     Role,
     WaitRequest,
 )
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import case_handle, create_case_and_wait, signal_email
 from caseflow.workflows.survey import survey_workflow_id
 from tests.support.harness import (
@@ -305,7 +305,7 @@ async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
         dev_server_extra_args=[
             "--dynamic-config-value",

@@ -40,7 +40,7 @@ async def http(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Harness]]:
     refuse = getattr(request, "param", "serve")
     tuned = settings.model_copy(
-        update={"api_update_timeout": timedelta(seconds=5), "exhausted_entitlement": refuse}
+        update={"api_update_timeout": timedelta(seconds=30), "exhausted_entitlement": refuse}
     )
     async with running_worker(dev_env.client, tuned, smtp_sink) as harness:
         with transaction(harness.sessions) as session:

@@ -470,7 +470,7 @@ async def test_an_article_sent_to_the_customer_is_the_first_response_and_counted
         database_url=database_url,
         task_queue=f"caseflow-test-{tmp_path.name[-8:]}",
         smtp_port=smtp_sink.port,
-        api_update_timeout=timedelta(seconds=5),
+        api_update_timeout=timedelta(seconds=30),
     )
     async with (
         running_worker(dev_env.client, settings, smtp_sink) as harness,

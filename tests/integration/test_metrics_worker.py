@@ -30,7 +30,7 @@ def worker_settings(database_url: str, smtp_sink: SmtpSink, tmp_path: Path) -> S
         task_queue=f"caseflow-test-{uuid.uuid4().hex[:8]}",
         smtp_port=smtp_sink.port,
         survey_delay=timedelta(0),
-        api_update_timeout=timedelta(seconds=5),
+        api_update_timeout=timedelta(seconds=30),
     )
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def api_settings(settings: Settings, database_url: str) -> Settings:
     return settings.model_copy(
-        update={"database_url": database_url, "api_update_timeout": timedelta(seconds=10)}
+        update={"database_url": database_url, "api_update_timeout": timedelta(seconds=30)}
     )
 
 

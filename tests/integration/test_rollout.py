@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -42,6 +41,7 @@ from caseflow.workflows.fanout import (
     TellOutcome,
     TellRequest,
 )
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
 from caseflow.workflows.starter import case_handle, start_rollout
 from tests.support.api import api_client, bearer
@@ -160,7 +160,7 @@ async def test_an_edited_calendar_re_times_every_running_case_in_batches_once(
 async def replays_and_maybe_records(client: Client, rollout: str, runs: list[str | None]) -> None:
     """Each run's history replays on this code; with CASEFLOW_RECORD_ROLLOUT set, it is also
     kept as tests/histories/rollout/two_pages_run<n>.json (what test_rollout_replay replays)."""
-    replayer = Replayer(workflows=[ChangeRolloutWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ChangeRolloutWorkflow], data_converter=DATA_CONVERTER)
     for n, run_id in enumerate(runs, 1):
         history = await client.get_workflow_handle(rollout, run_id=run_id).fetch_history()
         replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -43,7 +43,6 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.settings import Settings
@@ -65,6 +64,7 @@ from caseflow.workflows.model import (
     SurveyStatus,
     WaitRequest,
 )
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.starter import (
     answer_survey,
     case_handle,
@@ -306,7 +306,7 @@ async def dev_server(*extra: str) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
         search_attributes=search.ALL_KEYS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
         dev_server_extra_args=list(extra),
     )
@@ -331,7 +331,7 @@ async def record_all(workdir: Path) -> dict[str, WorkflowHistory]:
         await env.shutdown()
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     try:
         await register_search_attributes(env.client, env.client.namespace)

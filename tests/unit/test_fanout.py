@@ -8,7 +8,6 @@ from datetime import time, timedelta
 from typing import TypeVar
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCStatusCode
 
 from caseflow.workflows import fanout, lifecycle
@@ -23,6 +22,7 @@ from caseflow.workflows.fanout import (
     TellOutcome,
 )
 from caseflow.workflows.model import CalendarChange, KpiName, KpiTarget, PolicyMigration
+from caseflow.workflows.payloads import DATA_CONVERTER
 from tests.unit.case_factories import STEP, T0, new_case, sla_policy
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ PARIS = RolloutTarget(RolloutKind.CALENDAR, "paris-office")
 
 def as_signalled(value: T) -> T:
     """The value as a case receives it: through the data converter."""
-    converter = pydantic_data_converter.payload_converter
+    converter = DATA_CONVERTER.payload_converter
     [payload] = converter.to_payloads([value])
     [back] = converter.from_payloads([payload], [type(value)])
     return back  # type: ignore[no-any-return]

@@ -18,7 +18,6 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -48,6 +47,7 @@ from caseflow.workflows.model import (
     ResolveRequest,
     SlaPolicy,
 )
+from caseflow.workflows.payloads import DATA_CONVERTER
 from tests.support.harness import (
     AGENT,
     CUSTOMER,
@@ -177,7 +177,7 @@ async def eventually(probe: Callable[[], T], settled: Callable[[T], bool]) -> T:
 async def replays(handle: Handle) -> None:
     """The case's history replays on the worker's own workflows and runner."""
     replayer = Replayer(
-        workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER, data_converter=pydantic_data_converter
+        workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER, data_converter=DATA_CONVERTER
     )
     await replayer.replay_workflow(await handle.fetch_history())
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import CaseInput, CaseResult, CaseStatus
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.survey import SurveyWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -43,9 +43,7 @@ def test_every_scenario_has_a_recorded_history() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[CaseWorkflow, SurveyWorkflow], data_converter=pydantic_data_converter
-    )
+    replayer = Replayer(workflows=[CaseWorkflow, SurveyWorkflow], data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
@@ -90,7 +88,7 @@ class SleepsFirst:
 
 
 async def test_a_reordered_workflow_fails_to_replay() -> None:
-    replayer = Replayer(workflows=[SleepsFirst], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[SleepsFirst], data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(
         load(HISTORIES / "email_to_survey.json"), raise_on_replay_failure=False
     )

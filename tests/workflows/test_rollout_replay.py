@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from caseflow.worker import WORKFLOW_RUNNER
+from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories" / "rollout"
@@ -41,7 +41,7 @@ def test_a_rollout_over_two_pages_is_recorded_as_two_runs() -> None:
 async def test_recorded_rollout_replays_without_nondeterminism(path: Path) -> None:
     replayer = Replayer(
         workflows=[ChangeRolloutWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         workflow_runner=WORKFLOW_RUNNER,
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from caseflow.workflows import sla, visibility
+from caseflow.workflows import kpis, visibility
 from caseflow.workflows.lifecycle.activities import cancel_open_activities
 from caseflow.workflows.lifecycle.base import (
     ACTIONS,
@@ -42,7 +42,6 @@ from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
     EscalateRequest,
-    KpiStatus,
     MessageRequest,
     Priority,
     Recipients,
@@ -238,8 +237,7 @@ def _cancel(state: CaseState, request: ActionRequest, now: datetime) -> Effects:
     give_back_entitlement(state, effects)
     transition(state, CaseStatus.CANCELLED, now, "cancelled")
     state.closed_at = now
-    for clock in state.kpis:
-        sla.stop(clock, state.policy.calendar, now, KpiStatus.CANCELLED, "case cancelled")
+    kpis.ended(state.kpis, state.policy, now, "case cancelled")
     state.finished = True
     effects.event("cancelled", now, request.actor.handle, "Case cancelled", request.comment)
     cancel_open_activities(state, request.actor.handle, now, "case cancelled", effects)

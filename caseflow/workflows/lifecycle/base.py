@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from caseflow.workflows.kpis import WORKING as WORKING  # the states a case is worked in
 from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
@@ -21,9 +22,6 @@ from caseflow.workflows.model import (
 ACTIVE = frozenset(
     {CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD}
 )
-
-
-WORKING = frozenset({CaseStatus.OPEN, CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD})
 
 
 PAUSED_BY_WAITING = frozenset({CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from caseflow.workflows import routing, sla
+from caseflow.workflows import kpis, routing
 from caseflow.workflows.lifecycle.base import MAX_TEXT, Effects
 from caseflow.workflows.lifecycle.entitlements import exhausted_name
 from caseflow.workflows.lifecycle.inbound import count_inbound, take_in_email
@@ -19,7 +19,6 @@ from caseflow.workflows.model import (
     CaseRecord,
     CaseState,
     CaseStatus,
-    KpiName,
     NewCase,
     Priority,
     RoutingRule,
@@ -62,11 +61,7 @@ def create(
         policies=list(context.policies),
         default_policy=context.default_policy,
         timings=context.timings,
-        kpis=[
-            sla.start_clock(t, policy.calendar, now)
-            for t in policy.targets
-            if t.kpi is not KpiName.NEXT_RESPONSE  # starts with the customer's next message
-        ],
+        kpis=kpis.opened(policy, now),
         follow_up_of=new.follow_up_of,
         updated_at=now,
         mailbox=new.mailbox,

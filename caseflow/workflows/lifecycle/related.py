@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from caseflow.workflows import sla
+from caseflow.workflows import kpis
 from caseflow.workflows.lifecycle.activities import (
     WITH_ACTIVITIES,
     cancel_open_activities,
@@ -19,7 +19,6 @@ from caseflow.workflows.model import (
     CaseStatus,
     ChildrenNotified,
     ChildRequest,
-    KpiStatus,
     MergeRequest,
     MergeTransfer,
     ParentNotice,
@@ -196,10 +195,7 @@ def _merge(state: CaseState, request: MergeRequest, now: datetime) -> Effects:
     transition(state, CaseStatus.MERGED, now, f"merged into {request.into}")
     state.merged_into = request.into
     state.closed_at = now
-    for clock in state.kpis:
-        sla.stop(
-            clock, state.policy.calendar, now, KpiStatus.CANCELLED, f"merged into {request.into}"
-        )
+    kpis.ended(state.kpis, state.policy, now, f"merged into {request.into}")
     state.finished = True
     effects = Effects()
     effects.event(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from caseflow.workflows import kpis
+from caseflow.workflows.kpis import Happening
 from caseflow.workflows.lifecycle.activities import check_nothing_open, record_resolution_activity
 from caseflow.workflows.lifecycle.base import (
     STAGE_ORDER,
@@ -15,15 +17,13 @@ from caseflow.workflows.lifecycle.base import (
     set_fields,
     stage_requirements,
 )
-from caseflow.workflows.lifecycle.clocks import respond, stop_clock
+from caseflow.workflows.lifecycle.clocks import respond
 from caseflow.workflows.lifecycle.entitlements import entitlement_change
 from caseflow.workflows.lifecycle.outbound import email_customer
 from caseflow.workflows.lifecycle.transitions import tell_children, transition
 from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
-    KpiName,
-    KpiStatus,
     Resolution,
     ResolveRequest,
     Stage,
@@ -84,8 +84,8 @@ def resolve(state: CaseState, request: ResolveRequest, now: datetime) -> Effects
     )
     state.resolved_at = now
     transition(state, CaseStatus.RESOLVED, now, "resolved")
-    respond(state, now)
-    stop_clock(state, KpiName.RESOLUTION, now, KpiStatus.SUCCEEDED, "resolved")
+    respond(state, now)  # a proposed resolution answers the customer too
+    kpis.met(state.kpis, state.policy, Happening.RESOLVED, now)
     record_resolution_activity(state, request, now)
     tell_children(state, effects, resolved=True)
     if state.entitlement is not None:

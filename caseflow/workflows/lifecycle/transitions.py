@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from caseflow.workflows import sla
+from caseflow.workflows import kpis
+from caseflow.workflows.kpis import Happening
 from caseflow.workflows.lifecycle.activities import cancel_open_activities
 from caseflow.workflows.lifecycle.base import Effects
 from caseflow.workflows.lifecycle.entitlements import give_back_entitlement
@@ -12,7 +13,6 @@ from caseflow.workflows.lifecycle.outbound import customer_address, nobody
 from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
-    KpiName,
     ParentNotice,
     Survey,
     SurveyStatus,
@@ -32,21 +32,13 @@ def transition(state: CaseState, status: CaseStatus, now: datetime, reason: str)
 def enter(state: CaseState, status: CaseStatus, now: datetime, reason: str) -> None:
     """Change status, pausing or resuming the SLA clocks as the policy says."""
     previous, state.status = state.status, status
-    pausing = set(state.policy.pause_states)
-    calendar = state.policy.calendar
-    if status in pausing and previous not in pausing:
-        for clock in state.kpis:
-            sla.pause(clock, calendar, now, reason)
-    elif previous in pausing and status not in pausing:
-        for clock in state.kpis:
-            sla.resume(clock, calendar, now, reason)
+    kpis.status_changed(state.kpis, state.policy, previous, status, now, reason)
 
 
 def reopen_case(state: CaseState, now: datetime, effects: Effects, actor: str, reason: str) -> None:
     give_back_entitlement(state, effects)
-    clock = sla.find(state.kpis, KpiName.RESOLUTION)
-    if clock is not None:  # running again before the change of status, which may pause it
-        sla.reactivate(clock, state.policy.calendar, now, reason)
+    # Running again before the change of status, which may pause them.
+    kpis.reopened(state.kpis, state.policy, Happening.REOPENED, now, reason)
     transition(state, CaseStatus.OPEN, now, reason)
     state.resolved_at = None
     effects.event("reopened", now, actor, "Case reopened", reason)
