@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 
 from benchmarks.minimal import Minimal, no_op
 from benchmarks.sla_timers import rss_bytes
+from caseflow.client import create_case_and_wait, register_search_attributes
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
@@ -34,7 +35,6 @@ from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
 from caseflow.workflows.model import Channel, NewCase
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import create_case_and_wait, register_search_attributes
 from tests.support.servers import SmtpSink, venv_binary
 
 CASES = 200

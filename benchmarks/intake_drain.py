@@ -39,6 +39,7 @@ from temporalio.worker import Worker
 
 from benchmarks.case_creation import Rate
 from benchmarks.minimal import Minimal, no_op
+from caseflow.client import register_search_attributes
 from caseflow.intake.service import Intake
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
@@ -46,7 +47,6 @@ from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import register_search_attributes
 from tests.support.dovecot import Dovecot
 from tests.support.servers import SmtpSink, venv_binary
 from tests.unit.emails import message

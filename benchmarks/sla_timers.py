@@ -51,6 +51,7 @@ from temporalio.worker import Worker
 
 from benchmarks.timer_baseline import Arrivals, SleepUntil, Wakeup
 from caseflow.calendars import CalendarDefinition, save_calendar
+from caseflow.client import create_case_and_wait, register_search_attributes
 from caseflow.policies import PolicyDefinition, save_policy
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
@@ -63,7 +64,6 @@ from caseflow.workflows import search
 from caseflow.workflows.calendar import Closure
 from caseflow.workflows.model import Channel, KpiName, KpiTarget, NewCase
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import create_case_and_wait, register_search_attributes
 from tests.support.servers import SmtpSink, venv_binary
 
 CASES = 1000

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from caseflow.client import tell_cases
 from caseflow.store import cases
 from caseflow.store.models import Calendar
 from caseflow.workflows.calendar import (
@@ -41,7 +42,6 @@ from caseflow.workflows.calendar import (
     validate_calendar,
 )
 from caseflow.workflows.fanout import BATCH_SIZE, RolloutChange, batches, calendar_change
-from caseflow.workflows.starter import tell_cases
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOLIDAY_YEARS_BEFORE, HOLIDAY_YEARS_AFTER = 1, 10  # country holidays expanded for these years

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from caseflow.client import connect, register_search_attributes
 from caseflow.passwords import hash_password, password_problem
 from caseflow.policies import PolicyError
 from caseflow.settings import HOME_DIRECTORY, Settings
@@ -38,7 +39,6 @@ from caseflow.store.seed import seed_demo
 from caseflow.workflows.calendar import CalendarError
 from caseflow.workflows.fanout import RolloutTarget
 from caseflow.workflows.model import Channel, Role
-from caseflow.workflows.starter import connect, register_search_attributes
 
 logger = logging.getLogger("caseflow")
 CONNECT_BACKOFF_MAX = 30.0
@@ -654,8 +654,8 @@ def run_sla_migrate(settings: Settings, args: argparse.Namespace) -> None:
 def roll_out(settings: Settings, targets: list[RolloutTarget], wait: bool) -> None:
     """Start the rollout of each target to its running cases and print its id; with `wait`,
     wait for each and print how it went."""
+    from caseflow.client import start_rollout
     from caseflow.workflows.fanout import summary
-    from caseflow.workflows.starter import start_rollout
 
     async def run() -> None:
         try:

@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from caseflow.client import tell_cases
 from caseflow.store import cases
 from caseflow.store.models import Calendar, Queue, SlaPolicy
 from caseflow.workflows.fanout import BATCH_SIZE, batches, policy_change
@@ -46,7 +47,6 @@ from caseflow.workflows.model import (
     SlaActions,
 )
 from caseflow.workflows.model import SlaPolicy as ModelPolicy
-from caseflow.workflows.starter import tell_cases
 
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)

@@ -18,13 +18,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from caseflow.activities.cases import CaseActivities
 from caseflow.activities.email import EmailActivities
 from caseflow.activities.rollout import RolloutActivities
+from caseflow.client import connect
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.fanout import RolloutActivity
 from caseflow.workflows.model import ActivityName
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
-from caseflow.workflows.starter import connect
 from caseflow.workflows.survey import SurveyWorkflow
 
 logger = logging.getLogger(__name__)

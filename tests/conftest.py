@@ -18,12 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.client import register_search_attributes
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.workflows import search
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import register_search_attributes
 from tests.support.api import api_client
 from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
 from tests.support.servers import SmtpSink, venv_binary

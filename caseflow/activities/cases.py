@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.activities import convert
+from caseflow.client import case_handle, start_case
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.db import transaction
@@ -36,7 +37,6 @@ from caseflow.workflows.model import (
     NewCase,
     ParentNotice,
 )
-from caseflow.workflows.starter import case_handle, start_case
 
 # Acknowledgements per sender are limited over a rolling window of this length.
 ACK_WINDOW = timedelta(hours=24)

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from caseflow.activities import convert
 from caseflow.calendars import calendar_rollout_change
+from caseflow.client import tell_cases
 from caseflow.store import cases
 from caseflow.store.db import transaction
 from caseflow.store.models import SlaPolicy
@@ -26,7 +27,6 @@ from caseflow.workflows.fanout import (
     TellRequest,
     policy_change,
 )
-from caseflow.workflows.starter import tell_cases
 
 
 class RolloutActivities:

@@ -30,9 +30,9 @@ from caseflow.api.routes import (
     related,
     workspace,
 )
+from caseflow.client import connect
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
-from caseflow.workflows.starter import connect
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"  # Caseflow's own CSS, served at /static

@@ -26,6 +26,7 @@ from types import FrameType
 
 from sqlalchemy.orm import Session
 
+from caseflow.client import connect, register_search_attributes
 from caseflow.devstack.processes import (
     RestartPolicy,
     after_crash,
@@ -40,7 +41,6 @@ from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import QUEUES, seed_demo
 from caseflow.workflows import search
 from caseflow.workflows.model import Role
-from caseflow.workflows.starter import connect, register_search_attributes
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import signing
+from caseflow.client import signal_email
 from caseflow.intake.headers import Headers
 from caseflow.intake.parse import (
     MAX_TEXT,
@@ -38,7 +39,6 @@ from caseflow.intake.parse import (
 from caseflow.store import directory, messages
 from caseflow.store.db import transaction
 from caseflow.workflows.model import InboundEmail, MailClass
-from caseflow.workflows.starter import signal_email
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from caseflow.client import signal_email, start_case
 from caseflow.intake import bounces, notices, ordering
 from caseflow.intake.classify import classify
 from caseflow.intake.headers import Headers
@@ -44,7 +45,6 @@ from caseflow.store import attachments, cases, directory, messages
 from caseflow.store.db import transaction
 from caseflow.workflows import routing
 from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase
-from caseflow.workflows.starter import signal_email, start_case
 
 logger = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from temporalio.client import WorkflowExecutionStatus
 
+from caseflow.client import connect
 from caseflow.devstack.stack import demo_token
 from caseflow.settings import Settings
-from caseflow.workflows.starter import connect
 from tests.support.api import link_token
 from tests.support.harness import STAGES_DONE
 from tests.support.servers import free_port

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.client import signal_email
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.workflows.model import InboundEmail
-from caseflow.workflows.starter import signal_email
 from tests.support.api import api_client, bearer, link_token
 from tests.support.harness import GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink, free_port

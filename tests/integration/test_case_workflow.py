@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.client import case_handle, create_case_and_wait, signal_email
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import transaction
@@ -45,7 +46,6 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import case_handle, create_case_and_wait, signal_email
 from caseflow.workflows.survey import survey_workflow_id
 from tests.support.harness import (
     AGENT,

@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow import client as starter
 from caseflow.intake import service
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE
 from caseflow.intake.parse import parse
@@ -27,7 +28,6 @@ from caseflow.settings import Settings
 from caseflow.store import cases, messages
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, InboundMessage
-from caseflow.workflows import starter
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import ActivityName, MergeRequest, NewCase
 from tests.support.dovecot import Dovecot, reading

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from caseflow.calendars import definition_from_dict, save_calendar, spec_of
+from caseflow.client import case_handle, start_rollout
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
@@ -43,7 +44,6 @@ from caseflow.workflows.fanout import (
 )
 from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
-from caseflow.workflows.starter import case_handle, start_rollout
 from tests.support.api import api_client, bearer
 from tests.support.harness import Harness, running_worker
 from tests.support.servers import SmtpSink, free_port

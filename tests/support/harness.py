@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from caseflow.client import start_case
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
@@ -27,7 +28,6 @@ from caseflow.workflows.model import (
     NewCase,
     Role,
 )
-from caseflow.workflows.starter import start_case
 from tests.support.servers import SmtpSink
 
 AGENT = Actor(handle="ann", role=Role.AGENT, queues=["standard", "gold"])

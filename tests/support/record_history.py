@@ -45,6 +45,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.client import (
+    answer_survey,
+    case_handle,
+    register_search_attributes,
+    signal_email,
+)
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
@@ -65,12 +71,6 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 from caseflow.workflows.payloads import DATA_CONVERTER
-from caseflow.workflows.starter import (
-    answer_survey,
-    case_handle,
-    register_search_attributes,
-    signal_email,
-)
 from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 from tests.support.harness import (
     AGENT,

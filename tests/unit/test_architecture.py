@@ -14,19 +14,30 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # links, reply addresses and API tokens) is stdlib-only and shared by every adapter; `calendars`
 # reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
 # `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
-# checks agents' passwords (argon2).
+# checks agents' passwords (argon2); `client` is how the API, the intake, activities and the
+# edits of calendars and policies reach the workflows through Temporal (not workflow code).
 ALLOWED = {
     "workflows": set(),
-    "activities": {"workflows", "store", "mail", "settings", "signing", "calendars"},
-    "intake": {"workflows", "store", "mail", "settings", "signing"},
-    "api": {"workflows", "store", "settings", "signing", "configuration", "reporting", "passwords"},
+    "client": {"workflows"},
+    "activities": {"workflows", "client", "store", "mail", "settings", "signing", "calendars"},
+    "intake": {"workflows", "client", "store", "mail", "settings", "signing"},
+    "api": {
+        "workflows",
+        "client",
+        "store",
+        "settings",
+        "signing",
+        "configuration",
+        "reporting",
+        "passwords",
+    },  # fmt: skip
     "store": set(),
     "mail": {"settings", "signing"},
     "signing": set(),
     "passwords": set(),
     "settings": set(),
-    "calendars": {"workflows", "store"},
-    "policies": {"workflows", "store"},
+    "calendars": {"workflows", "client", "store"},
+    "policies": {"workflows", "client", "store"},
     "simulate": {"workflows", "store"},
     "configuration": {"workflows", "store", "calendars", "policies", "reporting"},
     "reporting": {"store"},

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from caseflow.activities.convert import calendar, sla_policy
 from caseflow.calendars import definition_from_dict, retime_running_cases, save_calendar
+from caseflow.client import answer_survey, signal_email
 from caseflow.policies import migrate_running_cases
 from caseflow.settings import Settings
 from caseflow.simulate import simulate
@@ -37,7 +38,6 @@ from caseflow.workflows.model import (
     SurveyStatus,
     WaitRequest,
 )
-from caseflow.workflows.starter import answer_survey, signal_email
 from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 from tests.support.harness import AGENT, GOLD_CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink

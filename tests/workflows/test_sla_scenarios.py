@@ -26,6 +26,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.calendars import definition_from_dict, save_calendar
+from caseflow.client import signal_email
 from caseflow.policies import policy_from_dict, save_policy
 from caseflow.settings import Settings
 from caseflow.store import cases
@@ -45,7 +46,6 @@ from caseflow.workflows.model import (
     ResolveRequest,
     WaitRequest,
 )
-from caseflow.workflows.starter import signal_email
 from tests.support.harness import AGENT, CUSTOMER, STAGES_DONE, Harness, running_worker
 from tests.support.servers import SmtpSink
 

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from caseflow.api import schemas
 from caseflow.api.deps import AgentDep, Limit, Offset, SessionsDep, get_client, read
 from caseflow.api.errors import ApiError
+from caseflow.client import start_rollout
 from caseflow.configuration import (
     ConfigError,
     Kind,
@@ -31,7 +32,6 @@ from caseflow.settings import Settings
 from caseflow.store.db import transaction
 from caseflow.workflows.fanout import rollout_id
 from caseflow.workflows.model import Actor, Role
-from caseflow.workflows.starter import start_rollout
 
 logger = logging.getLogger(__name__)
 ERROR_STATUS = {"not_found": 404, "duplicate": 409, "in_use": 409}  # else 422

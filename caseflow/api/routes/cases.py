@@ -27,6 +27,7 @@ from caseflow.api.deps import (
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
+from caseflow.client import case_handle, create_case_and_wait
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.models import Case
@@ -46,7 +47,6 @@ from caseflow.workflows.model import (
     ResolveRequest,
     WaitRequest,
 )
-from caseflow.workflows.starter import case_handle, create_case_and_wait
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 KNOWN: dict[str, Callable[[Session, str], object | None]] = {

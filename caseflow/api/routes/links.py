@@ -46,11 +46,11 @@ from caseflow.api.deps import (
 )
 from caseflow.api.errors import ApiError, from_rpc_error, from_update_failure
 from caseflow.api.ratelimits import LINKS, RateLimits, retry_sentence
+from caseflow.client import answer_survey, case_handle
 from caseflow.signing import LinkClaims, verify_link
 from caseflow.store import cases
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import ResolutionResponse, SurveyAnswer
-from caseflow.workflows.starter import answer_survey, case_handle
 
 router = APIRouter(tags=["customer links"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
