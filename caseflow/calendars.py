@@ -45,6 +45,10 @@ from caseflow.workflows.fanout import BATCH_SIZE, RolloutChange, batches, calend
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 HOLIDAY_YEARS_BEFORE, HOLIDAY_YEARS_AFTER = 1, 10  # country holidays expanded for these years
+# What a case carries in its workflow state: the holidays of this year and the next (its clocks
+# count forward from its creation), not a decade of them in every pinned policy. A case still
+# open after that gets the new year's when its calendar is next rolled out.
+CASE_HOLIDAY_YEARS = 2
 
 
 @dataclass
@@ -78,6 +82,12 @@ def holiday_years() -> range:
     """The years a country's holidays are expanded for: around this one, so always current."""
     this_year = datetime.now(UTC).year
     return range(this_year - HOLIDAY_YEARS_BEFORE, this_year + HOLIDAY_YEARS_AFTER)
+
+
+def case_holiday_years() -> range:
+    """The years of holidays a running case's calendar carries: this one and the next."""
+    this_year = datetime.now(UTC).year
+    return range(this_year, this_year + CASE_HOLIDAY_YEARS)
 
 
 def country_holidays(definition: CalendarDefinition, years: range) -> set[date]:
@@ -221,13 +231,22 @@ def save_calendar(session: Session, definition: CalendarDefinition) -> Calendar:
     return row
 
 
-def spec_of(row: Calendar) -> CalendarSpec:
-    """The stored calendar as the SLA clocks use it, with its country's holidays of the years
-    around the current one (older rows also stored those they had when saved)."""
+def case_spec_of(row: Calendar) -> CalendarSpec:
+    """The stored calendar as a running case carries it (`case_holiday_years`)."""
+    return spec_of(row, case_holiday_years())
+
+
+def spec_of(row: Calendar, years: range | None = None) -> CalendarSpec:
+    """The stored calendar as the SLA clocks use it, with its country's holidays of `years`
+    (by default the years around the current one, and every date written; older rows also
+    stored those they had when saved). Given `years`, the written dates too are those years'."""
     public = country_holidays(
         CalendarDefinition(row.name, country=row.country, subdivision=row.subdivision),
-        holiday_years(),
+        years or holiday_years(),
     )
+    written = {date.fromisoformat(d) for d in row.holidays}
+    if years is not None:
+        written = {d for d in written if d.year in years}
     return CalendarSpec(
         name=row.name,
         timezone=row.timezone,
@@ -236,7 +255,7 @@ def spec_of(row: Calendar) -> CalendarSpec:
             WeeklyHours(int(h["weekday"]), _wall_time(h["start"]), _wall_time(h["end"]))
             for h in row.hours
         ],
-        holidays=sorted({date.fromisoformat(d) for d in row.holidays} | public),
+        holidays=sorted(written | public),
         closures=[_closure(c) for c in row.closures or []],
     )
 
@@ -254,7 +273,7 @@ def calendar_rollout_change(session: Session, name: str, by: str) -> RolloutChan
     row = session.scalar(select(Calendar).where(Calendar.name == name))
     if row is None:
         return None
-    return calendar_change(spec_of(row), by)
+    return calendar_change(case_spec_of(row), by)
 
 
 async def retime_running_cases(

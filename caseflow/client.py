@@ -208,7 +208,7 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
         known = set()
     wanted = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type)
-        for key in search.ALL_KEYS
+        for key in search.REGISTERED
         if key.name not in known
     }
     if wanted:

@@ -81,7 +81,7 @@ class CaseActivities:
                 customer=convert.customer(contact, account, primary),
                 entitlement=convert.entitlement(active),
                 rules=[convert.routing_rule(r) for r in directory.routing_rules(session)],
-                policies=[convert.sla_policy(p) for p in directory.sla_policies(session)],
+                policies=[convert.case_sla_policy(p) for p in directory.sla_policies(session)],
                 default_policy=directory.default_policy_name(session),
                 default_queue=directory.DEFAULT_QUEUE,
                 timings=self._timings(),

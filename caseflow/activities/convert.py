@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +53,16 @@ def calendar(row: models.Calendar) -> CalendarSpec:
     return calendars.spec_of(row)
 
 
-def sla_policy(row: models.SlaPolicy) -> SlaPolicy:
+def case_sla_policy(row: models.SlaPolicy) -> SlaPolicy:
+    """A policy as a running case pins it: its calendar with the holidays of this year and
+    the next only (`calendars.case_spec_of`), not a decade of them in each pinned policy."""
+    return sla_policy(row, calendars.case_spec_of)
+
+
+def sla_policy(
+    row: models.SlaPolicy, calendar: Callable[[models.Calendar], CalendarSpec] = calendar
+) -> SlaPolicy:
+    """A policy as stored, its calendar with the holidays of the years around this one."""
     targets = [
         KpiTarget(KpiName(kpi), duration(spec["warn_after"]), duration(spec["fail_after"]))
         for kpi, spec in sorted(row.targets.items())
@@ -132,7 +142,6 @@ def case_write(record: CaseRecord) -> CaseWrite:
     snap = record.snapshot
     values: dict[str, Any] = {
         "subject": snap.subject,
-        "description": snap.description,
         "channel": str(snap.channel),
         "status": str(snap.status),
         "stage": str(snap.stage),
@@ -164,6 +173,8 @@ def case_write(record: CaseRecord) -> CaseWrite:
         "parent_number": snap.parent,
         "merged_into": snap.merged_into,
     }
+    if snap.description is not None:  # None: unchanged since the last record
+        values["description"] = snap.description
     return CaseWrite(
         number=snap.number,
         seq=record.seq,

@@ -60,4 +60,4 @@ def _change(session: Session, target: RolloutTarget, by: str) -> RolloutChange |
     if target.kind is RolloutKind.CALENDAR:
         return calendar_rollout_change(session, target.name, by)
     row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == target.name))
-    return None if row is None else policy_change(convert.sla_policy(row), by)
+    return None if row is None else policy_change(convert.case_sla_policy(row), by)

@@ -38,7 +38,7 @@ from caseflow.intake.parse import (
 )
 from caseflow.store import directory, messages
 from caseflow.store.db import transaction
-from caseflow.workflows.model import InboundEmail, MailClass
+from caseflow.workflows.model import InboundEmail, MailClass, excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -459,12 +459,14 @@ def _ours_to_mark(session: Session, failed: list[str], ids: list[str], number: s
 
 
 def _inbound(parsed: ParsedEmail, bounce: Bounce) -> InboundEmail:
+    text, length = excerpt(parsed.text)  # the whole stays with the stored message
     return InboundEmail(
         key=parsed.dedup_key,
         sender=parsed.sender,
         subject=parsed.subject,
         received_at=parsed.date or datetime.now(UTC),
-        text=parsed.text,
+        text=text,
+        text_length=length,
         sender_name=parsed.sender_name,
         message_id=parsed.message_id,
         mail_class=MailClass.BOUNCE,

@@ -44,7 +44,7 @@ from caseflow.settings import MailboxSettings, Settings
 from caseflow.store import attachments, cases, directory, messages
 from caseflow.store.db import transaction
 from caseflow.workflows import routing
-from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase
+from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase, excerpt
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +398,7 @@ class Intake:
         new = NewCase(
             channel=Channel.EMAIL,
             subject=parsed.subject,
-            description=parsed.reply_text or parsed.text,
+            description=excerpt(timeline_text(parsed))[0],  # the timeline has it whole
             customer_email=parsed.sender,
             customer_name=parsed.sender_name,
             priority=self.box.priority,
@@ -469,6 +469,7 @@ class Intake:
             sender=parsed.sender,
             subject=parsed.subject,
             mail_class=str(mail_class),
+            text=timeline_text(parsed),
         )
 
     def _raw_facts(self, raw: bytes) -> messages.InboundFacts:
@@ -679,12 +680,14 @@ def is_outage(err: BaseException) -> bool:
 
 
 def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) -> InboundEmail:
+    text, length = excerpt(timeline_text(parsed))  # the whole stays with the stored message
     return InboundEmail(
         key=parsed.dedup_key,
         sender=parsed.sender,
         subject=parsed.subject,
         received_at=parsed.date or datetime.now(UTC),
-        text=parsed.reply_text or parsed.text,  # the full text stays with the stored message
+        text=text,
+        text_length=length,
         sender_name=parsed.sender_name,
         message_id=parsed.message_id,
         references=parsed.references[-20:],
@@ -695,6 +698,11 @@ def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) ->
         attachments=attachment_notes(parsed),
         attachments_omitted=notes_omitted(parsed),
     )
+
+
+def timeline_text(parsed: ParsedEmail) -> str:
+    """What the case's timeline shows of a message: the reply without its quoted history."""
+    return parsed.reply_text or parsed.text
 
 
 def mailbox_config(settings: Settings, box: MailboxSettings | None = None) -> MailboxConfig:

@@ -19,6 +19,7 @@ from caseflow.store.models import (
     CaseEvent,
     CaseNumber,
     EntitlementUse,
+    InboundMessage,
     SlaInstance,
     SlaPolicy,
 )
@@ -86,6 +87,21 @@ class CaseWrite:
     activities: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _whole_text(session: Session, event: CaseEvent) -> str:
+    """An incoming email's event carries the start of its text (workflow payloads stay small)
+    and how long it is whole: the timeline keeps the whole text, from the stored message, when
+    that is the text the event began with."""
+    length = (event.data or {}).get("text_length", "")
+    if not event.email_key or not length.isdigit():
+        return event.body
+    whole = session.scalar(
+        select(InboundMessage.text).where(InboundMessage.dedup_key == event.email_key)
+    )
+    if whole is None or len(whole) != int(length) or not whole.startswith(event.body):
+        return event.body
+    return whole
+
+
 def apply_case_write(session: Session, write: CaseWrite) -> bool:
     """Write the transition unless it is already there; False when it was."""
     case = session.get(Case, write.number, with_for_update=True)
@@ -100,7 +116,9 @@ def apply_case_write(session: Session, write: CaseWrite) -> bool:
             setattr(case, name, value)
     case.last_seq = write.seq
     for position, event in enumerate(write.events):
-        session.add(CaseEvent(case_number=write.number, seq=write.seq, position=position, **event))
+        row = CaseEvent(case_number=write.number, seq=write.seq, position=position, **event)
+        row.body = _whole_text(session, row)
+        session.add(row)
     session.add(
         AuditEntry(
             case_number=write.number,

@@ -48,6 +48,7 @@ class InboundFacts:
     sender: str
     subject: str
     mail_class: str
+    text: str = ""  # what the timeline shows of it, whole (workflows carry only its start)
 
 
 def claim_inbound(session: Session, facts: InboundFacts) -> InboundMessage:
@@ -65,6 +66,7 @@ def claim_inbound(session: Session, facts: InboundFacts) -> InboundMessage:
                 sender=facts.sender[:320],
                 subject=facts.subject[:998],
                 mail_class=facts.mail_class,
+                text=facts.text,
                 status=RECEIVED,
             )
             session.add(row)

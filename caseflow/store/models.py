@@ -542,6 +542,8 @@ class InboundMessage(Base):
     sender: Mapped[str] = mapped_column(String(320), default="")
     subject: Mapped[str] = mapped_column(String(998), default="")
     mail_class: Mapped[str] = mapped_column(String(20), default="human")
+    # What the timeline shows of it, whole: workflow payloads carry only its start (EXCERPT).
+    text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     status: Mapped[str] = mapped_column(String(20), index=True)  # received, delivered, quarantined
     case_number: Mapped[str | None] = mapped_column(String(32), index=True)
     threaded_by: Mapped[str] = mapped_column(String(40), default="")

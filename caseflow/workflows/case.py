@@ -73,6 +73,7 @@ RELATED_RETRY = RetryPolicy(
 CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
 SURVEY_OF_ITS_OWN = "survey-in-a-workflow-of-its-own"
 KEEP_EARLY_SIGNALS = "keep-signals-that-come-before-creation"
+STATE_BYTES_SHOWN = "state-size-as-a-search-attribute"
 _UNSET = object()
 
 
@@ -201,8 +202,11 @@ class CaseWorkflow(StateRunner):
         super()._publish()
         if not self._visible:
             current = workflow.info().typed_search_attributes
-            self._visible = {key.name: current.get(key) for key in search.ALL_KEYS}
-        values = views.visibility(self.state)
+            self._visible = {key.name: current.get(key) for key in search.REGISTERED}
+        values: dict[str, Any] = views.visibility(self.state)
+        if workflow.patched(STATE_BYTES_SHOWN):
+            size = len(workflow.payload_converter().to_payloads([self.state])[0].data)
+            values[search.CASE_STATE_BYTES.name] = search.state_bytes(size)
         changed = {k: v for k, v in values.items() if self._visible.get(k, _UNSET) != v}
         if changed:
             workflow.upsert_search_attributes(search.updates(changed))

@@ -370,6 +370,19 @@ class AttachmentNote:
     stored: bool = True  # False: over a size limit, listed but not kept
 
 
+# An email's text travels in workflow payloads (signals, state, activity inputs) as its first
+# characters only; the whole text stays with the stored message (`inbound_messages.text`) and
+# the timeline shows it from there. 200 long emails would otherwise be megabytes of history.
+EXCERPT = 2_000
+
+
+def excerpt(text: str) -> tuple[str, int]:
+    """The start of `text` that travels, and the whole length when it was cut (else 0)."""
+    if len(text) <= EXCERPT:
+        return text, 0
+    return text[:EXCERPT], len(text)
+
+
 @dataclass
 class InboundEmail:
     """An email the intake has stored and threaded to a case (the `email_received` signal)."""
@@ -378,7 +391,7 @@ class InboundEmail:
     sender: str
     subject: str
     received_at: datetime
-    text: str = ""
+    text: str = ""  # at most EXCERPT characters; `text_length` > 0 when there was more
     sender_name: str = ""
     message_id: str = ""
     references: list[str] = field(default_factory=list)
@@ -392,6 +405,7 @@ class InboundEmail:
     # The files that came with it, as the timeline shows them (at most 20), and how many more.
     attachments: list[AttachmentNote] = field(default_factory=list)
     attachments_omitted: int = 0
+    text_length: int = 0
 
 
 @dataclass
@@ -477,15 +491,20 @@ class CaseState:
     merged_from: list[str] = field(default_factory=list)
     pending_child_notices: list[ParentNotice] = field(default_factory=list)
     rules_version: int = 0
+    # What the read model last got of each clock, activity and the description (a digest by
+    # key), so each record sends only what changed (`views.changes`), not every clock again.
+    recorded: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class CaseSnapshot:
-    """The read-model row of a case: what `record_case` writes to the database."""
+    """The read-model row of a case: what `record_case` writes to the database. The clocks and
+    activities are those that changed since the last record, the description None when it
+    did not (the read model keeps what it has)."""
 
     number: str
     subject: str
-    description: str
+    description: str | None
     channel: Channel
     status: CaseStatus
     stage: Stage

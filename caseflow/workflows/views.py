@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from datetime import datetime, timedelta
 
@@ -46,6 +47,31 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         parent=state.parent,
         merged_into=state.merged_into,
     )
+
+
+def changes(state: CaseState) -> CaseSnapshot:
+    """The snapshot of what changed since the last record: every field of the case row, the
+    running clocks (one per KPI at most) and the clocks and activities that changed, the
+    description only when it did. 200 emails leave dozens of met next-response clocks, sent
+    once each instead of with every later record."""
+    full = snapshot(state)
+    full.kpis = [
+        c for c in full.kpis
+        if _changed(state, f"kpi:{c.kpi}#{c.instance}", c) or sla.is_active(c)
+    ]  # fmt: skip
+    full.activities = [a for a in full.activities if _changed(state, f"activity:{a.id}", a)]
+    if not _changed(state, "description", full.description):
+        full.description = None
+    return full
+
+
+def _changed(state: CaseState, key: str, value: object) -> bool:
+    """Whether `value` differs from what the read model last got under `key` (and remember)."""
+    digest = hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
+    if state.recorded.get(key) == digest:
+        return False
+    state.recorded[key] = digest
+    return True
 
 
 def kpi_view(clock: KpiClock) -> KpiView:

@@ -189,6 +189,20 @@ async def test_search_attributes_find_exactly_the_open_cases_with_their_owner_an
     assert await cli_list(dev_env.client, query) == expected["open"]
 
 
+async def test_each_case_shows_the_size_of_its_state_to_ops(harness: Harness) -> None:
+    handle = await created_case(harness)
+    queue = harness.settings.task_queue
+    query = f'WorkflowId="{handle.id}" AND CaseStateBytes > 0 AND TaskQueue="{queue}"'
+
+    async def listed() -> list[Any]:
+        return [wf async for wf in harness.client.list_workflows(query)]
+
+    [found] = await eventually(listed, lambda found: len(found) == 1, VISIBILITY_DEADLINE)
+    shown = found.typed_search_attributes.get(search.CASE_STATE_BYTES)
+    assert shown is not None and shown % search.STATE_BYTES_STEP == 0
+    assert shown < 256 * 1024
+
+
 async def test_running_case_workflows_are_exactly_the_cases_not_yet_closed(
     harness: Harness, dev_env: WorkflowEnvironment
 ) -> None:
@@ -304,7 +318,7 @@ async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of this test's own that suggests continue-as-new after 60 events."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.ALL_KEYS,
+        search_attributes=search.REGISTERED,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
         dev_server_extra_args=[

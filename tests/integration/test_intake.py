@@ -29,7 +29,7 @@ from caseflow.store import cases, messages
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, InboundMessage
 from caseflow.workflows.case import CaseWorkflow
-from caseflow.workflows.model import ActivityName, MergeRequest, NewCase
+from caseflow.workflows.model import EXCERPT, ActivityName, MergeRequest, NewCase
 from tests.support.dovecot import Dovecot, reading
 from tests.support.harness import SUPERVISOR, Harness, running_worker
 from tests.support.servers import SmtpSink
@@ -300,6 +300,35 @@ async def test_a_reply_in_the_same_batch_as_its_original_threads_onto_its_case(
     await eventually(lambda: parse(reply).dedup_key in desk.email_keys(number))
     assert desk.case_count() == 7
     assert (desk.count("INBOX"), desk.count(PROCESSED)) == (0, 8)
+
+
+async def test_a_long_email_travels_as_an_excerpt_and_the_timeline_keeps_it_whole(
+    desk: Desk,
+) -> None:
+    paragraph = "The printer prints every page twice, then jams on the third one. "
+    body = "".join(f"{n}: {paragraph}\r\n" for n in range(800))  # about 55,000 characters
+    raw = message(sender=customer(), to=desk.address, message_id=f"<{uuid.uuid4().hex}@x.example>",
+                  body=body)  # fmt: skip
+    desk.deliver(raw)
+    [outcome] = await drain_once(desk)
+    number = outcome.case_number
+    assert number is not None
+    whole = parse(raw).reply_text or parse(raw).text
+    assert len(whole) > 50_000
+
+    def timeline_body() -> str | None:
+        with transaction(desk.harness.sessions) as session:
+            events = cases.case_events(session, number)
+            return next((e.body for e in events if e.kind == "email_in"), None)
+
+    assert await eventually(timeline_body) == whole
+    handle = desk.env.client.get_workflow_handle(number)
+    history = await handle.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    payloads = [p.data for p in started.input.payloads]
+    assert all(len(data) < 3 * EXCERPT for data in payloads)  # an excerpt, not 55,000 chars
+    case = desk.case(number)
+    assert case is not None and case.description == whole[:EXCERPT]
 
 
 async def test_the_same_message_delivered_twice_makes_one_case(desk: Desk) -> None:

@@ -23,7 +23,7 @@ from caseflow.workflows.model import (
     Priority,
     RoutingRule,
 )
-from caseflow.workflows.views import snapshot
+from caseflow.workflows.views import changes
 
 
 def create(
@@ -113,7 +113,7 @@ def commit(state: CaseState, effects: Effects, actor: str, action: str, now: dat
     state.pending_records.append(
         CaseRecord(
             seq=state.seq,
-            snapshot=snapshot(state),
+            snapshot=changes(state),
             events=effects.events,
             actor=actor,
             action=action,

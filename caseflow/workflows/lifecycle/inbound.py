@@ -155,11 +155,18 @@ def take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects:
         raw_sha256=email.raw_sha256,
         key=email.key,
         verified=str(email.verified).lower(),
+        **whole_text_length(email),
         attachments="; ".join(
             f"{a.filename} ({a.size} bytes{'' if a.stored else ', not kept'})"
             for a in email.attachments
         ),
     )
+
+
+def whole_text_length(email: InboundEmail) -> dict[str, str]:
+    """The event says how long the whole text is when it carries only its start, so the
+    timeline takes it whole from the stored message."""
+    return {"text_length": str(email.text_length)} if email.text_length else {}
 
 
 def _add_copied(state: CaseState, copied: list[str]) -> None:
@@ -211,4 +218,5 @@ def _take_in_bounce(state: CaseState, email: InboundEmail, now: datetime, effect
         mail_class=str(email.mail_class),
         raw_sha256=email.raw_sha256,
         key=email.key,
+        **whole_text_length(email),
     )
