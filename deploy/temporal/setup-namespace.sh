@@ -2,15 +2,17 @@
 # Creates Caseflow's Temporal namespace if it is missing and registers Caseflow's search
 # attributes in it, then exits. Idempotent: existing ones are left alone.
 #
-# Keep the list in sync with caseflow/workflows/search.py (`caseflow temporal setup` registers
-# the same attributes from the code and can be used instead, e.g. against an external cluster).
+# Keep the list in sync with caseflow/workflows/search.py (tests/unit/test_search_attributes.py
+# checks it). `caseflow temporal setup` registers the same attributes from the code and can be
+# used instead, e.g. against an external cluster.
 set -eu
 
 ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
 NS="${CASEFLOW_TEMPORAL_NAMESPACE:-default}"
 RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-720h}"
 ATTRIBUTES="CaseState=Keyword CaseStage=Keyword CaseQueue=Keyword CaseOwner=Keyword
-CaseChannel=Keyword CaseProduct=Keyword SlaStatus=Keyword CasePriority=Int SlaDueAt=Datetime"
+CaseChannel=Keyword CaseProduct=Keyword SlaStatus=Keyword CasePriority=Int SlaDueAt=Datetime
+CaseStateBytes=Int"
 
 t() { temporal "$@" --address "$ADDRESS"; }
 
