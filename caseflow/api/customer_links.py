@@ -8,13 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from caseflow.signing import LinkClaims
-from caseflow.workflows.model import ResolutionResponse
+from caseflow.workflows import lifecycle
+from caseflow.workflows.lifecycle import LinkState
+from caseflow.workflows.model import CaseStatus, ResolutionResponse, SurveyStatus
 
 DECISIONS = ("accept", "reject")
 RATINGS = frozenset(str(n) for n in range(1, 6))
 MAX_COMMENT = 5000
 # The events that say what became of a proposed resolution, newest wins.
 RESOLUTION_OUTCOMES = ("accepted", "auto_closed", "reopened", "cancelled", "merged")
+_SURVEY_STATUS = {str(status): status for status in SurveyStatus}
 
 
 class LinkProblem(Exception):
@@ -45,33 +48,39 @@ class LinkedCase:
 # -- what a link may still do: pure, from what the case has become ---------------------------
 
 
+SURVEY_PAGES = {
+    LinkState.REPLACED: ("Link no longer valid", "This survey link is no longer valid."),
+    LinkState.ANSWERED: ("Already answered", "You have already answered this survey. Thank you!"),
+    LinkState.EXPIRED: ("Survey closed", "This survey has closed. Thank you anyway!"),
+}
+
+
 def survey_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
-    """Why this survey link changes nothing any more. A survey the read model still shows as
-    scheduled may already be in the customer's mailbox (the email and the record travel apart):
-    the workflow itself answers for it."""
-    survey, number = case.survey, case.number
-    if survey is None or int(survey.get("episode", 0)) != claims.episode:
-        return LinkProblem(
-            409, "Link no longer valid", "This survey link is no longer valid.", number
-        )
-    if survey.get("status") == "answered":
-        return LinkProblem(
-            409, "Already answered", "You have already answered this survey. Thank you!", number
-        )
-    if survey.get("status") in ("expired", "cancelled"):
-        return LinkProblem(
-            409, "Survey closed", "This survey has closed. Thank you anyway!", number
-        )
-    return None
+    """Why this survey link changes nothing any more, by the workflow's own rule over the
+    survey as the read model has it. A survey the read model still shows as scheduled may
+    already be in the customer's mailbox (the email and the record travel apart): the
+    workflow itself answers for it."""
+    survey = case.survey or {}
+    status = _SURVEY_STATUS.get(str(survey.get("status", "")))
+    if status is None:  # none recorded, or one this version does not know: not current
+        link = LinkState.REPLACED
+    else:
+        link = lifecycle.survey_link_of(int(survey.get("episode", 0)), status, claims.episode)
+    if link in (LinkState.OPEN, LinkState.NOT_YET):
+        return None
+    return LinkProblem(409, *SURVEY_PAGES[link], case.number)
 
 
 def resolution_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | None:
-    """Why this resolution link changes nothing any more, said as what became of the case."""
+    """Why this resolution link changes nothing any more (the workflow's own rule), said as
+    what became of the case."""
     resolution, number = case.resolution, case.number
     episode = int(resolution.get("episode", 0)) if resolution else 0
-    if case.status == "resolved" and episode == claims.episode:
+    status = CaseStatus(case.status)
+    link = lifecycle.resolution_link(status, episode, claims.episode)
+    if link is LinkState.OPEN:
         return None
-    if episode != claims.episode:
+    if link is LinkState.REPLACED:
         return LinkProblem(
             409,
             "A newer proposal",

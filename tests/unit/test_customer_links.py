@@ -15,6 +15,15 @@ from caseflow.api.customer_links import (
     survey_problem,
 )
 from caseflow.signing import LinkClaims
+from caseflow.workflows import lifecycle
+from caseflow.workflows.model import (
+    CaseStatus,
+    ResolutionResponse,
+    Survey,
+    SurveyAnswer,
+    SurveyStatus,
+)
+from tests.unit.case_factories import case_in
 
 LINK = LinkClaims(case_number="CAS-000042", purpose="resolution", episode=1)
 CLOSED_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -95,3 +104,43 @@ def test_a_resolution_answer_must_accept_or_reject() -> None:
         False,
         "still broken",
     )
+
+
+# -- the pages and the workflow judge a link by the same rule ---------------------------------
+
+
+@pytest.mark.parametrize("status", list(CaseStatus))
+@pytest.mark.parametrize("episode", [1, 2])
+def test_a_resolution_page_offers_exactly_what_the_workflow_accepts(
+    status: CaseStatus, episode: int
+) -> None:
+    state, _ = case_in(CaseStatus.OPEN)
+    state.status, state.episode = status, episode
+    try:
+        lifecycle.check_resolution_response(state, ResolutionResponse(episode=1, accept=True))
+        accepted = True
+    except lifecycle.Refusal:
+        accepted = False
+    linked = LinkedCase("CAS-000042", str(status), None, {"episode": episode}, None)
+    assert (resolution_problem(LINK, linked) is None) is accepted
+
+
+@pytest.mark.parametrize("status", list(SurveyStatus))
+@pytest.mark.parametrize("episode", [1, 2])
+def test_a_survey_page_offers_what_the_workflow_accepts_and_leaves_it_a_scheduled_one(
+    status: SurveyStatus, episode: int
+) -> None:
+    state, _ = case_in(CaseStatus.OPEN)
+    state.survey = Survey(episode=episode, status=status, send_at=datetime(2026, 1, 1, tzinfo=UTC))
+    try:
+        lifecycle.check_survey_answer(state, SurveyAnswer(episode=1, rating=5))
+        accepted = True
+    except lifecycle.Refusal:
+        accepted = False
+    link = LinkClaims(case_number="CAS-000042", purpose="survey", episode=1)
+    linked = LinkedCase(
+        "CAS-000042", "closed", {"episode": episode, "status": str(status)}, None, None
+    )
+    # The read model may lag the email: a survey it shows as scheduled is the workflow's call.
+    lagging = status is SurveyStatus.SCHEDULED and episode == 1
+    assert (survey_problem(link, linked) is None) is (accepted or lagging)

@@ -35,12 +35,16 @@ from caseflow.workflows.lifecycle.base import (
 )
 from caseflow.workflows.lifecycle.creation import commit, create
 from caseflow.workflows.lifecycle.customer import (
+    LinkState,
     answer_survey,
     check_resolution_response,
     check_survey_answer,
     email_failed,
     follow_up_opened,
+    resolution_link,
     respond_to_resolution,
+    survey_link,
+    survey_link_of,
 )
 from caseflow.workflows.lifecycle.entitlements import give_back_entitlement, holds_entitlement_use
 from caseflow.workflows.lifecycle.inbound import follow_up_for, receive_email
@@ -62,12 +66,12 @@ _give_back_entitlement = give_back_entitlement  # its name before the rules were
 __all__ = [
     "ACTIONS", "ACTIVE", "ESCALATIONS_QUEUE", "FINAL", "MAX_TEXT", "PAUSED_BY_WAITING",
     "RULES_VERSION", "STAGE_FIELDS", "STAGE_ORDER", "UNVERIFIED_KEPT", "WORKING", "Action",
-    "Effects", "Refusal", "absorb", "adopt_child", "answer_survey", "calendar_changed",
+    "Effects", "LinkState", "Refusal", "absorb", "adopt_child", "answer_survey", "calendar_changed",
     "carry_out_accepted", "check_absorb", "check_adopt", "check_resolution_response",
     "check_survey_answer", "children_notified", "commit", "create", "customer_address",
     "customer_recipient", "email_failed", "fire_timers", "follow_up_for", "follow_up_opened",
     "give_back_entitlement", "holds_entitlement_use", "humanize", "migrate_policy",
     "missing_before_resolve", "next_wakeup", "parent_changed", "perform", "receive_email",
-    "required_fields", "respond_to_resolution", "stage_requirements", "survey_to_hand_off",
-    "validate",
+    "required_fields", "resolution_link", "respond_to_resolution", "stage_requirements",
+    "survey_link", "survey_link_of", "survey_to_hand_off", "validate",
 ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from caseflow.workflows.lifecycle.base import MAX_TEXT, Effects, Refusal
 from caseflow.workflows.lifecycle.transitions import close_case, reopen_case
@@ -12,6 +13,7 @@ from caseflow.workflows.model import (
     EmailRequest,
     FollowUpRequest,
     ResolutionResponse,
+    Survey,
     SurveyAnswer,
     SurveyStatus,
 )
@@ -34,8 +36,46 @@ def respond_to_resolution(state: CaseState, response: ResolutionResponse, now: d
     return effects
 
 
+class LinkState(StrEnum):
+    """What a customer's signed link may still do: the one rule the workflow applies to an
+    answer and the link pages apply (to the read model) to decide what page to show."""
+
+    OPEN = "open"  # it may answer
+    REPLACED = "replaced"  # a newer proposal or survey has been sent since
+    ANSWERED = "answered"  # the survey is answered
+    OVER = "over"  # the resolution no longer waits on the customer (closed, reopened, ...)
+    EXPIRED = "expired"  # the survey's time is up
+    NOT_YET = "not_yet"  # the survey is not sent yet
+
+
+def resolution_link(status: CaseStatus, episode: int, link_episode: int) -> LinkState:
+    """A resolution link answers the case's current proposal while the case is resolved."""
+    if link_episode != episode:
+        return LinkState.REPLACED
+    return LinkState.OPEN if status is CaseStatus.RESOLVED else LinkState.OVER
+
+
+def survey_link(survey: Survey | None, link_episode: int) -> LinkState:
+    """A survey link answers the case's current survey once it is sent, until answered or
+    expired."""
+    if survey is None:
+        return LinkState.REPLACED
+    return survey_link_of(survey.episode, survey.status, link_episode)
+
+
+def survey_link_of(episode: int, status: SurveyStatus, link_episode: int) -> LinkState:
+    """`survey_link` over the survey's episode and status (as the read model has them)."""
+    if episode != link_episode:
+        return LinkState.REPLACED
+    return {
+        SurveyStatus.ANSWERED: LinkState.ANSWERED,
+        SurveyStatus.EXPIRED: LinkState.EXPIRED,
+        SurveyStatus.SCHEDULED: LinkState.NOT_YET,
+    }.get(status, LinkState.OPEN)
+
+
 def check_resolution_response(state: CaseState, response: ResolutionResponse) -> None:
-    if response.episode != state.episode or state.status is not CaseStatus.RESOLVED:
+    if resolution_link(state.status, state.episode, response.episode) is not LinkState.OPEN:
         raise Refusal("link_used", "this resolution has already been answered or replaced")
     if len(response.comment) > MAX_TEXT:
         raise Refusal("invalid_input", "comment is too long")
@@ -61,16 +101,18 @@ def answer_survey(state: CaseState, answer: SurveyAnswer, now: datetime) -> Effe
     return effects
 
 
+SURVEY_REFUSALS = {
+    LinkState.REPLACED: ("link_used", "this survey link is no longer valid"),
+    LinkState.ANSWERED: ("link_used", "this survey has already been answered"),
+    LinkState.EXPIRED: ("survey_expired", "this survey has expired"),
+    LinkState.NOT_YET: ("link_used", "this survey is not open yet"),
+}
+
+
 def check_survey_answer(state: CaseState, answer: SurveyAnswer) -> None:
-    survey = state.survey
-    if survey is None or survey.episode != answer.episode:
-        raise Refusal("link_used", "this survey link is no longer valid")
-    if survey.status is SurveyStatus.ANSWERED:
-        raise Refusal("link_used", "this survey has already been answered")
-    if survey.status is SurveyStatus.EXPIRED:
-        raise Refusal("survey_expired", "this survey has expired")
-    if survey.status is SurveyStatus.SCHEDULED:
-        raise Refusal("link_used", "this survey is not open yet")
+    link = survey_link(state.survey, answer.episode)
+    if link is not LinkState.OPEN:
+        raise Refusal(*SURVEY_REFUSALS[link])
     if answer.rating not in range(1, 6):
         raise Refusal("invalid_input", "rating must be between 1 and 5")
     if len(answer.comment) > MAX_TEXT:
