@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from caseflow import admission
+from caseflow.admission import Verdict
 from caseflow.client import signal_email, start_case
 from caseflow.intake import bounces, notices, ordering
 from caseflow.intake.classify import classify
@@ -41,9 +43,8 @@ from caseflow.intake.parse import (
 )
 from caseflow.intake.threads import NEW, ThreadMatch, find_thread
 from caseflow.settings import MailboxSettings, Settings
-from caseflow.store import attachments, cases, directory, messages
+from caseflow.store import attachments, cases, messages
 from caseflow.store.db import transaction
-from caseflow.workflows import routing
 from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase, excerpt
 
 logger = logging.getLogger(__name__)
@@ -564,17 +565,15 @@ class Intake:
     def _admission(self, parsed: ParsedEmail) -> Verdict:
         """The record creation rules of this mailbox, applied to the sender of a new case: a
         sender is known when a contact has the address or an account has its domain."""
+        when_exhausted = self.box.exhausted_entitlement or self._settings.exhausted_entitlement
         with transaction(self._sessions, writes=False) as session:
-            found = directory.find_customer(session, parsed.sender)
-            today = datetime.now(UTC).date()
-            exhausted = directory.exhausted_entitlement(session, found, today, str(Channel.EMAIL))
-        admission = routing.admit(
-            known_sender=found.known,
-            unknown_senders=self.box.unknown_senders,
-            exhausted=exhausted,
-            when_exhausted=self.box.exhausted_entitlement or self._settings.exhausted_entitlement,
-        )
-        return Verdict(admission, exhausted)
+            return admission.admit(
+                session,
+                parsed.sender,
+                str(Channel.EMAIL),
+                unknown_senders=self.box.unknown_senders,
+                when_exhausted=when_exhausted,
+            )
 
     def _notify(self, notice: notices.Notice) -> str:
         """Send the notice unless this address had its day's worth (as acknowledgements)."""
@@ -631,14 +630,6 @@ def batches(uids: list[int], sizes: dict[int, int], settings: Settings) -> Itera
         total += size
     if batch:
         yield batch
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The record creation rules' answer for a new case, and the exhausted entitlement's name."""
-
-    admission: routing.Admission
-    entitlement: str = ""
 
 
 @dataclass(frozen=True)

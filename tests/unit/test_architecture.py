@@ -15,15 +15,18 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
 # `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
 # checks agents' passwords (argon2); `client` is how the API, the intake, activities and the
-# edits of calendars and policies reach the workflows through Temporal (not workflow code).
+# edits of calendars and policies reach the workflows through Temporal (not workflow code);
+# `admission` is whether a new case may open, for the API and the intake alike.
 ALLOWED = {
     "workflows": set(),
     "client": {"workflows"},
+    "admission": {"workflows", "store"},
     "activities": {"workflows", "client", "store", "mail", "settings", "signing", "calendars"},
-    "intake": {"workflows", "client", "store", "mail", "settings", "signing"},
+    "intake": {"workflows", "client", "admission", "store", "mail", "settings", "signing"},
     "api": {
         "workflows",
         "client",
+        "admission",
         "store",
         "settings",
         "signing",

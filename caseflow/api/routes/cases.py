@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from caseflow import admission
 from caseflow.api import schemas
 from caseflow.api.deps import (
     AgentDep,
@@ -31,7 +32,7 @@ from caseflow.client import case_handle, create_case_and_wait
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.models import Case
-from caseflow.workflows import routing, visibility
+from caseflow.workflows import visibility
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
@@ -140,18 +141,13 @@ async def create_case(
 def admit(session: Session, email: str, account: str, channel: str, settings: Settings) -> None:
     """Refuse a customer the directory cannot place (422) or the record creation rules
     refuse (409); agents may open cases for people not yet known."""
-    found = directory.find_customer(session, email, account)
-    if found.problem:
-        raise ApiError(422, "invalid_input", found.problem)
-    exhausted = directory.exhausted_entitlement(session, found, datetime.now(UTC).date(), channel)
-    verdict = routing.admit(
-        known_sender=True,
-        unknown_senders=routing.CREATE,
-        exhausted=exhausted,
-        when_exhausted=settings.exhausted_entitlement,
+    verdict = admission.admit(
+        session, email, channel, account=account, when_exhausted=settings.exhausted_entitlement
     )
-    if not verdict.admitted:
-        raise ApiError(409, verdict.refusal, verdict.detail)
+    if verdict.problem:
+        raise ApiError(422, "invalid_input", verdict.problem)
+    if not verdict.admission.admitted:
+        raise ApiError(409, verdict.admission.refusal, verdict.admission.detail)
 
 
 @router.get("", responses=ERRORS)
