@@ -19,10 +19,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from temporalio.client import Client
+from tenacity import RetryCallState
 
 from caseflow.client import connect, register_search_attributes
 from caseflow.passwords import hash_password, password_problem
 from caseflow.policies import PolicyError
+from caseflow.retrying import Backoff, Sleep, Stopped, failure, until_stopped
 from caseflow.settings import HOME_DIRECTORY, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
@@ -41,7 +43,8 @@ from caseflow.workflows.fanout import RolloutTarget
 from caseflow.workflows.model import Channel, Role
 
 logger = logging.getLogger("caseflow")
-CONNECT_BACKOFF_MAX = 30.0
+# While Temporal is not up yet (it starts with the stack): 1 s, doubling up to 30 s.
+CONNECT_BACKOFF = Backoff(first=1.0, most=30.0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,21 +247,28 @@ def run_until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, None
     asyncio.run(main())
 
 
-async def connect_patiently(settings: Settings, stop: asyncio.Event) -> Client | None:
+async def connect_patiently(
+    settings: Settings, stop: asyncio.Event, sleep: Sleep | None = None
+) -> Client | None:
     """Connect to Temporal, retrying with backoff while it is not up yet; None if stopped."""
-    delay = 1.0
-    while not stop.is_set():
-        try:
-            return await connect(settings.temporal_address, settings.temporal_namespace)
-        except RuntimeError as err:
-            logger.warning(
-                "Temporal at %s not reachable (%s); retrying", settings.temporal_address, err
-            )
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            delay = min(delay * 2, CONNECT_BACKOFF_MAX)
-    return None
+
+    def not_yet(retry_state: RetryCallState) -> None:
+        logger.warning(
+            "Temporal at %s not reachable (%s); retrying",
+            settings.temporal_address,
+            failure(retry_state),
+        )
+
+    retrying = until_stopped(
+        stop, CONNECT_BACKOFF, retry_on=RuntimeError, on_retry=not_yet, sleep=sleep
+    )
+    try:
+        client: Client = await retrying(
+            connect, settings.temporal_address, settings.temporal_namespace
+        )
+    except Stopped:
+        return None
+    return client
 
 
 def run_worker(settings: Settings, _: argparse.Namespace) -> None:

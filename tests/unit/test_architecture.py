@@ -15,12 +15,13 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
 # `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
 # checks agents' passwords (argon2); `client` is how the API, the intake, activities and the
-# edits of calendars and policies reach the workflows through Temporal (not workflow code).
+# edits of calendars and policies reach the workflows through Temporal (not workflow code);
+# `retrying` is the backoff (tenacity) of the processes that wait for a server.
 ALLOWED = {
     "workflows": set(),
     "client": {"workflows"},
     "activities": {"workflows", "client", "store", "mail", "settings", "signing", "calendars"},
-    "intake": {"workflows", "client", "store", "mail", "settings", "signing"},
+    "intake": {"workflows", "client", "store", "mail", "settings", "signing", "retrying"},
     "api": {
         "workflows",
         "client",
@@ -36,6 +37,7 @@ ALLOWED = {
     "signing": set(),
     "passwords": set(),
     "settings": set(),
+    "retrying": set(),
     "calendars": {"workflows", "client", "store"},
     "policies": {"workflows", "client", "store"},
     "simulate": {"workflows", "store"},
