@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from tenacity import RetryCallState
 
-from caseflow import cli
+from caseflow.cli import processes as cli
 from caseflow.intake.service import Intake
 from caseflow.retrying import Backoff, Stopped, until_stopped
 from caseflow.settings import Settings
