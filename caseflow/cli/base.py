@@ -141,3 +141,37 @@ def yes(value: bool) -> str:
 
 def when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def refuse_unknown_keys(path: Path, kind: str) -> None:
+    """A calendar or SLA policy file's keys as the configuration kind `kind` takes them
+    (pydantic, `extra="forbid"`): a key it does not know, a typo most likely, is refused naming
+    the key and the file. What each key holds is left to the loader, whose messages say why."""
+    import yaml
+
+    from caseflow.configuration import kind_named
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return  # the loader says why
+    if not isinstance(data, dict):
+        return
+    spec = kind_named(kind).spec
+    try:
+        spec.model_validate(data)
+    except ValidationError as err:
+        unknown = [
+            ".".join(str(p) for p in e["loc"])
+            for e in err.errors()
+            if e["type"] == "extra_forbidden"
+        ]
+        if unknown:
+            keys = ", ".join(map(repr, unknown))
+            top = any("." not in key for key in unknown)
+            known = f" ({kind} take {', '.join(spec.model_fields)})" if top else ""
+            plural = "s" if len(unknown) > 1 else ""
+            raise UsageError(f"{path}: unknown key{plural} {keys}{known}") from None

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from caseflow.cli.base import configured, database, duration, instant
+from caseflow.cli.base import configured, database, duration, instant, refuse_unknown_keys
 from caseflow.cli.rollouts import Wait, roll_out
 
 logger = logging.getLogger("caseflow")
@@ -29,6 +29,7 @@ def add(
     from caseflow.workflows.calendar import add_business_time
 
     configured(database=False)
+    refuse_unknown_keys(calendar, "calendars")
     spec = load_calendar(calendar)
     begins = instant(start)
     due = add_business_time(spec, begins, duration(duration_)).astimezone(begins.tzinfo)
@@ -45,6 +46,7 @@ def between(
     from caseflow.workflows.calendar import business_time_between
 
     configured(database=False)
+    refuse_unknown_keys(calendar, "calendars")
     spec = load_calendar(calendar)
     seconds = business_time_between(spec, instant(start), instant(end))
     print(int(seconds.total_seconds()))
@@ -62,6 +64,7 @@ def load(
     from caseflow.workflows.fanout import RolloutKind, RolloutTarget
 
     settings = configured()
+    refuse_unknown_keys(file, "calendars")
     definition = load_definition(file)
     with database(settings) as session:
         row = save_calendar(session, definition)

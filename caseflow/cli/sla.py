@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from caseflow.cli.base import UsageError, configured, database, duration
+from caseflow.cli.base import UsageError, configured, database, duration, refuse_unknown_keys
 from caseflow.cli.rollouts import Wait, roll_out
 
 logger = logging.getLogger("caseflow")
@@ -23,6 +23,7 @@ def load(file: Annotated[Path, typer.Argument(metavar="FILE", help="policy YAML 
     from caseflow.policies import load_policy, save_policy
 
     settings = configured()
+    refuse_unknown_keys(file, "sla_policies")
     definition = load_policy(file)
     with database(settings) as session:
         save_policy(session, definition)
@@ -52,6 +53,9 @@ def simulate(
     from caseflow.workflows.model import SlaPolicy
 
     settings = configured()
+    refuse_unknown_keys(policy, "sla_policies")
+    if calendar:
+        refuse_unknown_keys(calendar, "calendars")
     definition = load_policy(policy)
     with database(settings, writes=False) as session:
         if calendar:
