@@ -33,7 +33,12 @@ class RestartPolicy:
     """When a child that died is started again, as a supervisor would (systemd's
     `Restart=always` with a growing `RestartSec`, and `StartLimitBurst`): after 1 s, doubling
     up to 30 s, back to 1 s once it had stayed up a while; a child that keeps dying right after
-    it starts is given up on."""
+    it starts is given up on.
+
+    Not tenacity, as the CLI's and the intake's backoffs are: those retry one call in place,
+    sleeping between attempts; here one loop watches every child and schedules a restart
+    without sleeping, and the delay depends on how long the child stayed up (the reset, the
+    quick crashes), which a retry of one call does not know."""
 
     first_delay: float = 1.0
     max_delay: float = 30.0

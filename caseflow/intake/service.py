@@ -14,17 +14,19 @@ import contextlib
 import email.policy
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
+from functools import partial
 
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from tenacity import RetryCallState
 
 from caseflow import admission
 from caseflow.admission import Verdict
@@ -42,6 +44,7 @@ from caseflow.intake.parse import (
     parse,
 )
 from caseflow.intake.threads import NEW, ThreadMatch, find_thread
+from caseflow.retrying import Backoff, Sleep, Stopped, failure, start_again, until_stopped
 from caseflow.settings import MailboxSettings, Settings
 from caseflow.store import attachments, cases, messages
 from caseflow.store.db import transaction
@@ -111,35 +114,33 @@ class Intake:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Drain the mailbox, wait for mail (IDLE or polling), repeat; reconnect with backoff."""
-        delay = 1.0
-        max_delay = max(self._settings.imap_reconnect_backoff_max.total_seconds(), 1.0)
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.mailbox.connect)
-                logger.info("intake reading %s", self.box.address)
-                delay = 1.0
-                while not stop.is_set():
-                    await self.drain()
-                    await asyncio.to_thread(
-                        self.mailbox.wait_for_mail,
-                        self._settings.imap_poll_interval.total_seconds(),
-                        stop.is_set,
-                    )
-            except Exception as err:
-                logger.warning(
-                    "intake interrupted (%s: %s); retrying in %.0f s",
-                    type(err).__name__,
-                    err,
-                    delay,
+    async def run(self, stop: asyncio.Event, sleep: Sleep | None = None) -> None:
+        """Drain the mailbox, wait for mail (IDLE or polling), repeat; reconnect with backoff
+        (1 s doubling to `imap_reconnect_backoff_max`, from 1 s again once connected)."""
+        most = max(self._settings.imap_reconnect_backoff_max.total_seconds(), 1.0)
+        retrying = until_stopped(
+            stop, Backoff(1.0, most), retry_on=Exception, on_retry=_interrupted, sleep=sleep
+        )
+        with contextlib.suppress(Stopped):
+            async for attempt in retrying:
+                with attempt:
+                    await self._serve(stop, connected=partial(start_again, attempt.retry_state))
+
+    async def _serve(self, stop: asyncio.Event, connected: Callable[[], None]) -> None:
+        """Connect, then drain and wait for mail until `stop` is set or the connection fails."""
+        try:
+            await asyncio.to_thread(self.mailbox.connect)
+            logger.info("intake reading %s", self.box.address)
+            connected()
+            while not stop.is_set():
+                await self.drain()
+                await asyncio.to_thread(
+                    self.mailbox.wait_for_mail,
+                    self._settings.imap_poll_interval.total_seconds(),
+                    stop.is_set,
                 )
-                logger.debug("intake failure", exc_info=True)
-            finally:
-                await asyncio.to_thread(self.mailbox.close)
-            if not stop.is_set():
-                await _wait(stop, delay)
-                delay = min(delay * 2, max_delay)
+        finally:
+            await asyncio.to_thread(self.mailbox.close)
 
     async def drain(self) -> list[Outcome]:
         """One pass over the messages waiting in the mailbox, in batches; their outcomes in
@@ -730,6 +731,12 @@ async def run_all(
     await asyncio.gather(*(intake.run(stop) for intake in intakes))
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+def _interrupted(retry_state: RetryCallState) -> None:
+    err = failure(retry_state)
+    logger.warning(
+        "intake interrupted (%s: %s); retrying in %.0f s",
+        type(err).__name__,
+        err,
+        retry_state.upcoming_sleep,
+    )
+    logger.debug("intake failure", exc_info=err)

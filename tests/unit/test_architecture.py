@@ -16,13 +16,23 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
 # checks agents' passwords (argon2); `client` is how the API, the intake, activities and the
 # edits of calendars and policies reach the workflows through Temporal (not workflow code);
-# `admission` is whether a new case may open, for the API and the intake alike.
+# `admission` is whether a new case may open, for the API and the intake alike; `retrying` is
+# the backoff (tenacity) of the processes that wait for a server.
 ALLOWED = {
     "workflows": set(),
     "client": {"workflows"},
     "admission": {"workflows", "store"},
     "activities": {"workflows", "client", "store", "mail", "settings", "signing", "calendars"},
-    "intake": {"workflows", "client", "admission", "store", "mail", "settings", "signing"},
+    "intake": {
+        "workflows",
+        "client",
+        "admission",
+        "store",
+        "mail",
+        "settings",
+        "signing",
+        "retrying",
+    },  # fmt: skip
     "api": {
         "workflows",
         "client",
@@ -39,6 +49,7 @@ ALLOWED = {
     "signing": set(),
     "passwords": set(),
     "settings": set(),
+    "retrying": set(),
     "calendars": {"workflows", "client", "store"},
     "policies": {"workflows", "client", "store"},
     "simulate": {"workflows", "store"},

@@ -1,0 +1,123 @@
+"""`caseflow dev`, `worker`, `api` and `intake`: the long-running processes, each stopping
+cleanly on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import typer
+from temporalio.client import Client
+from tenacity import RetryCallState
+
+from caseflow.cli.base import configured
+from caseflow.client import connect
+from caseflow.retrying import Backoff, Sleep, Stopped, failure, until_stopped
+from caseflow.settings import Settings
+from caseflow.store.db import make_engine, session_factory
+
+logger = logging.getLogger("caseflow")
+# While Temporal is not up yet (it starts with the stack): 1 s, doubling up to 30 s.
+CONNECT_BACKOFF = Backoff(first=1.0, most=30.0)
+
+app = typer.Typer()
+
+
+@app.command("dev", help="the whole development stack in the foreground (make run)")
+def dev() -> None:
+    from caseflow.devstack.stack import run_stack
+
+    run_stack(configured(database=False))
+
+
+@app.command("worker", help="the Temporal worker: case workflows and their activities")
+def worker() -> None:
+    from caseflow.worker import build_worker_for
+
+    settings = configured()
+
+    async def work(stop: asyncio.Event) -> None:
+        client = await connect_patiently(settings, stop)
+        if client is None:
+            return
+        async with build_worker_for(client, settings) as worker, worker:
+            await stop.wait()  # leaving the block finishes activities in flight, then stops
+
+    run_until_signalled(work)
+
+
+@app.command("api", help="the HTTP API")
+def api() -> None:
+    import uvicorn
+
+    from caseflow.api.app import create_app
+    from caseflow.intake.service import reprocess_quarantined
+
+    settings = configured()
+    uvicorn.run(
+        create_app(settings, reprocess=reprocess_quarantined),
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@app.command("intake", help="read the support mailbox and hand each email to its case")
+def intake() -> None:
+    from caseflow.intake.service import run_all
+
+    settings = configured()
+
+    async def work(stop: asyncio.Event) -> None:
+        client = await connect_patiently(settings, stop)
+        if client is None:
+            return
+        engine = make_engine(settings.effective_database_url)
+        try:
+            # One loop per mailbox: the support address and each of CASEFLOW_MAILBOXES.
+            await run_all(settings, session_factory(engine), client, stop)
+        finally:
+            engine.dispose()
+
+    run_until_signalled(work)
+
+
+def run_until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run `work(stop)`; SIGINT or SIGTERM sets `stop` so it can finish what it is doing."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+
+    asyncio.run(main())
+
+
+async def connect_patiently(
+    settings: Settings, stop: asyncio.Event, sleep: Sleep | None = None
+) -> Client | None:
+    """Connect to Temporal, retrying with backoff while it is not up yet; None if stopped."""
+
+    def not_yet(retry_state: RetryCallState) -> None:
+        logger.warning(
+            "Temporal at %s not reachable (%s); retrying",
+            settings.temporal_address,
+            failure(retry_state),
+        )
+
+    retrying = until_stopped(
+        stop, CONNECT_BACKOFF, retry_on=RuntimeError, on_retry=not_yet, sleep=sleep
+    )
+    try:
+        client: Client = await retrying(
+            connect, settings.temporal_address, settings.temporal_namespace
+        )
+    except Stopped:
+        return None
+    return client

@@ -1,0 +1,79 @@
+"""The `caseflow` command line as Typer parses it, before any command runs: every command of the
+README is there, help is plain text, and a mistake on the command line is one line and exit
+code 2, as argparse gave."""
+
+from __future__ import annotations
+
+import pytest
+
+from caseflow.cli import main
+
+COMMANDS = [
+    ["dev"], ["worker"], ["api"], ["intake"], ["seed"], ["import"], ["export"], ["report"],
+    ["db", "upgrade"], ["temporal", "setup"],
+    ["sla", "load"], ["sla", "migrate"], ["sla", "simulate"],
+    ["calendar", "add"], ["calendar", "between"], ["calendar", "load"],
+    ["agent", "add"], ["agent", "token"], ["agent", "list"], ["agent", "show"],
+    ["agent", "disable"], ["agent", "enable"], ["agent", "rename"], ["agent", "password"],
+]  # fmt: skip
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_each_command_has_plain_help_under_dash_h(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code, out, err = run(capsys, *command, "-h")
+
+    assert code == 0 and err == ""
+    assert out.startswith(f"Usage: caseflow {' '.join(command)} ")
+    assert not set(out) & set("╭╮╰╯│─")  # no rich boxes
+
+
+def test_the_help_of_agent_add_names_its_options_and_roles(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(capsys, "agent", "add", "--help")
+
+    for option in ["--email", "--name", "--role", "--queue", "--password-stdin"]:
+        assert option in out
+    assert "{agent,supervisor,admin}" in out and "prints the API token as the last line" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["report", "--by", "colour"], "invalid choice: 'colour'"),
+        (["agent", "add", "ann"], "Missing option '--email'"),
+        (["agent", "add", "ann", "--email", "a@x.test", "--role", "boss"], "invalid choice"),
+        (["agent", "show"], "Missing argument 'HANDLE'"),
+        (["calendar", "add", "--calendar", "x.yaml"], "Missing option '--start'"),
+        (["report", "--colour"], "No such option: --colour"),
+        (["bogus"], "No such command 'bogus'"),
+    ],
+)
+def test_a_mistake_on_the_command_line_is_one_line_and_exit_code_two(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("caseflow") and ": error: " in err
+    assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [[], ["agent"], ["sla"], ["calendar"], ["db"], ["temporal"]])
+def test_a_group_without_its_command_prints_its_help_and_exits_two(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+
+    assert code == 2 and err == ""
+    assert out.startswith(f"Usage: {' '.join(['caseflow', *argv])} ") and "Commands:" in out
