@@ -101,7 +101,9 @@ def _as_they_are(found: Activities) -> Activities:
 @asynccontextmanager
 async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[Worker]:
     """The worker with its own engine and thread pool, both closed when it is done."""
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(
+        settings.effective_database_url, settings.database_pool_size, settings.database_max_overflow
+    )
     try:
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
             logger.info(

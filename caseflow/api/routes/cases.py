@@ -1,4 +1,8 @@
-"""Cases: create, list, read, and the agent actions, each one workflow update."""
+"""Cases: create, list, read, and the agent actions, each one workflow update.
+
+Every action takes an optional Idempotency-Key (one is made up when none is sent): the same key
+from the same agent for the same action names one Temporal update, carried out once, and a
+retry (after a 503, a dropped connection, a double submit) answers as the first attempt did."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 
@@ -16,6 +20,7 @@ from caseflow.api import schemas
 from caseflow.api.deps import (
     AgentDep,
     ClientDep,
+    IdempotencyKey,
     Limit,
     Offset,
     ScopeDep,
@@ -27,7 +32,7 @@ from caseflow.api.deps import (
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
-from caseflow.client import case_handle, create_case_and_wait
+from caseflow.client import action_update_id, case_handle, create_case_and_wait, creation_origin
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.models import Case
@@ -55,7 +60,7 @@ KNOWN: dict[str, Callable[[Session, str], object | None]] = {
     "product": stages.product_by_name,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 415, 422, 503)
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 415, 422, 429, 503)
 }
 
 
@@ -112,14 +117,15 @@ async def create_case(
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.CaseDetail:
-    """Open a case for a customer (phone, web, …); the same Idempotency-Key opens it once.
-    A customer whose entitlement has no cases left for the channel is refused (409
-    `entitlement_exhausted`) when CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
+    """Open a case for a customer (phone, web, …); the same Idempotency-Key from the same agent
+    opens it once (a retry answers that case, whatever its body). A customer whose entitlement
+    has no cases left for the channel is refused (409 `entitlement_exhausted`) when
+    CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
     email = (body.customer_email or "").lower()
     await read(sessions, lambda s: admit(s, email, body.account or "", body.channel, settings))
-    origin = f"api:{idempotency_key or uuid.uuid4().hex}"
+    origin = creation_origin(agent.handle, idempotency_key or uuid.uuid4().hex)
     number = await write(sessions, lambda s: cases.allocate_case_number(s, origin))
     new = NewCase(
         channel=Channel(body.channel),
@@ -185,13 +191,15 @@ def get_case(number: str, scope: ScopeDep, session: SessionDep) -> schemas.CaseD
 
 @dataclass
 class Acting:
-    """An agent acting on one case: what every action route needs, gathered once."""
+    """An agent acting on one case: what every action route needs, gathered once; `key` is
+    the request's Idempotency-Key (or one made up for it)."""
 
     number: str
     agent: Actor
     client: Client
     sessions: sessionmaker[Session]
     timeout: timedelta
+    key: str
 
     @property
     def scope(self) -> visibility.CaseScope:
@@ -203,11 +211,13 @@ class Acting:
         return await read(self.sessions, lambda s: acted_on(s, self.number, self.scope))
 
     async def execute(self, update: Any, request: Any) -> Any:
-        """The workflow update on a case the read model knows and the actor sees; its answer."""
+        """The workflow update on a case the read model knows and the actor sees; its answer.
+        Its id comes from the Idempotency-Key, so a retry is answered, not carried out again."""
         await self.visible(self.number)
+        update_id = action_update_id(update.__name__, self.agent.handle, self.key)
         try:
             return await case_handle(self.client, self.number).execute_update(
-                update, request, rpc_timeout=self.timeout
+                update, request, id=update_id, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
@@ -226,9 +236,17 @@ class Acting:
 
 
 async def acting(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep
+    number: str,
+    request: Request,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Acting:
-    return Acting(number.upper(), agent, client, sessions, settings.api_update_timeout)
+    key = idempotency_key or uuid.uuid4().hex
+    request.state.idempotency_key = key  # a 503 echoes it, so that even a made-up one is retried
+    return Acting(number.upper(), agent, client, sessions, settings.api_update_timeout, key)
 
 
 ActingDep = Annotated[Acting, Depends(acting)]
