@@ -1,5 +1,6 @@
-"""Temporal shedding load (RESOURCE_EXHAUSTED) answers 429 with Retry-After, through the real
-app over SQLite, with a fake Temporal client in place of the real one (no server, no worker)."""
+"""Temporal shedding load (RESOURCE_EXHAUSTED) answers 429 with Retry-After, and no answer in time
+a 503 that gives the Idempotency-Key to retry with: through the real app over SQLite, with a fake
+Temporal client in place of the real one (no server, no worker)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.api.app import create_app
@@ -27,36 +29,37 @@ NUMBER = "CAS-000777"
 BUSY = RPCError("namespace rate limit exceeded", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
 
 
-class BusyHandle:
-    def __init__(self, calls: list[dict[str, Any]]) -> None:
-        self.calls = calls
+class FailingHandle:
+    def __init__(self, temporal: FailingTemporal) -> None:
+        self.temporal = temporal
 
     async def execute_update(self, update: Any, request: Any, **options: Any) -> Any:
-        self.calls.append(options)
-        raise BUSY
+        self.temporal.updates.append(options)
+        raise self.temporal.error
 
 
-class BusyTemporal:
-    """A client whose every update Temporal refuses for load; it records what it was asked."""
+class FailingTemporal:
+    """A client whose every update fails with `error`; it records what it was asked."""
 
     def __init__(self) -> None:
+        self.error: Exception = BUSY
         self.updates: list[dict[str, Any]] = []
 
-    def get_workflow_handle_for(self, run: Any, workflow_id: str) -> BusyHandle:
-        return BusyHandle(self.updates)
+    def get_workflow_handle_for(self, run: Any, workflow_id: str) -> FailingHandle:
+        return FailingHandle(self)
 
     async def execute_update_with_start_workflow(self, *args: Any, **kwargs: Any) -> Any:
-        raise BUSY
+        raise self.error
 
 
 @pytest.fixture
-def temporal() -> BusyTemporal:
-    return BusyTemporal()
+def temporal() -> FailingTemporal:
+    return FailingTemporal()
 
 
 @pytest.fixture
 async def http(
-    sqlite_url: str, sessions: sessionmaker[Session], tmp_path: Path, temporal: BusyTemporal
+    sqlite_url: str, sessions: sessionmaker[Session], tmp_path: Path, temporal: FailingTemporal
 ) -> AsyncIterator[httpx.AsyncClient]:
     add_agents(sessions)
     with transaction(sessions) as session:
@@ -68,7 +71,7 @@ async def http(
 
 
 async def test_an_action_temporal_is_too_busy_for_answers_429_with_retry_after(
-    http: httpx.AsyncClient, temporal: BusyTemporal
+    http: httpx.AsyncClient, temporal: FailingTemporal
 ) -> None:
     headers = {**ANN, "Idempotency-Key": "note-77"}
     response = await http.post(f"/cases/{NUMBER}/note", json={"body": "x"}, headers=headers)
@@ -88,10 +91,35 @@ async def test_a_new_case_temporal_is_too_busy_for_answers_429_with_retry_after(
 
 
 async def test_an_action_without_a_key_gets_one_of_its_own_each_time(
-    http: httpx.AsyncClient, temporal: BusyTemporal
+    http: httpx.AsyncClient, temporal: FailingTemporal
 ) -> None:
     for _ in range(2):
         await http.post(f"/cases/{NUMBER}/pick", headers=ANN)
     first, second = (call["id"] for call in temporal.updates)
     assert first.startswith("action:pick:") and second.startswith("action:pick:")
     assert first != second
+
+
+async def test_an_action_nobody_answered_in_time_gives_the_key_to_retry_with(
+    http: httpx.AsyncClient, temporal: FailingTemporal
+) -> None:
+    temporal.error = WorkflowUpdateRPCTimeoutOrCancelledError()
+    first = await http.post(f"/cases/{NUMBER}/pick", headers=ANN)
+    assert first.status_code == 503 and first.json()["error"] == "worker_unavailable"
+    key = first.headers["Idempotency-Key"]
+    await http.post(f"/cases/{NUMBER}/pick", headers={**ANN, "Idempotency-Key": key})
+    assert temporal.updates[0]["id"] == temporal.updates[1]["id"]
+
+
+async def test_a_new_case_nobody_answered_in_time_gives_the_key_to_retry_with(
+    http: httpx.AsyncClient, temporal: FailingTemporal
+) -> None:
+    temporal.error = WorkflowUpdateRPCTimeoutOrCancelledError()
+    body = {"customer_email": "alice@acme.example", "subject": "VPN drops"}
+    first = await http.post("/cases", json=body, headers=ANN)
+    assert first.status_code == 503
+    key = first.headers["Idempotency-Key"]
+    headers = {**ANN, "Idempotency-Key": key}
+    assert (await http.post("/cases", json=body, headers=headers)).status_code == 503
+    with_key = await http.post("/cases", json=body, headers={**ANN, "Idempotency-Key": "other"})
+    assert with_key.headers["Idempotency-Key"] == "other"

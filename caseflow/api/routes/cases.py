@@ -113,6 +113,7 @@ def timeline(session: Session, number: str) -> list[schemas.TimelineEntry]:
 @router.post("", status_code=201, responses=ERRORS)
 async def create_case(
     body: schemas.CreateCase,
+    request: Request,
     agent: AgentDep,
     client: ClientDep,
     sessions: SessionsDep,
@@ -125,7 +126,8 @@ async def create_case(
     CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
     email = (body.customer_email or "").lower()
     await read(sessions, lambda s: admit(s, email, body.account or "", body.channel, settings))
-    origin = creation_origin(agent.handle, idempotency_key or uuid.uuid4().hex)
+    key = request.state.idempotency_key = idempotency_key or uuid.uuid4().hex
+    origin = creation_origin(agent.handle, key)
     number = await write(sessions, lambda s: cases.allocate_case_number(s, origin))
     new = NewCase(
         channel=Channel(body.channel),
