@@ -187,6 +187,20 @@ async def test_an_action_retried_once_the_case_has_ended_answers_as_it_did(
     assert len(entries(again, "cancelled")) == 1
 
 
+async def test_an_escalation_retried_once_the_case_is_out_of_sight_answers_as_it_did(
+    http: httpx.AsyncClient, held: HeldRecords
+) -> None:
+    held.opened.set()
+    number = await create(http)
+    first = await act(http, number, "escalate", {"reason": "VIP"}, key="up-1")
+    assert first["queue"] == "escalations"  # no longer one of ann's queues, nor her case
+    again = await act(http, number, "escalate", {"reason": "VIP"}, key="up-1")
+    assert again["queue"] == "escalations" and len(entries(again, "escalated")) == 1
+    refused = await act(http, number, "escalate", {"reason": "VIP"}, key="up-2", status=404)
+    assert refused["error"] == "unknown_case"
+    assert (await act(http, number, "note", {"body": "x"}, status=404))["error"] == "unknown_case"
+
+
 @pytest.mark.parametrize(
     "key",
     ["two words", "k" * 201, "naïve", ""],

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.api import schemas
 from caseflow.api.deps import (
@@ -194,7 +195,7 @@ def get_case(number: str, scope: ScopeDep, session: SessionDep) -> schemas.CaseD
 @dataclass
 class Acting:
     """An agent acting on one case: what every action route needs, gathered once; `key` is
-    the request's Idempotency-Key (or one made up for it)."""
+    the request's Idempotency-Key (`key_sent`) or one made up for it."""
 
     number: str
     agent: Actor
@@ -202,6 +203,7 @@ class Acting:
     sessions: sessionmaker[Session]
     timeout: timedelta
     key: str
+    key_sent: bool = False
 
     @property
     def scope(self) -> visibility.CaseScope:
@@ -215,14 +217,35 @@ class Acting:
     async def execute(self, update: Any, request: Any) -> Any:
         """The workflow update on a case the read model knows and the actor sees; its answer.
         Its id comes from the Idempotency-Key, so a retry is answered, not carried out again."""
-        await self.visible(self.number)
+        handle = case_handle(self.client, self.number)
         update_id = action_update_id(update.__name__, self.agent.handle, self.key)
         try:
-            return await case_handle(self.client, self.number).execute_update(
+            if not await self.sees(self.number):
+                return await self.done_before(handle.get_update_handle_for(update, update_id))
+            return await handle.execute_update(
                 update, request, id=update_id, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
+
+    async def done_before(self, earlier: WorkflowUpdateHandle[Any]) -> Any:
+        """A case out of the actor's sight answers 404, unless this is their own retry of the
+        action that took it out of their sight (an escalation): then that action's outcome.
+        The update id is theirs alone, so the answer tells nobody else of the case."""
+        if self.key_sent:
+            try:
+                return await earlier.result(rpc_timeout=self.timeout)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        raise ApiError(404, "unknown_case", f"there is no case {self.number}")
+
+    async def sees(self, number: str) -> bool:
+        try:
+            await self.visible(number)
+        except ApiError:
+            return False
+        return True
 
     async def visible(self, number: str) -> None:
         """404 for a case that does not exist or that the actor does not see."""
@@ -248,7 +271,8 @@ async def acting(
 ) -> Acting:
     key = idempotency_key or uuid.uuid4().hex
     request.state.idempotency_key = key  # a 503 echoes it, so that even a made-up one is retried
-    return Acting(number.upper(), agent, client, sessions, settings.api_update_timeout, key)
+    timeout = settings.api_update_timeout
+    return Acting(number.upper(), agent, client, sessions, timeout, key, bool(idempotency_key))
 
 
 ActingDep = Annotated[Acting, Depends(acting)]
