@@ -124,7 +124,7 @@ async def caseflow_cases(client: Client, home: Path, sink: SmtpSink) -> Rate:
 async def run() -> str:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.REGISTERED,
+        search_attributes=search.ALL_KEYS,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )

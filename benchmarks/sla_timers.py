@@ -387,7 +387,7 @@ async def baseline(client: Client, count: int) -> Delays:
 async def run(count: int = CASES) -> str:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.REGISTERED,
+        search_attributes=search.ALL_KEYS,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )

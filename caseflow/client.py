@@ -1,9 +1,12 @@
 """How clients reach the workflows: connect, start a case once, signal it, await its creation;
-start the rollout of an edited calendar or policy, and tell running cases about it."""
+name an agent's action for Temporal to run it once; start the rollout of an edited calendar or
+policy, and tell running cases about it."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -18,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.workflows import fanout, search, views
@@ -32,6 +36,7 @@ from caseflow.workflows.fanout import (
     TellOutcome,
 )
 from caseflow.workflows.model import (
+    ACTION_UPDATE_PREFIX,
     TASK_QUEUE,
     CaseInput,
     CaseResult,
@@ -49,11 +54,35 @@ from caseflow.workflows.survey import SurveyWorkflow, survey_workflow_id
 # A closed case's number is never reused: a late reply becomes a follow-up case instead.
 ID_REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
 SIGNAL = timedelta(seconds=10)  # one signal's RPC; a slower one is retried with its batch
+DIGEST = 40  # hex digits of SHA-256 kept in an id derived from a client's key (160 bits)
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    """A client with the pydantic data converter, as every Caseflow client must have."""
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+async def connect(
+    address: str, namespace: str = "default", runtime: Runtime | None = None
+) -> Client:
+    """A client with the pydantic data converter, as every Caseflow client must have; a worker
+    that serves metrics passes its runtime (`worker.metrics_runtime`)."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=DATA_CONVERTER, runtime=runtime
+    )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:DIGEST]
+
+
+def action_update_id(action: str, agent: str, key: str) -> str:
+    """The update id of an agent's action, from the key the client sent (its Idempotency-Key):
+    the same action, agent and key always name the same update, which Temporal runs once and
+    answers again with its first outcome; another agent's key or another action never collides.
+    Hashed, so the id is as short whatever the key."""
+    return f"{ACTION_UPDATE_PREFIX}{action}:{_digest(action, agent, key)}"
+
+
+def creation_origin(agent: str, key: str) -> str:
+    """The origin of a case an agent opens (`allocate_case_number`): the same agent and key
+    always open the same case, another agent's key never does."""
+    return f"api:{_digest('create', agent, key)}"
 
 
 def case_handle(client: Client, number: str) -> WorkflowHandle[CaseWorkflow, CaseResult]:
@@ -208,7 +237,7 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
         known = set()
     wanted = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type)
-        for key in search.REGISTERED
+        for key in search.ALL_KEYS
         if key.name not in known
     }
     if wanted:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         description="State of the development stack; the nearest .caseflow upwards if unset.",
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty.")
+    # Connections each API and worker process keeps open, and how many more it may open at a
+    # peak. No request holds one while it waits on Temporal, so a few serve many agents.
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -117,6 +121,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # How long an action waits for the case's worker before answering 503.
     api_update_timeout: timedelta = timedelta(seconds=15)
+    # Where `caseflow worker` serves Prometheus metrics (Temporal's own and Caseflow's, such as
+    # caseflow_case_state_bytes), e.g. 0.0.0.0:9464; empty: none.
+    worker_metrics_address: str = ""
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
 
     # Requests per client address to the public pages (the customer's links, agents' sign-in

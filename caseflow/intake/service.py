@@ -291,7 +291,7 @@ class Intake:
             parsed = await asyncio.to_thread(parse, raw, limits_from(self._settings))
         except MalformedEmail as err:
             # A mail server's report from `MAILER-DAEMON <>` has no sender, yet is a bounce.
-            report = bounces.lenient_parse(raw)
+            report = await asyncio.to_thread(bounces.lenient_parse, raw)
             if report is None:
                 return await self._quarantine(raw, str(err))
             parsed = report
@@ -302,7 +302,7 @@ class Intake:
             return await self._failed(key, raw, None, reason, last_attempt)
         if len(raw) > self._settings.imap_max_message_size:
             return await self._quarantine(raw, f"{TOO_LARGE}: {len(raw)} bytes")
-        mail_class = classify(parsed, self.box.address, raw)
+        mail_class = await asyncio.to_thread(classify, parsed, self.box.address, raw)
         row = await asyncio.to_thread(self._claim, parsed, raw, mail_class)
         mid = parsed.message_id
         if row.status == messages.DELIVERED:
@@ -423,11 +423,11 @@ class Intake:
         limit = self._settings.imap_max_message_size
         outcome = await self._quarantine(header, f"{TOO_LARGE}: {size} bytes (header kept)")
         try:
-            parsed = parse(header)
+            parsed = await asyncio.to_thread(parse, header)
         except Exception as err:  # no usable sender: nobody to tell
             logger.info("no notice for an oversized message: %s", err)
             return outcome
-        if classify(parsed, self.box.address) is not MailClass.HUMAN:
+        if await asyncio.to_thread(classify, parsed, self.box.address) is not MailClass.HUMAN:
             return outcome
         notice = notices.oversized_notice(parsed, size, limit)
         await asyncio.to_thread(notices.send_notice, self._settings, self._sessions, notice)
@@ -714,13 +714,18 @@ def mailbox_config(settings: Settings, box: MailboxSettings | None = None) -> Ma
 async def reprocess_quarantined(
     settings: Settings, sessions: sessionmaker[Session], client: Client, row_id: int
 ) -> Outcome:
-    """Take quarantined message `row_id` in again, as the mailbox it came to would."""
-    with transaction(sessions) as session:
-        row = messages.inbound_by_id(session, row_id)
-        address = row.mailbox.lower() if row is not None else ""
+    """Take quarantined message `row_id` in again, as the mailbox it came to would. Every
+    database and CPU step runs in a thread: the API calls this on its event loop."""
+    address = await asyncio.to_thread(_mailbox_of, sessions, row_id)
     boxes = settings.intake_mailboxes()
     box = next((b for b in boxes if b.address.lower() == address), boxes[0])
     return await Intake(settings, sessions, client, box=box).reprocess(row_id)
+
+
+def _mailbox_of(sessions: sessionmaker[Session], row_id: int) -> str:
+    with transaction(sessions, writes=False) as session:
+        row = messages.inbound_by_id(session, row_id)
+        return row.mailbox.lower() if row is not None else ""
 
 
 async def run_all(

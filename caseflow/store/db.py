@@ -25,14 +25,19 @@ WRITES = "caseflow_writes"  # execution option: does this transaction write?
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine that suits many processes writing one SQLite file, or PostgreSQL."""
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine that suits many processes writing one SQLite file, or PostgreSQL; at most
+    `pool_size` + `max_overflow` connections at once (SQLAlchemy's defaults)."""
     parsed = make_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **pool)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    else:
+        pool = {}  # one connection per thread (SingletonThreadPool): no sizes to give
+    connect_args = {"timeout": 30, "check_same_thread": False}
+    engine = create_engine(url, connect_args=connect_args, **pool)
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
     _WRITERS[engine] = threading.RLock()

@@ -23,6 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from caseflow.workflows import lifecycle, search, views
     from caseflow.workflows.model import (
+        ActedOn,
         ActionRequest,
         ActivityAdded,
         ActivityDecision,
@@ -69,11 +70,15 @@ RELATED_TIMEOUT = timedelta(seconds=30)
 RELATED_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5), maximum_attempts=4
 )
+# How big a case's state is after each change, as a histogram of the worker's metrics (a case
+# stays far below Temporal's limits: 200 emails and 50 transitions make about 57 KB).
+STATE_BYTES_METRIC = "caseflow_case_state_bytes"
+STATE_BYTES_BUCKETS = [2.0**n for n in range(10, 21)]  # 1 KiB to 1 MiB
+
 # workflow.patched() ids: each marks a change in what the workflow does, for runs in flight.
 CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
 SURVEY_OF_ITS_OWN = "survey-in-a-workflow-of-its-own"
 KEEP_EARLY_SIGNALS = "keep-signals-that-come-before-creation"
-STATE_BYTES_SHOWN = "state-size-as-a-search-attribute"
 _UNSET = object()
 
 
@@ -202,11 +207,13 @@ class CaseWorkflow(StateRunner):
         super()._publish()
         if not self._visible:
             current = workflow.info().typed_search_attributes
-            self._visible = {key.name: current.get(key) for key in search.REGISTERED}
-        values: dict[str, Any] = views.visibility(self.state)
-        if workflow.patched(STATE_BYTES_SHOWN):
+            self._visible = {key.name: current.get(key) for key in search.ALL_KEYS}
+        values = views.visibility(self.state)
+        if not workflow.unsafe.is_replaying():  # a metric, not a command: replay skips it
             size = len(workflow.payload_converter().to_payloads([self.state])[0].data)
-            values[search.CASE_STATE_BYTES.name] = search.state_bytes(size)
+            workflow.metric_meter().create_histogram(
+                STATE_BYTES_METRIC, "the size of a case's workflow state after a change", "By"
+            ).record(size)
         changed = {k: v for k, v in values.items() if self._visible.get(k, _UNSET) != v}
         if changed:
             workflow.upsert_search_attributes(search.updates(changed))
@@ -311,16 +318,35 @@ class CaseWorkflow(StateRunner):
 
     async def _act(self, name: str, request: Any) -> CaseView:
         await workflow.wait_condition(lambda: self._state is not None)
+        if self._acted_before() is not None:
+            return views.view(self.state)
         self._fire_timers()
         effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
+        self._remember()
         return await self._committed(effects, request.actor.handle, name)
 
     def _validate(self, name: str, request: Any) -> None:
+        if self._acted_before() is not None:
+            return  # a retry of what this case did: answered as done, whatever the case is now
         self._refuse_once_ended()
         self._refuse_while_relating()
         if self._state is not None:
             state = self._as_it_is_now()
             refusing(lambda: lifecycle.validate(state, name, request))
+
+    def _acted_before(self) -> ActedOn | None:
+        """This update's first outcome when it retries an agent action the case carried out in
+        an earlier run: Temporal answers a repeated update id itself only within one run."""
+        info = workflow.current_update_info()
+        if info is None or self._state is None:
+            return None
+        return lifecycle.acted_before(self._state, info.id)
+
+    def _remember(self, activity_id: int | None = None) -> None:
+        """Remember this update's id with the action it commits, across continue-as-new."""
+        info = workflow.current_update_info()
+        if info is not None:
+            lifecycle.remember_action(self.state, info.id, activity_id)
 
     @workflow.update
     async def pick(self, request: ActionRequest) -> CaseView:
@@ -439,11 +465,14 @@ class CaseWorkflow(StateRunner):
     @workflow.update
     async def add_activity(self, request: ActivityRequest) -> ActivityAdded:
         await workflow.wait_condition(lambda: self._state is not None)
+        if (done := self._acted_before()) is not None:
+            return ActivityAdded(activity_id=done.activity_id or 0, case=views.view(self.state))
         self._fire_timers()
         effects = refusing(
             lambda: lifecycle.perform(self.state, "add_activity", request, workflow.now())
         )
         activity_id = self.state.activities[-1].id
+        self._remember(activity_id)
         view = await self._committed(effects, request.actor.handle, "add_activity")
         return ActivityAdded(activity_id=activity_id, case=view)
 
@@ -552,6 +581,8 @@ class CaseWorkflow(StateRunner):
         first line to the commit this case takes no other action (validators refuse "busy");
         timers fire and signals arrive meanwhile, so once the other case has said yes, `name`
         is committed as judged before asking (`lifecycle.carry_out_accepted`), never refused."""
+        if self._acted_before() is not None:
+            return views.view(self.state)
         self._refuse_while_relating()  # before any await: two at once cannot both pass
         self._relating = True
         try:
@@ -572,6 +603,7 @@ class CaseWorkflow(StateRunner):
                 raise _refusal_of(err) from None
             self._fire_timers()
             effects = lifecycle.carry_out_accepted(self.state, name, request, workflow.now())
+            self._remember()
             return await self._committed(effects, request.actor.handle, name)
         finally:
             self._relating = False

@@ -430,6 +430,21 @@ class NewCase:
     account: str = ""
 
 
+# The update ids of agent actions begin so (`client.action_update_id`); a case remembers the
+# latest few it carried out, so that a retry reaching a later run (after continue-as-new, where
+# Temporal no longer knows the id) answers as the first attempt did instead of acting twice.
+ACTION_UPDATE_PREFIX = "action:"
+REMEMBERED_ACTIONS = 100
+
+
+@dataclass
+class ActedOn:
+    """An agent action this case carried out, by its update id, and what it answered."""
+
+    update_id: str
+    activity_id: int | None = None  # add_activity: the activity it added
+
+
 @dataclass
 class CaseState:
     number: str
@@ -494,6 +509,8 @@ class CaseState:
     # What the read model last got of each clock, activity and the description (a digest by
     # key), so each record sends only what changed (`views.changes`), not every clock again.
     recorded: dict[str, str] = field(default_factory=dict)
+    # The latest agent actions carried out (at most REMEMBERED_ACTIONS), oldest first.
+    acted: list[ActedOn] = field(default_factory=list)
 
 
 @dataclass

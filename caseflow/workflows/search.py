@@ -21,10 +21,6 @@ CASE_PRODUCT = SearchAttributeKey.for_keyword("CaseProduct")
 SLA_STATUS = SearchAttributeKey.for_keyword("SlaStatus")
 CASE_PRIORITY = SearchAttributeKey.for_int("CasePriority")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
-# For ops, beyond the design's list: how big the case's workflow state is, in steps of
-# STATE_BYTES_STEP (a case's state stays well under 256 KiB; a growing one shows here).
-CASE_STATE_BYTES = SearchAttributeKey.for_int("CaseStateBytes")
-STATE_BYTES_STEP = 4096
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     CASE_STATE,
@@ -36,22 +32,21 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     SLA_STATUS,
     CASE_PRIORITY,
     SLA_DUE_AT,
-)  # the design's: what `views.visibility` keeps current
-REGISTERED: tuple[SearchAttributeKey[Any], ...] = (*ALL_KEYS, CASE_STATE_BYTES)
-_BY_NAME = {key.name: key for key in REGISTERED}
+)
+_BY_NAME = {key.name: key for key in ALL_KEYS}
 
 
 def dev_server_args() -> list[str]:
     """`--search-attribute Name=Type` arguments for `temporal server start-dev`."""
     args: list[str] = []
-    for key in REGISTERED:
+    for key in ALL_KEYS:
         args += ["--search-attribute", f"{key.name}={_type_name(key)}"]
     return args
 
 
 def cli_types() -> dict[str, str]:
     """Name → type as `temporal operator search-attribute create` spells it."""
-    return {key.name: _type_name(key) for key in REGISTERED}
+    return {key.name: _type_name(key) for key in ALL_KEYS}
 
 
 def updates(values: dict[str, str | int | datetime | None]) -> list[SearchAttributeUpdate[Any]]:
@@ -61,12 +56,6 @@ def updates(values: dict[str, str | int | datetime | None]) -> list[SearchAttrib
         key = _BY_NAME[name]
         result.append(key.value_unset() if value is None else key.value_set(value))
     return result
-
-
-def state_bytes(size: int) -> int:
-    """The state size as the search attribute shows it: rounded up to a step, so it changes
-    (and is upserted) once per step of growth, not on every event."""
-    return -(-size // STATE_BYTES_STEP) * STATE_BYTES_STEP
 
 
 def initial(values: dict[str, str | int | datetime | None]) -> TypedSearchAttributes:

@@ -11,8 +11,7 @@ ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
 NS="${CASEFLOW_TEMPORAL_NAMESPACE:-default}"
 RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-720h}"
 ATTRIBUTES="CaseState=Keyword CaseStage=Keyword CaseQueue=Keyword CaseOwner=Keyword
-CaseChannel=Keyword CaseProduct=Keyword SlaStatus=Keyword CasePriority=Int SlaDueAt=Datetime
-CaseStateBytes=Int"
+CaseChannel=Keyword CaseProduct=Keyword SlaStatus=Keyword CasePriority=Int SlaDueAt=Datetime"
 
 t() { temporal "$@" --address "$ADDRESS"; }
 

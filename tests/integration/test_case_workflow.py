@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,13 +22,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.client import case_handle, create_case_and_wait, signal_email
+from caseflow.client import case_handle, connect, create_case_and_wait, signal_email
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import transaction
 from caseflow.store.models import CaseNumber
+from caseflow.worker import metrics_runtime
 from caseflow.workflows import search
-from caseflow.workflows.case import CaseWorkflow
+from caseflow.workflows.case import STATE_BYTES_METRIC, CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
     Actor,
@@ -55,7 +57,7 @@ from tests.support.harness import (
     Harness,
     running_worker,
 )
-from tests.support.servers import SmtpSink, venv_binary
+from tests.support.servers import SmtpSink, free_port, venv_binary
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
 T = TypeVar("T")
@@ -189,18 +191,25 @@ async def test_search_attributes_find_exactly_the_open_cases_with_their_owner_an
     assert await cli_list(dev_env.client, query) == expected["open"]
 
 
-async def test_each_case_shows_the_size_of_its_state_to_ops(harness: Harness) -> None:
-    handle = await created_case(harness)
-    queue = harness.settings.task_queue
-    query = f'WorkflowId="{handle.id}" AND CaseStateBytes > 0 AND TaskQueue="{queue}"'
+async def test_the_worker_serves_the_size_of_each_cases_state_as_a_metric(
+    dev_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    port = free_port()
+    metered = settings.model_copy(update={"worker_metrics_address": f"127.0.0.1:{port}"})
+    address = dev_env.client.service_client.config.target_host
+    client = await connect(address, dev_env.client.namespace, metrics_runtime(metered))
+    async with running_worker(client, metered, smtp_sink) as harness:
+        numbers_of_its_own(harness.sessions)
+        await created_case(harness)
 
-    async def listed() -> list[Any]:
-        return [wf async for wf in harness.client.list_workflows(query)]
+        async def scraped() -> str:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(f"http://127.0.0.1:{port}/metrics")).text
 
-    [found] = await eventually(listed, lambda found: len(found) == 1, VISIBILITY_DEADLINE)
-    shown = found.typed_search_attributes.get(search.CASE_STATE_BYTES)
-    assert shown is not None and shown % search.STATE_BYTES_STEP == 0
-    assert shown < 256 * 1024
+        text = await eventually(scraped, lambda t: STATE_BYTES_METRIC in t, VISIBILITY_DEADLINE)
+    counts = [line for line in text.splitlines() if line.startswith(f"{STATE_BYTES_METRIC}_count")]
+    assert counts and all(float(line.rsplit(" ", 1)[1]) >= 1 for line in counts)
+    assert f"{STATE_BYTES_METRIC}_bucket{{" in text and 'le="262144"' in text
 
 
 async def test_running_case_workflows_are_exactly_the_cases_not_yet_closed(
@@ -318,7 +327,7 @@ async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of this test's own that suggests continue-as-new after 60 events."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.REGISTERED,
+        search_attributes=search.ALL_KEYS,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
         dev_server_extra_args=[

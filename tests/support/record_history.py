@@ -305,7 +305,7 @@ async def worker_on(
 async def dev_server(*extra: str) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.REGISTERED,
+        search_attributes=search.ALL_KEYS,
         data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
         dev_server_extra_args=list(extra),

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from caseflow import calendars
 from caseflow.store.models import Calendar
-from caseflow.workflows import lifecycle, search, views
+from caseflow.workflows import lifecycle, views
 from caseflow.workflows.calendar import CalendarSpec, WeeklyHours
 from caseflow.workflows.model import (
     EXCERPT,
@@ -104,8 +104,3 @@ def test_a_running_case_carries_this_year_and_next_years_holidays_only() -> None
     assert {d.year for d in carried.holidays} == {this_year, this_year + 1}
     assert date(this_year, 12, 24) in carried.holidays
     assert len(calendars.spec_of(row).holidays) > 4 * len(carried.holidays)
-
-
-def test_the_state_size_shows_in_steps_so_it_is_upserted_rarely() -> None:
-    step = search.STATE_BYTES_STEP
-    assert [search.state_bytes(n) for n in (1, step, step + 1)] == [step, step, 2 * step]

@@ -196,12 +196,13 @@ def build_router() -> APIRouter:
         },
     )
     async def import_file(request: Request, actor: AdminDep, sessions: SessionsDep) -> Imported:
-        try:
-            data = yaml.safe_load(await request.body())
-        except yaml.YAMLError as err:
-            raise ApiError(422, "invalid", f"not YAML or JSON: {err}") from None
+        raw = await request.body()
 
-        def run() -> Any:
+        def run() -> Any:  # parsing and importing a whole organisation: off the event loop
+            try:
+                data = yaml.safe_load(raw)
+            except yaml.YAMLError as err:
+                raise ApiError(422, "invalid", f"not YAML or JSON: {err}") from None
             with transaction(sessions) as session:
                 session.info["actor"] = actor.handle
                 return import_organisation(session, data)

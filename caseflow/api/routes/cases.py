@@ -1,4 +1,8 @@
-"""Cases: create, list, read, and the agent actions, each one workflow update."""
+"""Cases: create, list, read, and the agent actions, each one workflow update.
+
+Every action takes an optional Idempotency-Key (one is made up when none is sent): the same key
+from the same agent for the same action names one Temporal update, carried out once, and a
+retry (after a 503, a dropped connection, a double submit) answers as the first attempt did."""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import admission
 from caseflow.api import schemas
 from caseflow.api.deps import (
     AgentDep,
     ClientDep,
+    IdempotencyKey,
     Limit,
     Offset,
     ScopeDep,
@@ -28,7 +34,7 @@ from caseflow.api.deps import (
     write,
 )
 from caseflow.api.errors import ApiError, from_update_failure
-from caseflow.client import case_handle, create_case_and_wait
+from caseflow.client import action_update_id, case_handle, create_case_and_wait, creation_origin
 from caseflow.settings import Settings
 from caseflow.store import cases, directory, messages, stages
 from caseflow.store.models import Case
@@ -56,7 +62,7 @@ KNOWN: dict[str, Callable[[Session, str], object | None]] = {
     "product": stages.product_by_name,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 415, 422, 503)
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 415, 422, 429, 503)
 }
 
 
@@ -109,18 +115,21 @@ def timeline(session: Session, number: str) -> list[schemas.TimelineEntry]:
 @router.post("", status_code=201, responses=ERRORS)
 async def create_case(
     body: schemas.CreateCase,
+    request: Request,
     agent: AgentDep,
     client: ClientDep,
     sessions: SessionsDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.CaseDetail:
-    """Open a case for a customer (phone, web, …); the same Idempotency-Key opens it once.
-    A customer whose entitlement has no cases left for the channel is refused (409
-    `entitlement_exhausted`) when CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
+    """Open a case for a customer (phone, web, …); the same Idempotency-Key from the same agent
+    opens it once (a retry answers that case, whatever its body). A customer whose entitlement
+    has no cases left for the channel is refused (409 `entitlement_exhausted`) when
+    CASEFLOW_EXHAUSTED_ENTITLEMENT is `refuse`."""
     email = (body.customer_email or "").lower()
     await read(sessions, lambda s: admit(s, email, body.account or "", body.channel, settings))
-    origin = f"api:{idempotency_key or uuid.uuid4().hex}"
+    key = request.state.idempotency_key = idempotency_key or uuid.uuid4().hex
+    origin = creation_origin(agent.handle, key)
     number = await write(sessions, lambda s: cases.allocate_case_number(s, origin))
     new = NewCase(
         channel=Channel(body.channel),
@@ -181,13 +190,16 @@ def get_case(number: str, scope: ScopeDep, session: SessionDep) -> schemas.CaseD
 
 @dataclass
 class Acting:
-    """An agent acting on one case: what every action route needs, gathered once."""
+    """An agent acting on one case: what every action route needs, gathered once; `key` is
+    the request's Idempotency-Key (`key_sent`) or one made up for it."""
 
     number: str
     agent: Actor
     client: Client
     sessions: sessionmaker[Session]
     timeout: timedelta
+    key: str
+    key_sent: bool = False
 
     @property
     def scope(self) -> visibility.CaseScope:
@@ -199,14 +211,37 @@ class Acting:
         return await read(self.sessions, lambda s: acted_on(s, self.number, self.scope))
 
     async def execute(self, update: Any, request: Any) -> Any:
-        """The workflow update on a case the read model knows and the actor sees; its answer."""
-        await self.visible(self.number)
+        """The workflow update on a case the read model knows and the actor sees; its answer.
+        Its id comes from the Idempotency-Key, so a retry is answered, not carried out again."""
+        handle = case_handle(self.client, self.number)
+        update_id = action_update_id(update.__name__, self.agent.handle, self.key)
         try:
-            return await case_handle(self.client, self.number).execute_update(
-                update, request, rpc_timeout=self.timeout
+            if not await self.sees(self.number):
+                return await self.done_before(handle.get_update_handle_for(update, update_id))
+            return await handle.execute_update(
+                update, request, id=update_id, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
+
+    async def done_before(self, earlier: WorkflowUpdateHandle[Any]) -> Any:
+        """A case out of the actor's sight answers 404, unless this is their own retry of the
+        action that took it out of their sight (an escalation): then that action's outcome.
+        The update id is theirs alone, so the answer tells nobody else of the case."""
+        if self.key_sent:
+            try:
+                return await earlier.result(rpc_timeout=self.timeout)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        raise ApiError(404, "unknown_case", f"there is no case {self.number}")
+
+    async def sees(self, number: str) -> bool:
+        try:
+            await self.visible(number)
+        except ApiError:
+            return False
+        return True
 
     async def visible(self, number: str) -> None:
         """404 for a case that does not exist or that the actor does not see."""
@@ -222,9 +257,18 @@ class Acting:
 
 
 async def acting(
-    number: str, agent: AgentDep, client: ClientDep, sessions: SessionsDep, settings: SettingsDep
+    number: str,
+    request: Request,
+    agent: AgentDep,
+    client: ClientDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Acting:
-    return Acting(number.upper(), agent, client, sessions, settings.api_update_timeout)
+    key = idempotency_key or uuid.uuid4().hex
+    request.state.idempotency_key = key  # a 503 echoes it, so that even a made-up one is retried
+    timeout = settings.api_update_timeout
+    return Acting(number.upper(), agent, client, sessions, timeout, key, bool(idempotency_key))
 
 
 ActingDep = Annotated[Acting, Depends(acting)]

@@ -122,13 +122,14 @@ async def workflow_client(request: Request, number: str) -> Client:
 
 
 def _problem(title: str, problem: ApiError, number: str) -> LinkProblem:
-    return LinkProblem(problem.status, title, _sentence(problem), number)
+    sentence = _sentence(problem)
+    return LinkProblem(problem.status, title, sentence, number, retry_after=problem.retry_after)
 
 
 def _sentence(problem: ApiError) -> str:
     if problem.code == "case_closed":
         return "This case is already closed; this link no longer changes anything."
-    if problem.status >= 500:
+    if problem.status == 429 or problem.status >= 500:
         return "We could not record that just now. Please try again in a few minutes."
     return f"{problem.detail[:1].upper()}{problem.detail[1:]}."
 

@@ -7,8 +7,9 @@ timeline events to record, emails to send, entitlement changes, follow-up cases 
 The rules live by concern, in layers (each module imports only those before it): `base`, then
 `outbound`, `entitlements`, `clocks`, `activities`, `policy`, then `transitions` (every change of
 status), then `inbound`, `customer`, `timers`, `resolution`, then `related` and `actions` (each
-module registers its own agent actions in `ACTIONS`), then `creation`. This package is their
-one entry: the workflows and the tests use what it exports.
+module registers its own agent actions in `ACTIONS`), then `creation`; `retries` (the agent
+actions a case remembers, so that a retried one is not done twice) stands apart, on the model
+only. This package is their one entry: the workflows and the tests use what it exports.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from caseflow.workflows.lifecycle.related import (
     parent_changed,
 )
 from caseflow.workflows.lifecycle.resolution import missing_before_resolve
+from caseflow.workflows.lifecycle.retries import acted_before, is_action_id, remember_action
 from caseflow.workflows.lifecycle.timers import fire_timers, next_wakeup, survey_to_hand_off
 
 _give_back_entitlement = give_back_entitlement  # its name before the rules were split
@@ -66,12 +68,13 @@ _give_back_entitlement = give_back_entitlement  # its name before the rules were
 __all__ = [
     "ACTIONS", "ACTIVE", "ESCALATIONS_QUEUE", "FINAL", "MAX_TEXT", "PAUSED_BY_WAITING",
     "RULES_VERSION", "STAGE_FIELDS", "STAGE_ORDER", "UNVERIFIED_KEPT", "WORKING", "Action",
-    "Effects", "LinkState", "Refusal", "absorb", "adopt_child", "answer_survey", "calendar_changed",
-    "carry_out_accepted", "check_absorb", "check_adopt", "check_resolution_response",
-    "check_survey_answer", "children_notified", "commit", "create", "customer_address",
-    "customer_recipient", "email_failed", "fire_timers", "follow_up_for", "follow_up_opened",
-    "give_back_entitlement", "holds_entitlement_use", "humanize", "migrate_policy",
-    "missing_before_resolve", "next_wakeup", "parent_changed", "perform", "receive_email",
-    "required_fields", "resolution_link", "respond_to_resolution", "stage_requirements",
-    "survey_link", "survey_link_of", "survey_to_hand_off", "validate",
+    "Effects", "LinkState", "Refusal", "absorb", "acted_before", "adopt_child", "answer_survey",
+    "calendar_changed", "carry_out_accepted", "check_absorb", "check_adopt",
+    "check_resolution_response", "check_survey_answer", "children_notified", "commit", "create",
+    "customer_address", "customer_recipient", "email_failed", "fire_timers", "follow_up_for",
+    "follow_up_opened", "give_back_entitlement", "holds_entitlement_use", "humanize",
+    "is_action_id", "migrate_policy", "missing_before_resolve", "next_wakeup", "parent_changed",
+    "perform", "receive_email", "remember_action", "required_fields", "resolution_link",
+    "respond_to_resolution", "stage_requirements", "survey_link", "survey_link_of",
+    "survey_to_hand_off", "validate",
 ]  # fmt: skip
