@@ -373,7 +373,9 @@ async def test_continue_as_new_loses_no_note_email_or_clock(
         after = await handle.query(CaseWorkflow.sla_clocks)
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         details = metadata.current_details
-        smtp_sink.wait_for(lambda ms: any("Re: Printer on fire" in str(m["Subject"]) for m in ms))
+        await smtp_sink.arrived(
+            lambda ms: any("Re: Printer on fire" in str(m["Subject"]) for m in ms)
+        )
 
     assert final.status is CaseStatus.OPEN and final.owner == AGENT.handle
     runs = await runs_of(eager_env.client, handle.id)

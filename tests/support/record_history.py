@@ -167,9 +167,7 @@ async def sla_warning_failure(
     started = await harness.open_case(GOLD_CUSTOMER, "Production line stopped")
     case = case_handle(harness.client, started.id)
     await env.sleep(timedelta(minutes=16))  # gold: warn after 10, fail after 15 minutes
-    await asyncio.to_thread(
-        harness.sink.wait_for, lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms)
-    )
+    await harness.sink.arrived(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
     await case.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Sorry!"))
     await case.execute_update(

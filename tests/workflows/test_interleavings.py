@@ -222,7 +222,7 @@ async def test_signals_that_come_before_the_case_exists_apply_once_it_does_in_th
     await skipping_env.sleep(timedelta(minutes=40))
     assert not gated.sink.with_subject("SLA failure")
     await skipping_env.sleep(timedelta(minutes=10))
-    gated.sink.wait_for(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
+    await gated.sink.arrived(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await replays(handle)
 
 
