@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,6 +54,7 @@ from tests.support.harness import (
     Harness,
     running_worker,
 )
+from tests.support.seeds import RANDOM
 from tests.support.servers import SmtpSink, venv_binary
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
@@ -80,7 +80,7 @@ def numbers_of_its_own(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         session.add(
             CaseNumber(
-                id=random.randrange(10**6, 10**9), origin_key=f"test:offset:{uuid.uuid4().hex}"
+                id=RANDOM.randrange(10**6, 10**9), origin_key=f"test:offset:{uuid.uuid4().hex}"
             )
         )
 
