@@ -38,6 +38,13 @@ def pytest_report_header() -> str:
     return report_header()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests start the whole stack in processes of its own: all slow."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
+
+
 def missing(reason: str) -> None:
     """Skip locally, fail in CI: CI must never pass by skipping a real component."""
     if IN_CI:

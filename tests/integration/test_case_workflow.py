@@ -342,6 +342,7 @@ async def runs_of(client: Client, number: str) -> list[str]:
     return history_runs
 
 
+@pytest.mark.slow
 async def test_continue_as_new_loses_no_note_email_or_clock(
     eager_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:

@@ -29,7 +29,7 @@ from tests.support.harness import Harness, running_worker
 from tests.support.servers import SmtpSink
 from tests.unit.emails import CORPUS
 
-pytestmark = pytest.mark.dovecot
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 AUTOMATIC = {"bounce", "auto-reply", "abuse-report", "complaints"}
 MAX_PASSES = 8
 

@@ -408,6 +408,7 @@ def _nested_flat(depth: int) -> bytes:
     return (head + opens + "Content-Type: text/plain\r\n\r\ndeep text\r\n" + closes).encode()
 
 
+@pytest.mark.slow
 def test_multipart_nested_thousands_deep_is_malformed_not_a_crash() -> None:
     started = time.monotonic()
 
@@ -429,6 +430,7 @@ def test_flood_of_mime_parts_is_refused_before_parsing() -> None:
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.slow
 def test_huge_attachment_is_parsed_in_bounded_time_and_listed_without_its_bytes() -> None:
     body = base64.encodebytes(b"\0" * 30_000_000).decode("ascii").replace("\n", "\r\n")
     raw = with_body_bytes(

@@ -229,6 +229,7 @@ async def test_signals_that_come_before_the_case_exists_apply_once_it_does_in_th
 # -- between the other case's yes and this one's commit -------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gated", [ActivityName.ADOPT_CHILD], indirect=True)
 async def test_a_link_whose_case_escalates_out_of_the_agents_sight_meanwhile_is_made_on_both(
     gated: Harness, gate: Gate, skipping_env: WorkflowEnvironment
