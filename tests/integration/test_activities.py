@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -335,10 +336,11 @@ async def test_a_follow_up_opened_twice_is_one_case(
     again = await env.run(activities.open_follow_up, request)
 
     assert first == again
-    described = await dev_env.client.get_workflow_handle(first.number).describe()
-    assert described.id == first.number and described.run_id
-    runs = [w async for w in dev_env.client.list_workflows(f"WorkflowId = '{first.number}'")]
-    assert len(runs) == 1
+    handle = dev_env.client.get_workflow_handle(first.number)
+    described = await handle.describe()
+    assert described.raw_description.workflow_execution_info.first_run_id == described.run_id
+    kinds = [event.event_type async for event in handle.fetch_history_events()]
+    assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED) == 1
 
 
 # -- the email activity ---------------------------------------------------------------------------
