@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,12 +25,24 @@ from caseflow.workflows import search
 from caseflow.workflows.payloads import DATA_CONVERTER
 from tests.support.api import api_client
 from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
+from tests.support.seeds import RANDOM, report_header
 from tests.support.servers import SmtpSink, venv_binary
 
 IN_CI = bool(os.environ.get("CI"))
 POSTGRES_ADMIN_URL = os.environ.get(
     "CASEFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_report_header() -> str:
+    return report_header()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests start the whole stack in processes of its own: all slow."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
 
 
 def missing(reason: str) -> None:
@@ -97,7 +108,7 @@ def sqlite_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
 def offset_case_numbers(url: str) -> None:
     """Start this database's case numbers at a random point: tests share one Temporal server,
     where a case number is a workflow id, so two tests must never number a case alike."""
-    start = random.randrange(1_000_000, 999_000_000)
+    start = RANDOM.randrange(1_000_000, 999_000_000)
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(

@@ -4,6 +4,7 @@ cleanly on SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -119,8 +120,9 @@ async def connect_patiently(
         stop, CONNECT_BACKOFF, retry_on=RuntimeError, on_retry=not_yet, sleep=sleep
     )
     try:
+        attempt = functools.partial(connect, runtime=runtime) if runtime else connect
         client: Client = await retrying(
-            connect, settings.temporal_address, settings.temporal_namespace, runtime
+            attempt, settings.temporal_address, settings.temporal_namespace
         )
     except Stopped:
         return None

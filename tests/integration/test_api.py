@@ -177,7 +177,7 @@ async def test_created_case_is_routed_acknowledged_and_readable(
     assert case["number"].startswith("CAS-")
     assert (case["status"], case["queue"], case["sla_policy"]) == ("new", "gold", "gold")
     assert {k["kpi"] for k in case["kpis"]} == {"first_response", "resolution"}
-    harness.sink.wait_for(
+    await harness.sink.arrived(
         lambda ms: any("We received your request" in str(m["Subject"]) for m in ms)
     )
     listed = (await http.get("/cases", params={"state": "new"}, headers=ANN)).json()
@@ -305,7 +305,7 @@ async def test_customer_accepts_the_resolution_then_answers_the_survey(
     http: httpx.AsyncClient, harness: Harness
 ) -> None:
     number = await resolved(http)
-    mail = harness.sink.wait_for(
+    mail = await harness.sink.arrived(
         lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
     )
     proposal = next(m for m in mail if "Proposed resolution" in str(m["Subject"]))
@@ -319,7 +319,9 @@ async def test_customer_accepts_the_resolution_then_answers_the_survey(
     assert again.status_code == 409
     assert (await http.get(f"/cases/{number}", headers=ANN)).json()["status"] == "closed"
 
-    mail = harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    mail = await harness.sink.arrived(
+        lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms)
+    )
     survey = link_token(next(m for m in mail if "How did we do?" in str(m["Subject"])), "survey")
     assert (await http.get(f"/survey/{survey}")).status_code == 200
     assert (await http.post(f"/survey/{survey}", data={"rating": "9"})).status_code == 422
@@ -335,7 +337,7 @@ async def test_customer_pages_ask_again_for_bad_input_and_keep_the_case_number(
     http: httpx.AsyncClient, harness: Harness
 ) -> None:
     number = await resolved(http)
-    mail = harness.sink.wait_for(
+    mail = await harness.sink.arrived(
         lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
     )
     token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")
@@ -355,7 +357,9 @@ async def test_customer_pages_ask_again_for_bad_input_and_keep_the_case_number(
     assert spent.status_code == 409 and "You accepted this resolution" in spent.text
     assert f"case {number}" in spent.text
 
-    mail = harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    mail = await harness.sink.arrived(
+        lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms)
+    )
     survey = link_token(next(m for m in mail if "How did we do?" in str(m["Subject"])), "survey")
     for form in ({"rating": "9", "comment": "<b>ok</b>"}, {"comment": "no rating"}):
         asked = await http.post(f"/survey/{survey}", data=form)
@@ -373,7 +377,7 @@ async def test_customer_rejecting_the_resolution_reopens_the_case(
     http: httpx.AsyncClient, harness: Harness
 ) -> None:
     number = await resolved(http)
-    mail = harness.sink.wait_for(
+    mail = await harness.sink.arrived(
         lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
     )
     token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")
@@ -398,7 +402,7 @@ async def test_a_survey_token_is_not_a_resolution_token(
     http: httpx.AsyncClient, harness: Harness
 ) -> None:
     await resolved(http)
-    mail = harness.sink.wait_for(
+    mail = await harness.sink.arrived(
         lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
     )
     token = link_token(next(m for m in mail if "Proposed" in str(m["Subject"])), "resolution")

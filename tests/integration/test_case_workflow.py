@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,6 +56,7 @@ from tests.support.harness import (
     Harness,
     running_worker,
 )
+from tests.support.seeds import RANDOM
 from tests.support.servers import SmtpSink, free_port, venv_binary
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
@@ -82,7 +82,7 @@ def numbers_of_its_own(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         session.add(
             CaseNumber(
-                id=random.randrange(10**6, 10**9), origin_key=f"test:offset:{uuid.uuid4().hex}"
+                id=RANDOM.randrange(10**6, 10**9), origin_key=f"test:offset:{uuid.uuid4().hex}"
             )
         )
 
@@ -365,6 +365,7 @@ async def runs_of(client: Client, number: str) -> list[str]:
     return history_runs
 
 
+@pytest.mark.slow
 async def test_continue_as_new_loses_no_note_email_or_clock(
     eager_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
@@ -396,7 +397,9 @@ async def test_continue_as_new_loses_no_note_email_or_clock(
         after = await handle.query(CaseWorkflow.sla_clocks)
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         details = metadata.current_details
-        smtp_sink.wait_for(lambda ms: any("Re: Printer on fire" in str(m["Subject"]) for m in ms))
+        await smtp_sink.arrived(
+            lambda ms: any("Re: Printer on fire" in str(m["Subject"]) for m in ms)
+        )
 
     assert final.status is CaseStatus.OPEN and final.owner == AGENT.handle
     runs = await runs_of(eager_env.client, handle.id)

@@ -194,7 +194,9 @@ async def test_an_account_case_emails_the_account_primary_contact(
     case = (await client.post(f"/cases/{number}/resolve", json=done, headers=ANN)).json()
 
     assert case["customer_email"] == ""
-    harness.sink.wait_for(lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(
+        lambda ms: any("Proposed resolution" in str(m["Subject"]) for m in ms)
+    )
     subjects = sorted(str(m["Subject"]) for m in harness.sink.sent_to("peter@initech.example"))
     assert [s.split("] ")[1].split(":")[0] for s in subjects] == [
         "Proposed resolution",

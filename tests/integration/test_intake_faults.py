@@ -116,6 +116,7 @@ def assert_each_message_once(desk: Desk, raws: list[bytes]) -> None:
 # -- (a) the real process, killed at random moments -----------------------------------------------
 
 
+@pytest.mark.slow
 async def test_intake_process_killed_at_random_moments_makes_each_case_once(
     desk: Desk, tmp_path: Path
 ) -> None:
@@ -225,6 +226,7 @@ def uidvalidity(desk: Desk, folder: str) -> int:
 # -- a server outage ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_an_imap_outage_of_twenty_seconds_loses_nothing_and_the_loop_recovers(
     desk: Desk, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -513,7 +513,7 @@ async def test_an_article_sent_to_the_customer_is_the_first_response_and_counted
         assert event["data"]["article_id"] == str(suggested["id"])
         assert event["summary"] == f"Knowledge article sent to the customer: {RESET}"
 
-        harness.sink.wait_for(lambda ms: any("Re: Cannot sign in" in m["Subject"] for m in ms))
+        await harness.sink.arrived(lambda ms: any("Re: Cannot sign in" in m["Subject"] for m in ms))
         [reply] = [
             m for m in harness.sink.sent_to(GOLD_CUSTOMER) if "Re: Cannot sign in" in m["Subject"]
         ]

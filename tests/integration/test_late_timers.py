@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,6 +30,7 @@ def quick_standard_policy(settings: Settings) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 async def test_a_warning_due_while_no_worker_runs_fires_once_on_return_and_says_how_late(
     dev_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:

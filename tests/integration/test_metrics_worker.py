@@ -76,12 +76,16 @@ async def test_a_case_worked_by_a_real_worker_shows_in_the_summary(
     await act(http, number, "resolve", resolution="New client fixes it.", fields=DIAGNOSED)
     await act(http, number, "reopen", comment="It came back.")
     await act(http, number, "resolve", resolution="Firmware update.", fields=DIAGNOSED)
-    mail = harness.sink.wait_for(lambda ms: sum(PROPOSED in str(m["Subject"]) for m in ms) == 2)
+    mail = await harness.sink.arrived(
+        lambda ms: sum(PROPOSED in str(m["Subject"]) for m in ms) == 2
+    )
     second = [m for m in mail if PROPOSED in str(m["Subject"])][-1]
     accepted = await http.post(f"/resolution/{link_token(second, 'resolution')}",
                                data={"decision": "accept"})  # fmt: skip
     assert accepted.status_code == 200, accepted.text
-    mail = harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    mail = await harness.sink.arrived(
+        lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms)
+    )
     survey = link_token(next(m for m in mail if "How did we do?" in str(m["Subject"])), "survey")
     assert (await http.post(f"/survey/{survey}", data={"rating": "5"})).status_code == 200
     await create(http, "Billing")  # another, still new: in progress

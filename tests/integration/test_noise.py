@@ -142,7 +142,7 @@ async def test_every_kind_of_automatic_mail_is_recorded_and_only_the_person_ackn
     assert classes["bounce"].case_number == number
     assert classes["own_loop"].case_number == number  # our own ack, threaded to its case
     await eventually(lambda: desk.acks_to(bob))
-    await asyncio.sleep(1.0)  # room for any wrong acknowledgement to arrive
+    await desk.harness.settled()  # every case has sent all it would: any wrong acknowledgement
     assert len(desk.acks_to(ada)) == 1  # only the first, from before
     assert len(desk.acks_to(bob)) == 1  # for the human message only
 

@@ -100,7 +100,9 @@ async def resolved_case(http: httpx.AsyncClient, number: str) -> Any:
     return await eventually(probe, lambda c: c["status"] == "resolved")
 
 
-def resolution_emails(harness: Harness, address: str, wait: bool = True) -> list[EmailMessage]:
+async def resolution_emails(
+    harness: Harness, address: str, wait: bool = True
+) -> list[EmailMessage]:
     def theirs(messages: list[EmailMessage]) -> list[EmailMessage]:
         return [
             m for m in messages
@@ -108,7 +110,7 @@ def resolution_emails(harness: Harness, address: str, wait: bool = True) -> list
         ]  # fmt: skip
 
     if wait:
-        harness.sink.wait_for(lambda ms: bool(theirs(ms)))
+        await harness.sink.arrived(lambda ms: bool(theirs(ms)))
     return theirs(harness.sink.sent_to(address))
 
 
@@ -212,10 +214,10 @@ async def test_resolving_the_parent_resolves_its_open_children_and_emails_each_c
         case = await resolved_case(http, child)
         assert case["resolution"]["text"] == "The VPN gateway was replaced."
         assert "parent_resolved" in [e["kind"] for e in case["timeline"]]
-        [email] = resolution_emails(harness, customer)
+        [email] = await resolution_emails(harness, customer)
         assert f"[{child}]" in str(email["Subject"])
         assert "The VPN gateway was replaced." in str(email.get_body(("plain",)))
-    assert resolution_emails(harness, "dan@globex.example", wait=False) == []
+    assert await resolution_emails(harness, "dan@globex.example", wait=False) == []
     told = await eventually(
         lambda: get(http, f"/cases/{parent}"),
         lambda c: "children_notified" in [e["kind"] for e in c["timeline"]],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -9,8 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from caseflow.client import start_case
@@ -18,6 +21,7 @@ from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
 from caseflow.store.db import make_engine, session_factory, transaction
+from caseflow.store.models import Case, InboundMessage
 from caseflow.worker import ACTIVITY_THREADS, Activities, build_worker
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
@@ -46,6 +50,16 @@ class Harness:
     sessions: sessionmaker[Session]
     sink: SmtpSink
     worker: Worker
+
+    async def settled(self, *numbers: str) -> None:
+        """Until these cases have carried out all they were given so far (`settled`); without
+        numbers, every case of the database: those recorded and those the intake handed mail to."""
+        if not numbers:
+            with transaction(self.sessions, writes=False) as session:
+                recorded = session.scalars(select(Case.number))
+                handed = session.scalars(select(InboundMessage.case_number).distinct())
+                numbers = tuple(sorted({*recorded, *(n for n in handed if n)}))
+        await settled(self.client, *numbers)
 
     async def open_case(
         self, customer: str = CUSTOMER, subject: str = "Printer on fire", **new: object
@@ -111,3 +125,29 @@ async def running_worker(
         async with worker:
             yield Harness(client, settings, sessions, sink, worker)
     engine.dispose()
+
+
+async def settled(client: Client, *workflow_ids: str, timeout: float = 30.0) -> None:
+    """Until each workflow has ended or has no workflow task and no activity pending: whatever
+    it was told before this call it has done, every email it would send is sent. What a test
+    waits for before saying that something did not happen, instead of a fixed sleep."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    for workflow_id in workflow_ids:
+        while not await _idle(client, workflow_id):
+            if loop.time() > give_up:
+                raise AssertionError(f"{workflow_id} was still busy after {timeout} s")
+            await asyncio.sleep(0.05)
+
+
+async def _idle(client: Client, workflow_id: str) -> bool:
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return True  # a number whose workflow never started: it does nothing
+    if described.status is not WorkflowExecutionStatus.RUNNING:
+        return True
+    raw = described.raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")

@@ -21,6 +21,19 @@ real worker, and writes each full history as `tests/histories/<scenario>.json`:
   case) and a bounce while the case awaits the customer, then cancelled (dev server).
 - `continued_as_new_run1` / `_run2`: notes and customer emails until the case continues as new;
   the first run ends with ContinuedAsNew, the second starts from the carried state.
+- `merge_duplicate` and `merge_survivor`: a customer writes twice to a duplicate case, which a
+  supervisor merges into the survivor (the duplicate ends merged, the survivor absorbs its
+  people and messages), then the survivor is cancelled (dev server).
+- `link_child` and `link_parent`: a case links to a parent; resolving the parent resolves the
+  child with it; the child is reopened and cancelled, then the parent is reopened and cancelled
+  (its notice skips the ended child) (dev server).
+- `case_activities`: a call and a task added to a case, one completed, one cancelled, and one
+  recorded as already done, then the case is cancelled (dev server).
+- `escalated`: picked, escalated one step up into the escalations queue, assigned by a supervisor
+  and escalated again to a priority, then cancelled (dev server).
+- `policy_and_calendar_changes`: a business-hours case whose calendar is edited (open around the
+  clock) and whose SLA policy is migrated to new targets, each re-timing its clocks, then
+  cancelled (dev server).
 
 Regenerate only after an intentional change that running cases will never replay against (for
 example a new scenario, or once every case started on the old code has ended). A change that
@@ -45,25 +58,36 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.activities.convert import sla_policy
+from caseflow.calendars import definition_from_dict, retime_running_cases, save_calendar
 from caseflow.client import (
     answer_survey,
     case_handle,
     register_search_attributes,
     signal_email,
 )
+from caseflow.policies import migrate_running_cases
 from caseflow.settings import Settings
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
+from caseflow.store.directory import sla_policies
 from caseflow.store.seed import seed_demo
 from caseflow.workflows import search
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import (
     ActionRequest,
+    ActivityDecision,
+    ActivityRequest,
     AdvanceRequest,
+    AssignRequest,
     CaseStatus,
     EmailDecision,
+    EscalateRequest,
     InboundEmail,
+    KpiName,
     MailClass,
+    MergeRequest,
     MessageRequest,
+    ParentRequest,
     ResolutionResponse,
     ResolveRequest,
     SurveyAnswer,
@@ -77,6 +101,7 @@ from tests.support.harness import (
     CUSTOMER,
     GOLD_CUSTOMER,
     STAGES_DONE,
+    SUPERVISOR,
     Harness,
     running_worker,
 )
@@ -142,9 +167,7 @@ async def sla_warning_failure(
     started = await harness.open_case(GOLD_CUSTOMER, "Production line stopped")
     case = case_handle(harness.client, started.id)
     await env.sleep(timedelta(minutes=16))  # gold: warn after 10, fail after 15 minutes
-    await asyncio.to_thread(
-        harness.sink.wait_for, lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms)
-    )
+    await harness.sink.arrived(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
     await case.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Sorry!"))
     await case.execute_update(
@@ -223,6 +246,123 @@ async def continued_as_new(harness: Harness) -> dict[str, WorkflowHistory]:
     }
 
 
+async def merged(harness: Harness) -> dict[str, WorkflowHistory]:
+    survivor = case_handle(harness.client, (await harness.open_case(CUSTOMER, "No VPN")).id)
+    duplicate = case_handle(harness.client, (await harness.open_case(CUSTOMER, "VPN down")).id)
+    await survivor.execute_update(CaseWorkflow.created)
+    await duplicate.execute_update(CaseWorkflow.created)
+    for i in (1, 2):
+        await signal_email(
+            harness.client, duplicate.id, customer_email(duplicate.id, i, f"Still down {i}")
+        )
+    await until(lambda: signals_taken(duplicate.id, harness, 2))
+    await duplicate.execute_update(
+        CaseWorkflow.merge, MergeRequest(actor=SUPERVISOR, into=survivor.id, comment="same")
+    )
+    await duplicate.result()
+    await survivor.execute_update(CaseWorkflow.cancel, ActionRequest(actor=SUPERVISOR))
+    await survivor.result()
+    return {
+        "merge_duplicate": await duplicate.fetch_history(),
+        "merge_survivor": await survivor.fetch_history(),
+    }
+
+
+async def linked(harness: Harness) -> dict[str, WorkflowHistory]:
+    parent = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Outage")).id)
+    child = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Site down")).id)
+    await parent.execute_update(CaseWorkflow.created)
+    await child.execute_update(CaseWorkflow.created)
+    await child.execute_update(
+        CaseWorkflow.link_parent, ParentRequest(actor=AGENT, parent=parent.id)
+    )
+    await parent.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await parent.execute_update(
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Power restored.", fields=STAGES_DONE),
+    )
+    await until(lambda: status_is(child.id, harness, CaseStatus.RESOLVED))
+    await child.execute_update(CaseWorkflow.reopen, ActionRequest(actor=AGENT))
+    await child.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT, comment="dup"))
+    await child.result()
+    await parent.execute_update(CaseWorkflow.reopen, ActionRequest(actor=AGENT))
+    await parent.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT))
+    await parent.result()
+    return {
+        "link_child": await child.fetch_history(),
+        "link_parent": await parent.fetch_history(),
+    }
+
+
+async def case_activities(harness: Harness) -> dict[str, WorkflowHistory]:
+    case = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Move desk")).id)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    due = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    call = await case.execute_update(
+        CaseWorkflow.add_activity,
+        ActivityRequest(actor=AGENT, kind="phone_call", subject="Call Carol", due_at=due),
+    )
+    task = await case.execute_update(
+        CaseWorkflow.add_activity,
+        ActivityRequest(actor=AGENT, kind="task", subject="Order a cable", owner="ann"),
+    )
+    await case.execute_update(
+        CaseWorkflow.complete_activity,
+        ActivityDecision(actor=AGENT, activity_id=call.activity_id, comment="She picked up"),
+    )
+    await case.execute_update(
+        CaseWorkflow.cancel_activity, ActivityDecision(actor=AGENT, activity_id=task.activity_id)
+    )
+    await case.execute_update(
+        CaseWorkflow.add_activity,
+        ActivityRequest(
+            actor=AGENT, kind="phone_call", subject="Carol called back", completed=True
+        ),
+    )
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT))
+    await case.result()
+    return {"case_activities": await case.fetch_history()}
+
+
+async def escalated(harness: Harness) -> dict[str, WorkflowHistory]:
+    case = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Data loss")).id)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await case.execute_update(
+        CaseWorkflow.escalate, EscalateRequest(actor=AGENT, reason="needs an engineer")
+    )
+    await case.execute_update(CaseWorkflow.assign, AssignRequest(actor=SUPERVISOR, owner="sam"))
+    await case.execute_update(
+        CaseWorkflow.escalate, EscalateRequest(actor=SUPERVISOR, reason="outage", priority=1)
+    )
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=SUPERVISOR))
+    await case.result()
+    return {"escalated": await case.fetch_history()}
+
+
+async def policy_and_calendar_changes(harness: Harness) -> dict[str, WorkflowHistory]:
+    case = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Slow disk")).id)
+    await case.execute_update(CaseWorkflow.created)  # standard policy on business-hours-paris
+    always_open = definition_from_dict({"name": "business-hours-paris", "timezone": "UTC"})
+    with transaction(harness.sessions) as session:
+        save_calendar(session, always_open)
+    with transaction(harness.sessions, writes=False) as session:
+        await retime_running_cases(harness.client, session, "business-hours-paris")
+    await until(lambda: first_response_was(case.id, harness, "retargeted"))
+    with transaction(harness.sessions) as session:
+        row = next(p for p in sla_policies(session) if p.name == "standard")
+        row.targets = {
+            **row.targets,
+            "first_response": {"warn_after": "PT5H", "fail_after": "PT9H"},
+        }
+    with transaction(harness.sessions, writes=False) as session:
+        row = next(p for p in sla_policies(session) if p.name == "standard")
+        await migrate_running_cases(harness.client, session, "standard", sla_policy(row))
+    await until(lambda: first_response_fails_after(case.id, harness, timedelta(hours=9)))
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT))
+    await case.result()
+    return {"policy_and_calendar_changes": await case.fetch_history()}
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 
@@ -245,6 +385,18 @@ async def status_is(number: str, harness: Harness, status: CaseStatus) -> bool:
 async def survey_is(survey: WorkflowHandle[SurveyWorkflow, Any], status: SurveyStatus) -> bool:
     view = await survey.query(SurveyWorkflow.view)
     return view.survey_status is status
+
+
+async def first_response_was(number: str, harness: Harness, event: str) -> bool:
+    clocks = await case_handle(harness.client, number).query(CaseWorkflow.sla_clocks)
+    first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    return bool(first.history) and first.history[-1].event == event
+
+
+async def first_response_fails_after(number: str, harness: Harness, after: timedelta) -> bool:
+    clocks = await case_handle(harness.client, number).query(CaseWorkflow.sla_clocks)
+    first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
+    return first.fail_after == after
 
 
 async def until(probe: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
@@ -312,33 +464,56 @@ async def dev_server(*extra: str) -> WorkflowEnvironment:
     )
 
 
-async def record_all(workdir: Path) -> dict[str, WorkflowHistory]:
+Scenario = Callable[[Harness], Awaitable[dict[str, WorkflowHistory]]]
+# The scenarios on one dev server and worker, by the histories each writes.
+ON_THE_DEV_SERVER: list[tuple[tuple[str, ...], Scenario]] = [
+    (("email_to_closed", "survey_answered"), email_to_closed),
+    (("strangers_and_bounce",), strangers_and_bounce),
+    (("merge_duplicate", "merge_survivor"), merged),
+    (("link_child", "link_parent"), linked),
+    (("case_activities",), case_activities),
+    (("escalated",), escalated),
+    (("policy_and_calendar_changes",), policy_and_calendar_changes),
+]
+
+
+async def record_all(workdir: Path, only: list[str]) -> dict[str, WorkflowHistory]:
+    """Every scenario, or those that write one of the histories named in `only`."""
+
+    def wanted(*names: str) -> bool:
+        return not only or any(name in only for name in names)
+
     histories: dict[str, WorkflowHistory] = {}
-    env = await dev_server()
-    try:
-        async with worker_on(env, workdir / "dev", survey_delay=timedelta(seconds=1)) as harness:
-            histories |= await email_to_closed(harness)
-            histories |= await strangers_and_bounce(harness)
-    finally:
-        await env.shutdown()
-    env = await dev_server(
-        "--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={CAN_AFTER_EVENTS}"
-    )
-    try:
-        async with worker_on(env, workdir / "can") as harness:
-            histories |= await continued_as_new(harness)
-    finally:
-        await env.shutdown()
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"),
-        data_converter=DATA_CONVERTER,
-    )
-    try:
-        await register_search_attributes(env.client, env.client.namespace)
-        async with worker_on(env, workdir / "skipping") as harness:
-            histories |= await sla_warning_failure(harness, env)
-    finally:
-        await env.shutdown()
+    if any(wanted(*names) for names, _ in ON_THE_DEV_SERVER):
+        env = await dev_server()
+        try:
+            timings = {"survey_delay": timedelta(seconds=1)}
+            async with worker_on(env, workdir / "dev", **timings) as harness:
+                for names, scenario in ON_THE_DEV_SERVER:
+                    if wanted(*names):
+                        histories |= await scenario(harness)
+        finally:
+            await env.shutdown()
+    if wanted("continued_as_new_run1", "continued_as_new_run2"):
+        env = await dev_server(
+            "--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={CAN_AFTER_EVENTS}"
+        )
+        try:
+            async with worker_on(env, workdir / "can") as harness:
+                histories |= await continued_as_new(harness)
+        finally:
+            await env.shutdown()
+    if wanted("sla_warning_failure"):
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=venv_binary("temporal-test-server"),
+            data_converter=DATA_CONVERTER,
+        )
+        try:
+            await register_search_attributes(env.client, env.client.namespace)
+            async with worker_on(env, workdir / "skipping") as harness:
+                histories |= await sla_warning_failure(harness, env)
+        finally:
+            await env.shutdown()
     return histories
 
 
@@ -354,9 +529,10 @@ def write(histories: dict[str, WorkflowHistory], into: Path = HISTORIES) -> list
 
 
 async def main(only: list[str]) -> None:
-    """Record every scenario; with names, write only those (the others stay as they are)."""
+    """Record every scenario; with names, record and write only those (the others stay as they
+    are)."""
     with tempfile.TemporaryDirectory(prefix="caseflow-replay-") as tmp:
-        histories = await record_all(Path(tmp))
+        histories = await record_all(Path(tmp), only)
     write({k: v for k, v in histories.items() if not only or k in only})
 
 

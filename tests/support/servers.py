@@ -3,6 +3,7 @@ and where to find the binaries."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -81,6 +82,13 @@ class SmtpSink:
                     raise AssertionError(f"timed out waiting for mail; got {subjects}")
                 self._changed.wait(left)
             return [m for _, m in self.messages]
+
+    async def arrived(
+        self, predicate: Callable[[list[EmailMessage]], bool], timeout: float = 20.0
+    ) -> list[EmailMessage]:
+        """`wait_for` for async tests: it blocks a thread, not the event loop, so the worker,
+        the API and the clients of the test's own loop go on while it waits."""
+        return await asyncio.to_thread(self.wait_for, predicate, timeout)
 
     def with_subject(self, fragment: str) -> list[EmailMessage]:
         return [m for _, m in self.messages if fragment in str(m["Subject"])]

@@ -10,11 +10,17 @@ SUPPORT = "support@caseflow.test"
 SECRET = "unit-test-secret-key"
 CUSTOMER = "ada@example.com"
 
+
+def _shared_corpus() -> Path:
+    """../shared/corpus beside the clone, or beside a directory holding it (a worktree)."""
+    clone = Path(__file__).resolve().parents[2]
+    beside = [parent / "shared" / "corpus" for parent in clone.parents]
+    return next((path for path in beside if path.is_dir()), beside[0])
+
+
 # Real messages written elsewhere (../shared/corpus beside the clone, or CASEFLOW_CORPUS): read
 # there at test time, never copied into the repository.
-CORPUS = Path(
-    os.environ.get("CASEFLOW_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus")
-)
+CORPUS = Path(os.environ.get("CASEFLOW_CORPUS") or _shared_corpus())
 
 
 def message(

@@ -53,6 +53,7 @@ def test_assign_refuses_no_agent_or_two_different_ones(body: dict[str, str]) -> 
         schemas.Assign.model_validate(body)
 
 
+@pytest.mark.slow
 def test_every_list_the_api_answers_is_a_page_that_takes_limit_and_offset() -> None:
     spec = create_app(Settings()).openapi()
     pages = []

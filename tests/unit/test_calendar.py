@@ -159,6 +159,7 @@ def calendars(draw: st.DrawFn) -> tuple[CalendarSpec, datetime]:
 # Properties against the oracle
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(drawn=calendars(), minutes=st.integers(0, 4 * DAY_MINUTES))
 def test_business_time_between_counts_the_business_minutes_of_the_oracle(
@@ -169,6 +170,7 @@ def test_business_time_between_counts_the_business_minutes_of_the_oracle(
     assert business_time_between(cal, start, end) == oracle_between(cal, start, end)
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(drawn=calendars(), data=st.data())
 def test_add_business_time_ends_after_the_oracles_nth_business_minute(
@@ -195,6 +197,7 @@ def test_is_business_time_agrees_with_the_oracle(
     assert is_business_time(cal, instant) == oracle_is_business(cal, instant)
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(drawn=calendars(), data=st.data())
 def test_business_time_between_start_and_added_duration_is_that_duration(

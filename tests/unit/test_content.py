@@ -529,6 +529,7 @@ def test_files_past_the_count_limit_are_counted_not_listed() -> None:
     assert (len(found.attachments), found.omitted) == (10, 2)
 
 
+@pytest.mark.slow
 def test_a_thousand_files_are_read_within_the_limits_quickly() -> None:
     msg = mail()
     for n in range(1000):

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import email
 import email.policy
+import hashlib
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caseflow.intake import bounces
+from caseflow.intake import bounces, content
 from caseflow.intake.classify import classify
 from caseflow.intake.parse import (
     MAX_NOTES,
@@ -407,6 +408,7 @@ def _nested_flat(depth: int) -> bytes:
     return (head + opens + "Content-Type: text/plain\r\n\r\ndeep text\r\n" + closes).encode()
 
 
+@pytest.mark.slow
 def test_multipart_nested_thousands_deep_is_malformed_not_a_crash() -> None:
     started = time.monotonic()
 
@@ -428,6 +430,7 @@ def test_flood_of_mime_parts_is_refused_before_parsing() -> None:
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.slow
 def test_huge_attachment_is_parsed_in_bounded_time_and_listed_without_its_bytes() -> None:
     body = base64.encodebytes(b"\0" * 30_000_000).decode("ascii").replace("\n", "\r\n")
     raw = with_body_bytes(
@@ -680,15 +683,24 @@ def test_corpus_message_parses_and_classifies(name: str, category: str) -> None:
     raw = (CORPUS / name).read_bytes()
     try:
         parsed = parse(raw)
-    except MalformedEmail:
+    except MalformedEmail as malformed:
         # A mail server's report from `MAILER-DAEMON <>` is read leniently, never quarantined.
         report = bounces.lenient_parse(raw)
         assert report is not None or category != "bounce"
         if report is None:
+            assert str(malformed), "quarantined without a reason to show"
             return
         parsed = report
     mail_class = classify(parsed, SUPPORT, raw)
 
+    # True of every message taken in, whatever its category: it is known by its bytes and by
+    # one key (its Message-ID, else a digest), and its text is bounded.
+    assert parsed.raw_sha256 == hashlib.sha256(raw).hexdigest()
+    expected_key = f"mid:{parsed.message_id}" if parsed.message_id else "digest:"
+    assert parsed.dedup_key.startswith(expected_key)
+    assert len(parsed.text) <= content.MAX_TEXT
+    if mail_class is not MailClass.BOUNCE:  # only a mail server's report may come from `<>`
+        assert "@" in parsed.sender
     if name in _LIST_MANAGER_NOTICES:
         assert mail_class is MailClass.BULK
     elif category == "bounce":

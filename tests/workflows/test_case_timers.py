@@ -69,7 +69,7 @@ async def test_first_response_warning_then_failure_each_mailed_once(
 ) -> None:
     handle = await harness.open_case(GOLD_CUSTOMER)  # gold: warn 10 min, fail 15 min, 24x7
     await skipping_env.sleep(timedelta(minutes=16))
-    harness.sink.wait_for(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await skipping_env.sleep(timedelta(hours=2))
     clocks = await handle.query(CaseWorkflow.sla_clocks)
     first = next(c for c in clocks if c.kpi is KpiName.FIRST_RESPONSE)
@@ -110,7 +110,7 @@ async def test_clocks_pause_while_awaiting_customer_and_resume_where_they_stoppe
     await skipping_env.sleep(timedelta(minutes=4))
     assert not harness.sink.with_subject("SLA")
     await skipping_env.sleep(timedelta(minutes=2))  # 5 + 4 + 2 = 11 minutes running: warned
-    harness.sink.wait_for(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
     assert not harness.sink.with_subject("SLA failure")
 
 
@@ -141,7 +141,7 @@ async def test_business_hours_clock_is_due_in_business_time(
     await skipping_env.sleep(first.warn_at - now - timedelta(minutes=1))
     assert not harness.sink.with_subject("SLA warning")
     await skipping_env.sleep(timedelta(minutes=2))
-    harness.sink.wait_for(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(lambda ms: any("SLA warning" in str(m["Subject"]) for m in ms))
 
 
 async def _policy_calendar(harness: Harness, handle: Handle) -> CalendarSpec:
@@ -219,7 +219,7 @@ async def test_answered_survey_ends_the_survey_with_its_rating(
     )
     assert accepted.status is CaseStatus.CLOSED
     await skipping_env.sleep(timedelta(hours=1, minutes=1))
-    harness.sink.wait_for(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(lambda ms: any("How did we do?" in str(m["Subject"]) for m in ms))
     answer = SurveyAnswer(episode=1, rating=5, comment="Quick!")
     await answer_survey(harness.client, handle.id, answer, timedelta(seconds=10))
     result = await survey_result(harness, handle, skipping_env)
@@ -284,7 +284,7 @@ async def test_next_response_warns_when_a_customer_message_waits_too_long(
     )
     await signal_email(harness.client, handle.id, email)
     await skipping_env.sleep(timedelta(minutes=46))
-    harness.sink.wait_for(lambda ms: any("next response" in str(m["Subject"]) for m in ms))
+    await harness.sink.arrived(lambda ms: any("next response" in str(m["Subject"]) for m in ms))
     await handle.execute_update(CaseWorkflow.reply, MessageRequest(actor=AGENT, body="On it"))
     clocks = await handle.query(CaseWorkflow.sla_clocks)
     [clock] = [c for c in clocks if c.kpi is KpiName.NEXT_RESPONSE]

@@ -222,13 +222,14 @@ async def test_signals_that_come_before_the_case_exists_apply_once_it_does_in_th
     await skipping_env.sleep(timedelta(minutes=40))
     assert not gated.sink.with_subject("SLA failure")
     await skipping_env.sleep(timedelta(minutes=10))
-    gated.sink.wait_for(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
+    await gated.sink.arrived(lambda ms: any("SLA failure" in str(m["Subject"]) for m in ms))
     await replays(handle)
 
 
 # -- between the other case's yes and this one's commit -------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gated", [ActivityName.ADOPT_CHILD], indirect=True)
 async def test_a_link_whose_case_escalates_out_of_the_agents_sight_meanwhile_is_made_on_both(
     gated: Harness, gate: Gate, skipping_env: WorkflowEnvironment

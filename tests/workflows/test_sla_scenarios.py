@@ -181,7 +181,7 @@ async def assert_mailed_once_at(
     fired_at = fired.warned_at if what == "warning" else fired.failed_at
     assert fired_at is not None and due <= fired_at < due + timedelta(minutes=1)
     await env.sleep(timedelta(minutes=30))
-    await asyncio.sleep(0.2)  # a second email, if any, would have reached the sink by now
+    await harness.settled(handle.id)  # a second email, if any, has reached the sink
     assert len(harness.sink.with_subject(subject)) == 1
 
 
