@@ -185,10 +185,10 @@ def test_xml_declaration_does_not_stop_the_conversion() -> None:
 def test_html_with_too_many_tags_keeps_its_words_quickly() -> None:
     html = "<b>x</b>" * 200_000
 
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
     text = html_to_text(html)
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
     assert text.split()[:3] == ["x", "x", "x"]
 
 
@@ -232,10 +232,10 @@ def test_remote_images_only_on_request_and_never_data_urls() -> None:
 
 
 def test_html_nested_too_deep_is_not_shown_but_does_not_hang() -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
 
     assert sanitize_html("<div>" * 100_000 + "x") == ""
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
 
 
 @settings(max_examples=300, deadline=None)
@@ -399,10 +399,12 @@ def test_empty_text_stays_empty() -> None:
     ids=["one-line", "many-lines", "disclaimer", "attributions", "quotes", "headers"],
 )
 def test_stripping_hostile_text_stays_fast(hostile: str) -> None:
-    started = time.monotonic()
+    # This thread's CPU time, not the wall clock: another process on a busy machine does not
+    # count, while runaway backtracking (hours on these inputs) still does.
+    started = time.thread_time()
     strip_quoted(hostile)
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -536,10 +538,10 @@ def test_a_thousand_files_are_read_within_the_limits_quickly() -> None:
         msg.add_attachment(b"f", maintype="image", subtype="png", filename=f"{n}.png")
     raw = reparsed(msg)
 
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
     found = read_content(raw)
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
     # 1000 parts are read (the container, the text, 998 files): 100 listed, 898 counted.
     assert (len(found.attachments), found.omitted) == (100, 898)
 
@@ -582,10 +584,10 @@ def test_tnef_body_is_the_text_when_the_message_has_none() -> None:
     ids=["garbage", "truncated", "property-count-bomb", "multi-value-bomb", "object-flood"],
 )
 def test_broken_or_hostile_tnef_keeps_the_winmail_dat_itself(blob: bytes) -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
     found = read_content(with_winmail(blob))
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
     assert [(a.filename, a.data) for a in found.attachments] == [("winmail.dat", blob)]
 
 
@@ -593,10 +595,10 @@ def test_tnef_recipient_table_bomb_is_left_out() -> None:
     bomb = tnef_object(1, 0x9004, struct.pack("<II", 0xFFFFFFFF, 0xFFFFFFFF))
     blob = tnef_blob([("a.txt", b"A" * 20)]) + bomb
 
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
     found = read_content(with_winmail(blob))
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
     assert [a.filename for a in found.attachments] == ["a.txt"]
 
 
@@ -643,10 +645,10 @@ _CORPUS = _corpus_files()
 def test_every_corpus_message_gives_its_content_within_bounds(name: str) -> None:
     msg = email.message_from_bytes((CORPUS / name).read_bytes(), policy=email.policy.default)
 
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's other processes do not count
     found = read_content(msg)
 
-    assert time.monotonic() - started < 3
+    assert time.thread_time() - started < 3
     assert len(found.text) <= content.MAX_TEXT
     assert all(a.filename and "/" not in a.filename for a in found.attachments)
     assert "<script" not in found.html.lower()
