@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import admission
@@ -217,18 +217,22 @@ class Acting:
         update_id = action_update_id(update.__name__, self.agent.handle, self.key)
         try:
             if not await self.sees(self.number):
-                return await self.done_before(handle.get_update_handle_for(update, update_id))
+                return await self.done_before(handle, update, update_id)
             return await handle.execute_update(
                 update, request, id=update_id, rpc_timeout=self.timeout
             )
         except WorkflowUpdateFailedError as err:
             raise from_update_failure(err) from None
 
-    async def done_before(self, earlier: WorkflowUpdateHandle[Any]) -> Any:
+    async def done_before(
+        self, handle: WorkflowHandle[Any, Any], update: Any, update_id: str
+    ) -> Any:
         """A case out of the actor's sight answers 404, unless this is their own retry of the
         action that took it out of their sight (an escalation): then that action's outcome.
-        The update id is theirs alone, so the answer tells nobody else of the case."""
+        The update id is theirs alone, so the answer tells nobody else of the case. Without a
+        key of the client's own there is nothing to retry, and Temporal is not asked."""
         if self.key_sent:
+            earlier = handle.get_update_handle_for(update, update_id)
             try:
                 return await earlier.result(rpc_timeout=self.timeout)
             except RPCError as err:
