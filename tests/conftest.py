@@ -69,6 +69,23 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
+async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of this test's own that suggests continue-as-new after 60 events."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        search_attributes=search.ALL_KEYS,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=60",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, one per test (its clock is global): days in seconds."""
     env = await WorkflowEnvironment.start_time_skipping(

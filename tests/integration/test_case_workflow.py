@@ -46,7 +46,6 @@ from caseflow.workflows.model import (
     Role,
     WaitRequest,
 )
-from caseflow.workflows.payloads import DATA_CONVERTER
 from caseflow.workflows.survey import survey_workflow_id
 from tests.support.harness import (
     AGENT,
@@ -320,23 +319,6 @@ async def test_ui_shows_the_case_summary_and_its_current_details(harness: Harnes
 
 
 # -- continue-as-new ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server of this test's own that suggests continue-as-new after 60 events."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.ALL_KEYS,
-        data_converter=DATA_CONVERTER,
-        dev_server_log_level="error",
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "limit.historyCount.suggestContinueAsNew=60",
-        ],
-    )
-    yield env
-    await env.shutdown()
 
 
 def customer_email(number: str, i: int) -> InboundEmail:

@@ -17,13 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 from caseflow.client import case_handle
 from caseflow.settings import Settings
 from caseflow.worker import Activities
-from caseflow.workflows import search
 from caseflow.workflows.model import ActivityName, CaseRecord, CaseStatus
-from caseflow.workflows.payloads import DATA_CONVERTER
 from tests.integration.test_case_workflow import runs_of
 from tests.support.api import api_client, bearer
 from tests.support.harness import GOLD_CUSTOMER, Harness, running_worker
-from tests.support.servers import SmtpSink, venv_binary
+from tests.support.servers import SmtpSink
 
 ANN, SAM = bearer("ann"), bearer("sam")
 NEW_CASE = {"customer_email": GOLD_CUSTOMER, "subject": "VPN drops", "description": "Hourly."}
@@ -231,23 +229,6 @@ async def test_a_new_case_key_is_the_agents_own(http: httpx.AsyncClient, held: H
 
 
 # -- a retry that reaches a later run -----------------------------------------------------------
-
-
-@pytest.fixture
-async def eager_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server of this test's own that suggests continue-as-new after 60 events."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.ALL_KEYS,
-        data_converter=DATA_CONVERTER,
-        dev_server_log_level="error",
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "limit.historyCount.suggestContinueAsNew=60",
-        ],
-    )
-    yield env
-    await env.shutdown()
 
 
 async def test_actions_retried_after_the_case_continued_as_new_are_not_done_again(
