@@ -52,7 +52,7 @@ from temporalio.worker import Worker
 from benchmarks.timer_baseline import Arrivals, SleepUntil, Wakeup
 from caseflow.calendars import CalendarDefinition, save_calendar
 from caseflow.client import create_case_and_wait, register_search_attributes
-from caseflow.policies import PolicyDefinition, save_policy
+from caseflow.policies import Policy, Target, save_policy
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import cases, directory
@@ -62,7 +62,7 @@ from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
 from caseflow.workflows import search
 from caseflow.workflows.calendar import Closure
-from caseflow.workflows.model import Channel, KpiName, KpiTarget, NewCase
+from caseflow.workflows.model import Channel, KpiName, NewCase
 from caseflow.workflows.payloads import DATA_CONVERTER
 from tests.support.servers import SmtpSink, venv_binary
 
@@ -207,17 +207,15 @@ def prepare_directory(sessions: sessionmaker[Session]) -> None:
 def prepare_policy(sessions: sessionmaker[Session], reopening: datetime) -> None:
     """The default policy from now on: on a calendar closed until `reopening`."""
     closed = Closure(reopening - timedelta(days=1), reopening, "benchmark: closed until then")
-    targets = [
-        KpiTarget(KpiName.FIRST_RESPONSE, WARN_AFTER, FAIL_AFTER),
-        KpiTarget(KpiName.RESOLUTION, 2 * FAIL_AFTER, 3 * FAIL_AFTER),
-    ]
+    kpis = {
+        KpiName.FIRST_RESPONSE: Target(warn_after=WARN_AFTER, fail_after=FAIL_AFTER),
+        KpiName.RESOLUTION: Target(warn_after=2 * FAIL_AFTER, fail_after=3 * FAIL_AFTER),
+    }
     with transaction(sessions) as session:
         save_calendar(session, CalendarDefinition(name="bench-reopening", closures=[closed]))
         save_policy(
             session,
-            PolicyDefinition(
-                name="bench", calendar="bench-reopening", default=True, targets=targets
-            ),
+            Policy(name="bench", calendar="bench-reopening", default=True, kpis=kpis),
         )
 
 

@@ -1,4 +1,5 @@
-"""SLA policies as people write them (YAML) and as the database keeps them, checked when saved.
+"""SLA policies in their one shape, `Policy`: as people write them (YAML, the admin API,
+`caseflow import`), as the database keeps them and, pinned, as a case carries them.
 
 ```yaml
 name: gold
@@ -20,13 +21,24 @@ duration that is not ISO 8601 is refused with a sentence saying why, never at ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -34,6 +46,8 @@ from temporalio.client import Client
 from caseflow.client import tell_cases
 from caseflow.store import cases
 from caseflow.store.models import Calendar, Queue, SlaPolicy
+from caseflow.workflows.bounds import MAX_INT
+from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.fanout import BATCH_SIZE, batches, policy_change
 from caseflow.workflows.model import (
     NOTIFY_OWNER,
@@ -63,22 +77,166 @@ class PolicyError(ValueError):
         self.code = code
 
 
-@dataclass
-class PolicyDefinition:
-    name: str
-    calendar: str = "24x7"
-    default: bool = False
-    pause_states: list[CaseStatus] = field(
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return _DURATION.validate_python(str(value))
+    except ValidationError:
+        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT4H") from None
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Target(BaseModel):
+    """A KPI's warning and failure, after its start, in the policy's calendar's business time."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn_after: Duration
+    fail_after: Duration
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or {"warn_after", "fail_after"} - set(data):
+            raise ValueError("needs warn_after and fail_after")
+        return data
+
+
+class Policy(BaseModel):
+    """An SLA policy in its one written shape: YAML (`caseflow sla load`), the admin API and
+    `caseflow import` take it, the database keeps its fields (`save_policy`, `Policy.of_row`),
+    and a case pins it as the workflow's `SlaPolicy` (`pinned`), its calendar resolved. Its
+    fields' types say what is well formed (a malformed body is the API's `invalid_request`);
+    `check` the rules a well-formed policy must keep (`invalid`), before it is used or saved."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100)
+    calendar: str = Field(default="24x7", min_length=1, max_length=100)
+    default: bool = False  # the policy of cases that nothing else chooses one for
+    position: int = Field(default=100, ge=0, le=MAX_INT)
+    pause_states: list[CaseStatus] = Field(
         default_factory=lambda: [CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD]
     )
-    targets: list[KpiTarget] = field(default_factory=list)
-    position: int = 100
-    conditions: PolicyConditions = field(default_factory=PolicyConditions)
+    kpis: dict[KpiName, Target]
+    conditions: PolicyConditions = Field(default_factory=PolicyConditions)
     on_warning: SlaActions | None = None  # None: the default (notify the owner)
     on_failure: SlaActions | None = None  # None: the default (owner and supervisors)
 
+    @field_validator("position", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"position must be a whole number, not {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"position must be a whole number, not {value!r}") from None
 
-def load_policy(path: Path) -> PolicyDefinition:
+    @field_validator("kpis", mode="before")
+    @classmethod
+    def _known_kpis(cls, kpis: Any) -> Any:
+        if not isinstance(kpis, dict) or not kpis:
+            raise ValueError("has no kpis")
+        for kpi in kpis:
+            if str(kpi) not in {k.value for k in KpiName}:
+                known = ", ".join(k.value for k in KpiName)
+                raise ValueError(f"unknown KPI {kpi!r} (known: {known})")
+        return kpis
+
+    @field_validator("conditions", mode="before")
+    @classmethod
+    def _known_conditions(cls, data: Any) -> Any:
+        known = {f.name for f in fields(PolicyConditions)}
+        if isinstance(data, dict) and set(data) - known:
+            unknown = sorted(set(data) - known)
+            raise ValueError(f"bad conditions: unknown {unknown} (known: {sorted(known)})")
+        return data or {}
+
+    @field_validator("on_warning", "on_failure", mode="before")
+    @classmethod
+    def _known_actions(cls, data: Any) -> Any:
+        known = {f.name for f in fields(SlaActions)}
+        if isinstance(data, dict) and set(data) - known:
+            raise ValueError(f"unknown {sorted(set(data) - known)}")
+        return data
+
+    def check(self) -> None:
+        """The rules a well-formed policy must also keep; PolicyError saying which it breaks."""
+        if not self.name.strip():
+            raise PolicyError("a policy needs a name")
+        for problem in self._problems():
+            raise PolicyError(f"{self.name}: {problem}")
+
+    def _problems(self) -> Iterator[str]:
+        for kpi, target in self.kpis.items():
+            if target.warn_after <= timedelta(0) or target.fail_after <= timedelta(0):
+                yield f"{kpi} durations must be positive"
+            if target.warn_after >= target.fail_after:
+                yield (
+                    f"the {kpi} warning ({_iso(target.warn_after)}) must come before its "
+                    f"failure ({_iso(target.fail_after)})"
+                )
+        for state in self.pause_states:
+            if state not in PAUSABLE:
+                allowed = ", ".join(sorted(s.value for s in PAUSABLE))
+                yield f"{state.value!r} cannot pause SLA clocks (use one of {allowed})"
+        if any(p not in Priority.ALL for p in self.conditions.priorities):
+            yield f"bad conditions: priorities are {Priority.ALL}"
+        for what, actions in (("on_warning", self.on_warning), ("on_failure", self.on_failure)):
+            if actions is None:
+                continue
+            unknown = set(actions.notify) - {NOTIFY_OWNER, NOTIFY_QUEUE, NOTIFY_SUPERVISORS}
+            if unknown:
+                yield f"{what} cannot notify {sorted(unknown)}"
+            if actions.raise_priority_to not in (None, *Priority.ALL):
+                yield f"{what} raise_priority_to must be one of {Priority.ALL}"
+
+    @field_serializer("conditions")
+    def _written_conditions(self, conditions: PolicyConditions) -> dict[str, Any]:
+        written = _CONDITIONS.dump_python(conditions, mode="json")
+        return {k: v for k, v in written.items() if v}
+
+    @property
+    def targets(self) -> list[KpiTarget]:
+        return [KpiTarget(kpi, t.warn_after, t.fail_after) for kpi, t in self.kpis.items()]
+
+    def pinned(self, calendar: CalendarSpec) -> ModelPolicy:
+        """The policy as a case carries it, counted in `calendar` (this policy's, resolved)."""
+        policy = ModelPolicy(
+            name=self.name,
+            calendar=calendar,
+            targets=sorted(self.targets, key=lambda t: t.kpi.value),
+            pause_states=list(self.pause_states),
+            position=self.position,
+            conditions=self.conditions,
+        )
+        if self.on_warning is not None:
+            policy.on_warning = self.on_warning
+        if self.on_failure is not None:
+            policy.on_failure = self.on_failure
+        return policy
+
+    @classmethod
+    def of_row(cls, row: SlaPolicy) -> Policy:
+        """The policy as the database keeps it (checked when it was saved)."""
+        return cls.model_validate(
+            {
+                "name": row.name,
+                "calendar": row.calendar.name,
+                "default": row.is_default,
+                "position": row.position,
+                "pause_states": row.pause_states,
+                "kpis": row.targets,
+                "conditions": row.conditions or {},
+                "on_warning": row.on_warning,
+                "on_failure": row.on_failure,
+            }
+        )
+
+
+def load_policy(path: Path) -> Policy:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
@@ -88,120 +246,27 @@ def load_policy(path: Path) -> PolicyDefinition:
     return policy_from_dict(data)
 
 
-def policy_from_dict(data: dict[str, Any]) -> PolicyDefinition:
-    name = str(data.get("name") or "").strip()
-    if not name:
-        raise PolicyError("a policy needs a name")
-    kpis = data.get("kpis")
-    if not isinstance(kpis, dict) or not kpis:
-        raise PolicyError(f"policy {name!r} has no kpis")
-    states = data.get("pause_states")
-    definition = PolicyDefinition(
-        name=name,
-        calendar=str(data.get("calendar") or "24x7"),
-        default=bool(data.get("default", False)),
-        targets=[_target(name, str(kpi), spec) for kpi, spec in kpis.items()],
-    )
-    if states is not None:
-        definition.pause_states = [_state(s) for s in states]
-    definition.position = _int(name, "position", data.get("position", 100))
-    definition.conditions = _conditions(name, data.get("conditions") or {})
-    for what in ("on_warning", "on_failure"):
-        if data.get(what) is not None:
-            setattr(definition, what, _actions(name, what, data[what]))
-    check(definition)
-    return definition
-
-
-def check(definition: PolicyDefinition) -> None:
-    for target in definition.targets:
-        if target.warn_after <= timedelta(0) or target.fail_after <= timedelta(0):
-            raise PolicyError(f"{definition.name}: {target.kpi} durations must be positive")
-        if target.warn_after >= target.fail_after:
-            raise PolicyError(
-                f"{definition.name}: the {target.kpi} warning ({_iso(target.warn_after)}) must "
-                f"come before its failure ({_iso(target.fail_after)})"
-            )
-    kpis = [t.kpi for t in definition.targets]
-    if len(kpis) != len(set(kpis)):
-        raise PolicyError(f"{definition.name}: a KPI is listed twice")
-
-
-def _int(policy: str, what: str, value: Any) -> int:
+def policy_from_dict(data: dict[str, Any]) -> Policy:
+    """The policy written as `data`, checked; PolicyError saying what is wrong, and where."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PolicyError(f"{policy}: {what} must be a whole number, not {value!r}") from None
-
-
-def _conditions(policy: str, data: Any) -> PolicyConditions:
-    known = {f.name for f in fields(PolicyConditions)}
-    if isinstance(data, dict) and set(data) - known:
-        unknown = sorted(set(data) - known)
-        raise PolicyError(f"{policy}: bad conditions: unknown {unknown} (known: {sorted(known)})")
-    try:
-        conditions = _CONDITIONS.validate_python(data)
+        policy = Policy.model_validate(data)
     except ValidationError as err:
-        raise PolicyError(f"{policy}: bad conditions: {_first_error(err)}") from None
-    if any(p not in Priority.ALL for p in conditions.priorities):
-        raise PolicyError(f"{policy}: priorities are {Priority.ALL}")
-    return conditions
+        raise PolicyError(problem(data, err)) from None
+    policy.check()
+    return policy
 
 
-def _actions(policy: str, what: str, data: Any) -> SlaActions:
-    known = {f.name for f in fields(SlaActions)}
-    if isinstance(data, dict) and set(data) - known:
-        raise PolicyError(f"{policy}: {what}: unknown {sorted(set(data) - known)}")
-    try:
-        actions = _ACTIONS.validate_python(data)
-    except ValidationError as err:
-        raise PolicyError(f"{policy}: bad {what}: {_first_error(err)}") from None
-    unknown = set(actions.notify) - {NOTIFY_OWNER, NOTIFY_QUEUE, NOTIFY_SUPERVISORS}
-    if unknown:
-        raise PolicyError(f"{policy}: {what} cannot notify {sorted(unknown)}")
-    if actions.raise_priority_to is not None and actions.raise_priority_to not in Priority.ALL:
-        raise PolicyError(f"{policy}: {what} raise_priority_to must be one of {Priority.ALL}")
-    return actions
-
-
-def _first_error(err: ValidationError) -> str:
+def problem(data: Any, err: ValidationError) -> str:
+    """The first problem of a policy as one sentence, naming the policy and where it is."""
     first = err.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-
-
-def _target(policy: str, kpi: str, spec: Any) -> KpiTarget:
-    try:
-        name = KpiName(kpi)
-    except ValueError:
-        known = ", ".join(k.value for k in KpiName)
-        raise PolicyError(f"{policy}: unknown KPI {kpi!r} (known: {known})") from None
-    if not isinstance(spec, dict) or {"warn_after", "fail_after"} - set(spec):
-        raise PolicyError(f"{policy}: {kpi} needs warn_after and fail_after")
-    return KpiTarget(
-        name, _duration(policy, spec["warn_after"]), _duration(policy, spec["fail_after"])
-    )
-
-
-def _duration(policy: str, value: Any) -> timedelta:
-    try:
-        return _DURATION.validate_python(str(value))
-    except ValidationError:
-        raise PolicyError(f"{policy}: {value!r} is not an ISO 8601 duration such as PT4H") from None
-
-
-def _state(value: Any) -> CaseStatus:
-    try:
-        state = CaseStatus(str(value))
-    except ValueError:
-        state = None
-    if state not in PAUSABLE:
-        allowed = ", ".join(sorted(s.value for s in PAUSABLE))
-        raise PolicyError(f"{value!r} cannot pause SLA clocks (use one of {allowed})")
-    return state
-
-
-def _dump_actions(actions: SlaActions | None) -> dict[str, Any] | None:
-    return None if actions is None else dict(_ACTIONS.dump_python(actions, mode="json"))
+    name = (data.get("name") if isinstance(data, dict) else None) or "a policy"
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "value_error":
+        said = str(first["ctx"]["error"])
+        # A sentence that names its field says where it is; the others are told where.
+        named = where in ("", "kpis", "conditions", "position")
+        return f"{name}: {said}" if named else f"{name}: {where}: {said}"
+    return f"{name}: bad {where}: {first['msg']}"
 
 
 def _require_queue(session: Session, policy: str, name: str) -> None:
@@ -216,36 +281,32 @@ def _iso(value: timedelta) -> str:
 # -- the database ---------------------------------------------------------------------------------
 
 
-def save_policy(session: Session, definition: PolicyDefinition) -> SlaPolicy:
-    """Create or replace the policy of this name, after checking it against the database."""
-    check(definition)
-    calendar = session.scalar(select(Calendar).where(Calendar.name == definition.calendar))
+def save_policy(session: Session, policy: Policy) -> SlaPolicy:
+    """Create or replace the policy of this name, after checking it and what it names."""
+    policy.check()
+    calendar = session.scalar(select(Calendar).where(Calendar.name == policy.calendar))
     if calendar is None:
         raise PolicyError(
-            f"{definition.name}: unknown calendar {definition.calendar!r}", "unknown_reference"
+            f"{policy.name}: unknown calendar {policy.calendar!r}", "unknown_reference"
         )
-    if definition.default:  # one default policy
-        others = (SlaPolicy.name != definition.name) & SlaPolicy.is_default.is_(True)
+    for actions in (policy.on_warning, policy.on_failure):
+        if actions is not None and actions.move_to_queue:
+            _require_queue(session, policy.name, actions.move_to_queue)
+    if policy.default:  # one default policy
+        others = (SlaPolicy.name != policy.name) & SlaPolicy.is_default.is_(True)
         session.execute(update(SlaPolicy).where(others).values(is_default=False))
-    row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == definition.name))
+    row = session.scalar(select(SlaPolicy).where(SlaPolicy.name == policy.name))
     if row is None:
-        row = SlaPolicy(name=definition.name)
+        row = SlaPolicy(name=policy.name)
+    written = policy.model_dump(mode="json")
     row.calendar_id = calendar.id
-    row.is_default = definition.default
-    row.pause_states = [str(s) for s in definition.pause_states]
-    row.targets = {
-        str(t.kpi): {"warn_after": _iso(t.warn_after), "fail_after": _iso(t.fail_after)}
-        for t in definition.targets
-    }
-    row.position = definition.position
-    conditions = _CONDITIONS.dump_python(definition.conditions, mode="json")
-    row.conditions = {k: v for k, v in conditions.items() if v}
-    row.on_warning = _dump_actions(definition.on_warning)
-    row.on_failure = _dump_actions(definition.on_failure)
-    if definition.on_failure and definition.on_failure.move_to_queue:
-        _require_queue(session, definition.name, definition.on_failure.move_to_queue)
-    if definition.on_warning and definition.on_warning.move_to_queue:
-        _require_queue(session, definition.name, definition.on_warning.move_to_queue)
+    row.is_default = policy.default
+    row.pause_states = written["pause_states"]
+    row.targets = written["kpis"]
+    row.position = policy.position
+    row.conditions = written["conditions"]
+    row.on_warning = written["on_warning"]
+    row.on_failure = written["on_failure"]
     session.add(row)
     session.flush()
     return row

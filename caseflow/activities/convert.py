@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from caseflow import calendars
+from caseflow.policies import Policy
 from caseflow.store import models
 from caseflow.store.cases import CaseWrite
 from caseflow.store.directory import ActiveEntitlement
@@ -17,14 +18,11 @@ from caseflow.workflows.calendar import CalendarSpec
 from caseflow.workflows.model import (
     CaseActivity,
     CaseRecord,
-    CaseStatus,
     Channel,
     Customer,
     Entitlement,
     KpiClock,
     KpiEvent,
-    KpiName,
-    KpiTarget,
     PolicyConditions,
     Resolution,
     RoutingRule,
@@ -63,25 +61,7 @@ def sla_policy(
     row: models.SlaPolicy, calendar: Callable[[models.Calendar], CalendarSpec] = calendar
 ) -> SlaPolicy:
     """A policy as stored, its calendar with the holidays of the years around this one."""
-    targets = [
-        KpiTarget(KpiName(kpi), duration(spec["warn_after"]), duration(spec["fail_after"]))
-        for kpi, spec in sorted(row.targets.items())
-    ]
-    pause_states = [CaseStatus(s) for s in row.pause_states]
-    policy = SlaPolicy(
-        name=row.name,
-        calendar=calendar(row.calendar),
-        targets=targets,
-        pause_states=pause_states,
-        position=row.position,
-    )
-    if row.conditions:
-        policy.conditions = _CONDITIONS.validate_python(row.conditions)
-    if row.on_warning is not None:
-        policy.on_warning = _ACTIONS.validate_python(row.on_warning)
-    if row.on_failure is not None:
-        policy.on_failure = _ACTIONS.validate_python(row.on_failure)
-    return policy
+    return Policy.of_row(row).pinned(calendar(row.calendar))
 
 
 def routing_rule(row: models.RoutingRule) -> RoutingRule:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     model_validator,
 )
 
+from caseflow import surfaces
 from caseflow.store.models import (
     Attachment,
     AuditEntry,
@@ -25,9 +25,9 @@ from caseflow.store.models import (
     OutboundEmail,
     SlaInstance,
 )
-from caseflow.workflows.model import Channel, KpiStatus
+from caseflow.workflows.model import MAX_TEXT, Channel, KpiStatus
 
-TEXT = 100_000
+TEXT = MAX_TEXT
 EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 CASE_NUMBER = r"^[Cc][Aa][Ss]-\d{6,12}$"
 Priority = Field(default=None, ge=1, le=4, description="1 critical … 4 low")
@@ -77,79 +77,8 @@ class Comment(Strict):
     comment: str = Field(default="", max_length=TEXT)
 
 
-class Assign(Strict):
-    """`{"agent": "ann"}`; `owner` is the field's former name, still understood."""
-
-    agent: str | None = Field(
-        default=None, min_length=1, max_length=100, description="the agent's handle"
-    )
-    owner: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=100,
-        description="deprecated: the former name of `agent`",
-        json_schema_extra={"deprecated": True},
-    )
-    comment: str = Field(default="", max_length=TEXT)
-
-    @model_validator(mode="after")
-    def _names_one_agent(self) -> Assign:
-        if self.agent is None and self.owner is None:
-            raise ValueError("assign needs an agent")
-        if self.agent is not None and self.owner is not None and self.agent != self.owner:
-            raise ValueError("agent and owner (its former name) name different agents")
-        return self
-
-    @property
-    def handle(self) -> str:
-        handle = self.agent or self.owner
-        assert handle is not None  # the validator saw to it
-        return handle
-
-
-class Message(Strict):
-    body: str = Field(min_length=1, max_length=TEXT)
-
-
-class Wait(Strict):
-    reason: str = Field(default="", max_length=1000)
-    body: str = Field(default="", max_length=TEXT, description="optional message to the customer")
-
-
-# A case's stage fields as a request sets them: named, bounded, and not too many at once.
-FieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-FieldValue = Annotated[str, StringConstraints(max_length=1000)]
-StageFields = dict[FieldName, FieldValue]
-MAX_FIELDS = 50
-
-
-class Advance(Strict):
-    fields: StageFields = Field(
-        default_factory=dict, max_length=MAX_FIELDS, description="e.g. category, diagnosis"
-    )
-
-
-class Resolve(Strict):
-    resolution: str = Field(min_length=1, max_length=TEXT)
-    time_spent_minutes: int = Field(default=0, ge=0, le=1_000_000)
-    billable_minutes: int = Field(default=0, ge=0, le=1_000_000)
-    fields: StageFields = Field(
-        default_factory=dict,
-        max_length=MAX_FIELDS,
-        description="stage fields still missing (e.g. product, category, diagnosis): resolving "
-        "needs those of every stage before resolve",
-    )
-
-
-class EmailChoice(Strict):
-    email: str = Field(min_length=1, max_length=300, description="the email's key in the timeline")
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class Escalate(Strict):
-    reason: str = Field(default="", max_length=1000)
-    priority: int | None = Priority
-    queue: str | None = Field(default=None, max_length=100)
+# The agent actions' bodies are derived from their requests (`caseflow.surfaces`).
+Assign = surfaces.Assign
 
 
 # -- answers ---------------------------------------------------------------------------------

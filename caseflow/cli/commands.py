@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from caseflow.cli import agents, calendars, organisation, processes, setup, sla
+from caseflow.cli import agents, calendars, cases, organisation, processes, setup, sla
 from caseflow.cli.base import UsageError
 from caseflow.policies import PolicyError
 from caseflow.workflows.calendar import CalendarError
@@ -58,6 +58,7 @@ app.add_typer(organisation.app)
 group(setup.db, "db")
 group(setup.temporal, "temporal")
 group(agents.app, "agent")
+group(cases.app, "case")
 group(sla.app, "sla")
 group(calendars.app, "calendar")
 
@@ -73,6 +74,7 @@ def options(
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses at info
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,7 +50,6 @@ def simulate(
     from caseflow.policies import load_policy
     from caseflow.store import directory
     from caseflow.store.models import Calendar
-    from caseflow.workflows.model import SlaPolicy
 
     settings = configured()
     refuse_unknown_keys(policy, "sla_policies")
@@ -65,12 +64,7 @@ def simulate(
             if row is None:
                 raise UsageError(f"unknown calendar {definition.calendar!r}; pass --calendar")
             spec = spec_of(row)
-        draft = SlaPolicy(
-            name=definition.name,
-            calendar=spec,
-            targets=definition.targets,
-            pause_states=definition.pause_states,
-        )
+        draft = definition.pinned(spec)
         current = {p.name: sla_policy(p) for p in directory.sla_policies(session)}
         cases = None if every else (only or definition.name)
         back = duration(since)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -17,12 +16,11 @@ from caseflow.calendars import (
 )
 from caseflow.configuration.base import ConfigError, Kind, register
 from caseflow.configuration.work import conditions_naming
-from caseflow.policies import PolicyError, policy_from_dict, save_policy
+from caseflow.policies import Policy, PolicyError, save_policy
 from caseflow.store import knowledge
 from caseflow.store.directory import sla_policies
 from caseflow.store.models import Calendar, Case, Entitlement, Product, SlaPolicy
 from caseflow.store.stages import product_by_name
-from caseflow.workflows.bounds import Count
 from caseflow.workflows.calendar import CalendarError
 from caseflow.workflows.fanout import RolloutKind
 
@@ -121,51 +119,15 @@ calendars = register(
 # -- SLA policies ---------------------------------------------------------------------------------
 
 
-class TargetSpec(BaseModel):
-    model_config = STRICT
-    warn_after: timedelta
-    fail_after: timedelta
-
-
-class PolicyConfig(BaseModel):
-    """KPIs with warn/fail durations counted in a calendar, the states that pause them, the
-    conditions that choose the policy, and what a warning or a failure does."""
-
-    model_config = STRICT
-    name: str = Field(min_length=1, max_length=100)
-    calendar: str = "24x7"
-    default: bool = False
-    position: Count = 100
-    pause_states: list[str] = Field(default_factory=lambda: ["awaiting_customer", "on_hold"])
-    kpis: dict[str, TargetSpec]
-    conditions: dict[str, list[Any]] = Field(default_factory=dict)
-    on_warning: dict[str, Any] | None = None
-    on_failure: dict[str, Any] | None = None
-
-
-def _save_policy(session: Session, spec: PolicyConfig) -> None:
+def _save_policy(session: Session, policy: Policy) -> None:
     try:
-        definition = policy_from_dict(spec.model_dump(mode="json", exclude_none=True))
-        save_policy(session, definition)
+        save_policy(session, policy)
     except PolicyError as err:
         raise ConfigError(err.code, str(err)) from None
 
 
-def _dump_policies(session: Session) -> list[PolicyConfig]:
-    return [
-        PolicyConfig(
-            name=row.name,
-            calendar=row.calendar.name,
-            default=row.is_default,
-            position=row.position,
-            pause_states=list(row.pause_states),
-            kpis={k: TargetSpec.model_validate(v) for k, v in row.targets.items()},
-            conditions={k: v for k, v in (row.conditions or {}).items() if v},
-            on_warning=row.on_warning,
-            on_failure=row.on_failure,
-        )
-        for row in sla_policies(session)
-    ]
+def _dump_policies(session: Session) -> list[Policy]:
+    return [Policy.of_row(row) for row in sla_policies(session)]
 
 
 def _delete_policy(session: Session, name: str) -> None:
@@ -186,7 +148,7 @@ def _delete_policy(session: Session, name: str) -> None:
 sla_policies_kind = register(
     Kind(
         name="sla_policies",
-        spec=PolicyConfig,
+        spec=Policy,  # the policy's one written shape (`caseflow.policies`)
         key=lambda s: s.name,
         save=_save_policy,
         dump=_dump_policies,

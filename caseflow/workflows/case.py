@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -81,9 +81,62 @@ SURVEY_OF_ITS_OWN = "survey-in-a-workflow-of-its-own"
 KEEP_EARLY_SIGNALS = "keep-signals-that-come-before-creation"
 _UNSET = object()
 
+RequestT = TypeVar("RequestT")
+if TYPE_CHECKING:
+    from temporalio.workflow import UpdateMethodMultiParam
+
+    Update = UpdateMethodMultiParam[[Any, RequestT], CaseView]
+
+
+def _action_update(name: str, action: lifecycle.Action) -> Any:
+    """The update `name` of an agent action declared in `lifecycle.ACTIONS`: its validator
+    refuses what the case's state does not allow; its handler carries it out."""
+
+    async def update(self: CaseWorkflow, request: Any) -> CaseView:
+        return await self._act(name, request)
+
+    def validate(self: CaseWorkflow, request: Any) -> None:
+        self._validate(name, request)
+
+    # The SDK reads the request type from the annotations, and checks that the validator's match.
+    update.__name__ = update.__qualname__ = name
+    update.__annotations__ = {"request": action.request, "return": CaseView}
+    validate.__annotations__ = {"request": action.request, "return": None}
+    handler = workflow.update(name=name, description=action.summary)(update)
+    handler.validator(validate)
+    return handler
+
+
+def _updates_for_actions(cls: type[CaseWorkflow]) -> type[CaseWorkflow]:
+    """Every agent action with a request type (`lifecycle.Action.request`) is an update of its
+    name, derived here before `workflow.defn` reads the class."""
+    for name, action in lifecycle.ACTIONS.items():
+        if action.request is not None:
+            setattr(cls, name, _action_update(name, action))
+    return cls
+
 
 @workflow.defn
+@_updates_for_actions
 class CaseWorkflow(StateRunner):
+    # The updates `_updates_for_actions` adds, typed for Python callers (tests, scripts); an
+    # action without a line here is an update all the same.
+    if TYPE_CHECKING:
+        pick: Update[ActionRequest]
+        assign: Update[AssignRequest]
+        reply: Update[MessageRequest]
+        note: Update[MessageRequest]
+        wait: Update[WaitRequest]
+        hold: Update[WaitRequest]
+        resume: Update[ActionRequest]
+        advance: Update[AdvanceRequest]
+        resolve: Update[ResolveRequest]
+        reopen: Update[ActionRequest]
+        cancel: Update[ActionRequest]
+        escalate: Update[EscalateRequest]
+        confirm: Update[EmailDecision]
+        split: Update[EmailDecision]
+
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self._state: CaseState | None = inp.state
@@ -347,118 +400,6 @@ class CaseWorkflow(StateRunner):
         info = workflow.current_update_info()
         if info is not None:
             lifecycle.remember_action(self.state, info.id, activity_id)
-
-    @workflow.update
-    async def pick(self, request: ActionRequest) -> CaseView:
-        return await self._act("pick", request)
-
-    @pick.validator
-    def _validate_pick(self, request: ActionRequest) -> None:
-        self._validate("pick", request)
-
-    @workflow.update
-    async def assign(self, request: AssignRequest) -> CaseView:
-        return await self._act("assign", request)
-
-    @assign.validator
-    def _validate_assign(self, request: AssignRequest) -> None:
-        self._validate("assign", request)
-
-    @workflow.update
-    async def reply(self, request: MessageRequest) -> CaseView:
-        return await self._act("reply", request)
-
-    @reply.validator
-    def _validate_reply(self, request: MessageRequest) -> None:
-        self._validate("reply", request)
-
-    @workflow.update
-    async def note(self, request: MessageRequest) -> CaseView:
-        return await self._act("note", request)
-
-    @note.validator
-    def _validate_note(self, request: MessageRequest) -> None:
-        self._validate("note", request)
-
-    @workflow.update
-    async def wait(self, request: WaitRequest) -> CaseView:
-        return await self._act("wait", request)
-
-    @wait.validator
-    def _validate_wait(self, request: WaitRequest) -> None:
-        self._validate("wait", request)
-
-    @workflow.update
-    async def hold(self, request: WaitRequest) -> CaseView:
-        return await self._act("hold", request)
-
-    @hold.validator
-    def _validate_hold(self, request: WaitRequest) -> None:
-        self._validate("hold", request)
-
-    @workflow.update
-    async def resume(self, request: ActionRequest) -> CaseView:
-        return await self._act("resume", request)
-
-    @resume.validator
-    def _validate_resume(self, request: ActionRequest) -> None:
-        self._validate("resume", request)
-
-    @workflow.update
-    async def advance(self, request: AdvanceRequest) -> CaseView:
-        return await self._act("advance", request)
-
-    @advance.validator
-    def _validate_advance(self, request: AdvanceRequest) -> None:
-        self._validate("advance", request)
-
-    @workflow.update
-    async def resolve(self, request: ResolveRequest) -> CaseView:
-        return await self._act("resolve", request)
-
-    @resolve.validator
-    def _validate_resolve(self, request: ResolveRequest) -> None:
-        self._validate("resolve", request)
-
-    @workflow.update
-    async def reopen(self, request: ActionRequest) -> CaseView:
-        return await self._act("reopen", request)
-
-    @reopen.validator
-    def _validate_reopen(self, request: ActionRequest) -> None:
-        self._validate("reopen", request)
-
-    @workflow.update
-    async def cancel(self, request: ActionRequest) -> CaseView:
-        return await self._act("cancel", request)
-
-    @cancel.validator
-    def _validate_cancel(self, request: ActionRequest) -> None:
-        self._validate("cancel", request)
-
-    @workflow.update
-    async def escalate(self, request: EscalateRequest) -> CaseView:
-        return await self._act("escalate", request)
-
-    @escalate.validator
-    def _validate_escalate(self, request: EscalateRequest) -> None:
-        self._validate("escalate", request)
-
-    @workflow.update
-    async def confirm(self, request: EmailDecision) -> CaseView:
-        return await self._act("confirm", request)
-
-    @confirm.validator
-    def _validate_confirm(self, request: EmailDecision) -> None:
-        self._validate("confirm", request)
-
-    @workflow.update
-    async def split(self, request: EmailDecision) -> CaseView:
-        return await self._act("split", request)
-
-    @split.validator
-    def _validate_split(self, request: EmailDecision) -> None:
-        self._validate("split", request)
 
     # -- activities ---------------------------------------------------------------------------
 

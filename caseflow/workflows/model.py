@@ -7,9 +7,10 @@ carries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from caseflow.workflows.calendar import TWENTY_FOUR_SEVEN, CalendarSpec
 
@@ -587,20 +588,66 @@ class SurveyInput:
 # ---------------------------------------------------------------------------------------------
 # Updates (agent actions and the customer's links)
 
+MAX_TEXT = 100_000  # the longest comment, message, resolution or description a case keeps
+MAX_REASON = 1000
+MAX_FIELD_NAME = 64  # a stage field's name and value, and how many one request may set
+MAX_FIELD_VALUE = 1000
+MAX_FIELDS = 50
+
+
+@dataclass(frozen=True)
+class Given:
+    """How an agent gives one field of an action's request, in an HTTP body and as a CLI
+    option alike (`caseflow.surfaces` derives both): its bounds (of a dict's values, with
+    `key_length` and `max_items`), its name there when not the field's, what it names (`agent`,
+    `queue`, `product`: one that must exist; of a dict of stage fields, the value of that key),
+    and a word of help. A field without one (the actor, what a route fills in) is not the
+    agent's to give."""
+
+    max_length: int | None = None
+    min_length: int | None = None
+    ge: int | None = None
+    le: int | None = None
+    key_length: int | None = None
+    max_items: int | None = None
+    called: str = ""
+    names: str = ""
+    help: str = ""
+
+
+def given(default: Any = MISSING, *, factory: Any = MISSING, **how: Any) -> Any:
+    """A request field an agent gives, with how (`Given`); without a default it is required."""
+    metadata = {"given": Given(**how)}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def given_fields() -> Any:
+    """The stage fields an action may set (`advance`, `resolve`), the product among them."""
+    return given(
+        factory=dict,
+        max_length=MAX_FIELD_VALUE,
+        key_length=MAX_FIELD_NAME,
+        max_items=MAX_FIELDS,
+        names="product",
+        help="stage fields, e.g. product, category, diagnosis",
+    )
+
 
 @dataclass
 class ActionRequest:
     """pick, resume, reopen, cancel and other actions that carry only a comment."""
 
     actor: Actor
-    comment: str = ""
+    comment: str = given("", max_length=MAX_TEXT)
 
 
 @dataclass
 class AssignRequest:
     actor: Actor
-    owner: str
-    comment: str = ""
+    owner: str = given(called="agent", min_length=1, max_length=100, names="agent")
+    comment: str = given("", max_length=MAX_TEXT)
 
 
 @dataclass
@@ -609,7 +656,7 @@ class MessageRequest:
     knowledge article names it: the body is then the article's text."""
 
     actor: Actor
-    body: str
+    body: str = given(min_length=1, max_length=MAX_TEXT)
     article_id: int | None = None
     article_title: str = ""
     article_version: int = 0
@@ -620,8 +667,8 @@ class WaitRequest:
     """wait (on the customer) or hold (on a third party); an optional public message with it."""
 
     actor: Actor
-    reason: str = ""
-    body: str = ""
+    reason: str = given("", max_length=MAX_REASON)
+    body: str = given("", max_length=MAX_TEXT, help="optional message to the customer")
 
 
 @dataclass
@@ -629,14 +676,16 @@ class EmailDecision:
     """confirm (an unverified reply is the customer's) or split (it becomes a new case)."""
 
     actor: Actor
-    key: str
-    comment: str = ""
+    key: str = given(
+        called="email", min_length=1, max_length=300, help="the email's key in the timeline"
+    )
+    comment: str = given("", max_length=MAX_TEXT)
 
 
 @dataclass
 class AdvanceRequest:
     actor: Actor
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = given_fields()
 
 
 @dataclass
@@ -644,18 +693,18 @@ class ResolveRequest:
     """resolve; `fields` sets stage fields still missing (as `advance` would) on the way."""
 
     actor: Actor
-    resolution: str
-    time_spent_minutes: int = 0
-    billable_minutes: int = 0
-    fields: dict[str, str] = field(default_factory=dict)
+    resolution: str = given(min_length=1, max_length=MAX_TEXT)
+    time_spent_minutes: int = given(0, ge=0, le=1_000_000)
+    billable_minutes: int = given(0, ge=0, le=1_000_000)
+    fields: dict[str, str] = given_fields()
 
 
 @dataclass
 class EscalateRequest:
     actor: Actor
-    reason: str = ""
-    priority: int | None = None
-    queue: str | None = None
+    reason: str = given("", max_length=MAX_REASON)
+    priority: int | None = given(None, ge=1, le=4, help="1 critical … 4 low")
+    queue: str | None = given(None, max_length=100, names="queue")
 
 
 @dataclass

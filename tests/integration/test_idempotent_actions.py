@@ -4,6 +4,8 @@ after a 503 answers the first outcome and emails nobody twice, also after contin
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -14,12 +16,14 @@ import pytest
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow.api.app import create_app
 from caseflow.client import case_handle
 from caseflow.settings import Settings
 from caseflow.worker import Activities
 from caseflow.workflows.model import ActivityName, CaseRecord, CaseStatus
 from tests.integration.test_case_workflow import runs_of
 from tests.support.api import api_client, bearer
+from tests.support.browser import served
 from tests.support.harness import GOLD_CUSTOMER, Harness, running_worker
 from tests.support.servers import SmtpSink
 
@@ -157,6 +161,39 @@ async def test_a_reply_retried_after_a_503_answers_its_outcome_and_emails_the_cu
     sent = await mail_saying(harness.sink, "And restart it.")  # sent after any second copy
     assert len(emails_saying(sent, reply["body"])) == 1
     assert len(entries(await case_of(http, number), "replied", reply["body"])) == 1
+
+
+async def test_the_cli_tries_a_timed_out_reply_again_with_its_key_and_emails_the_customer_once(
+    http: httpx.AsyncClient, harness: Harness, held: HeldRecords, patient_settings: Settings,
+    dev_env: WorkflowEnvironment,
+) -> None:  # fmt: skip
+    number = await create(http)
+    await act(http, number, "pick")
+    reply = "Please reinstall the VPN client."
+    settings = patient_settings.model_copy(update={"api_update_timeout": IMPATIENT})
+    async with served(create_app(settings, dev_env.client)) as url:
+        command = ["case", "reply", number, "--api", url, "--body", reply]
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "caseflow.cli", *command,
+            env={**os.environ, "CASEFLOW_TOKEN": "ann"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await asyncio.wait_for(held.entered.wait(), WAIT)  # committed; its answer held back
+        await mail_saying(harness.sink, reply)
+        assert cli.stderr is not None
+        retrying = await asyncio.wait_for(cli.stderr.readline(), WAIT)  # after its first 503
+        held.opened.set()
+        out, err = await asyncio.wait_for(cli.communicate(), WAIT)
+
+    assert cli.returncode == 0, err.decode()
+    assert "503 worker_unavailable" in retrying.decode() and "trying again" in retrying.decode()
+    assert (
+        out.decode() == f"{number} open (identify), priority 3, queue gold, owner ann: VPN drops\n"
+    )
+    await act(http, number, "reply", {"body": "And restart it."})
+    sent = await mail_saying(harness.sink, "And restart it.")  # sent after any second copy
+    assert len(emails_saying(sent, reply)) == 1
+    assert len(entries(await case_of(http, number), "replied", reply)) == 1
 
 
 async def test_the_same_key_from_another_agent_or_for_another_action_is_another_action(

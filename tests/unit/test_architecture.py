@@ -12,17 +12,29 @@ ROOT = Path(__file__).resolve().parents[2] / "caseflow"
 THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # Project modules each place may import, besides its own package. `signing` (HMAC tokens for
 # links, reply addresses and API tokens) is stdlib-only and shared by every adapter; `calendars`
-# reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec;
+# reads and checks calendar definitions (YAML, database) into the workflows' CalendarSpec, as
+# `policies` does SLA policies into the workflows' SlaPolicy;
 # `reporting` turns the store's metrics into goal progress and tables; `passwords` hashes and
 # checks agents' passwords (argon2); `client` is how the API, the intake, activities and the
 # edits of calendars and policies reach the workflows through Temporal (not workflow code);
 # `admission` is whether a new case may open, for the API and the intake alike; `retrying` is
-# the backoff (tenacity) of the processes that wait for a server.
+# the backoff (tenacity) of the processes that wait for a server; `surfaces` derives the agent
+# actions' HTTP bodies and CLI options from the lifecycle's action registry.
 ALLOWED = {
     "workflows": set(),
     "client": {"workflows"},
     "admission": {"workflows", "store"},
-    "activities": {"workflows", "client", "store", "mail", "settings", "signing", "calendars"},
+    "surfaces": {"workflows"},
+    "activities": {
+        "workflows",
+        "client",
+        "store",
+        "mail",
+        "settings",
+        "signing",
+        "calendars",
+        "policies",
+    },  # fmt: skip
     "intake": {
         "workflows",
         "client",
@@ -43,6 +55,7 @@ ALLOWED = {
         "configuration",
         "reporting",
         "passwords",
+        "surfaces",
     },  # fmt: skip
     "store": set(),
     "mail": {"settings", "signing"},

@@ -1,4 +1,5 @@
-"""Cases: create, list, read, and the agent actions, each one workflow update.
+"""Cases: create, list, read, and the agent actions of the registry (`caseflow.surfaces`), each
+one workflow update.
 
 Every action takes an optional Idempotency-Key (one is made up when none is sent): the same key
 from the same agent for the same action names one Temporal update, carried out once, and a
@@ -6,8 +7,9 @@ retry (after a 503, a dropped connection, a double submit) answers as the first 
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from caseflow import admission
+from caseflow import admission, surfaces
 from caseflow.api import schemas
 from caseflow.api.deps import (
     AgentDep,
@@ -40,20 +42,7 @@ from caseflow.store import cases, directory, messages, stages
 from caseflow.store.models import Case
 from caseflow.workflows import visibility
 from caseflow.workflows.case import CaseWorkflow
-from caseflow.workflows.model import (
-    ActionRequest,
-    Actor,
-    AdvanceRequest,
-    AssignRequest,
-    CaseStatus,
-    Channel,
-    EmailDecision,
-    EscalateRequest,
-    MessageRequest,
-    NewCase,
-    ResolveRequest,
-    WaitRequest,
-)
+from caseflow.workflows.model import Actor, CaseStatus, Channel, NewCase
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 KNOWN: dict[str, Callable[[Session, str], object | None]] = {
@@ -278,112 +267,44 @@ async def acting(
 ActingDep = Annotated[Acting, Depends(acting)]
 
 
-def comment(body: schemas.Comment | None) -> str:
-    return body.comment if body else ""
+def action_route(offered: surfaces.Offered) -> Callable[..., Awaitable[schemas.CaseDetail]]:
+    """The route of an agent action of the registry: its body (`surfaces`) made the update's
+    request, what it names checked to exist, then the update of the same name."""
 
+    async def route(case: Acting, body: surfaces.Body | None = None) -> schemas.CaseDetail:
+        request = offered.request_of(case.agent, body)
+        for what, name in offered.references(request):
+            await case.known(what, name)
+        return await case.update(getattr(CaseWorkflow, offered.name), request)
 
-@router.post("/{number}/pick", responses=ERRORS)
-async def pick(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
-    """Take a case from one of your queues: it becomes `open` and yours."""
-    return await case.update(CaseWorkflow.pick, ActionRequest(case.agent, comment(body)))
-
-
-@router.post("/{number}/assign", responses=ERRORS)
-async def assign(case: ActingDep, body: schemas.Assign) -> schemas.CaseDetail:
-    """Give the case to an agent (supervisors and admins)."""
-    await case.known("agent", body.handle)
-    request = AssignRequest(case.agent, owner=body.handle, comment=body.comment)
-    return await case.update(CaseWorkflow.assign, request)
-
-
-@router.post("/{number}/reply", responses=ERRORS)
-async def reply(case: ActingDep, body: schemas.Message) -> schemas.CaseDetail:
-    """Email the customer; the first reply meets the first-response KPI."""
-    return await case.update(CaseWorkflow.reply, MessageRequest(case.agent, body.body))
-
-
-@router.post("/{number}/note", responses=ERRORS)
-async def note(case: ActingDep, body: schemas.Message) -> schemas.CaseDetail:
-    """An internal note: never emailed to the customer."""
-    return await case.update(CaseWorkflow.note, MessageRequest(case.agent, body.body))
-
-
-@router.post("/{number}/wait", responses=ERRORS)
-async def wait(case: ActingDep, body: schemas.Wait | None = None) -> schemas.CaseDetail:
-    """Wait for the customer (SLA clocks pause); their next email resumes the case."""
-    body = body or schemas.Wait()
-    return await case.update(CaseWorkflow.wait, WaitRequest(case.agent, body.reason, body.body))
-
-
-@router.post("/{number}/hold", responses=ERRORS)
-async def hold(case: ActingDep, body: schemas.Wait | None = None) -> schemas.CaseDetail:
-    """Wait on a third party (SLA clocks pause) until `resume`."""
-    body = body or schemas.Wait()
-    return await case.update(CaseWorkflow.hold, WaitRequest(case.agent, body.reason, body.body))
-
-
-@router.post("/{number}/resume", responses=ERRORS)
-async def resume(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
-    """Back to `open` from waiting or on hold; SLA clocks run again."""
-    return await case.update(CaseWorkflow.resume, ActionRequest(case.agent, comment(body)))
-
-
-@router.post("/{number}/advance", responses=ERRORS)
-async def advance(case: ActingDep, body: schemas.Advance | None = None) -> schemas.CaseDetail:
-    """Move to the next stage (identify → research → resolve) with the fields it requires."""
-    request = AdvanceRequest(case.agent, fields=dict(body.fields) if body else {})
-    await case.known("product", request.fields.get("product") or None)
-    return await case.update(CaseWorkflow.advance, request)
-
-
-@router.post("/{number}/resolve", responses=ERRORS)
-async def resolve(case: ActingDep, body: schemas.Resolve) -> schemas.CaseDetail:
-    """Propose a resolution: the customer gets it by email with links to accept or reject.
-    Resolving needs the fields of every stage before `resolve` (409 `missing_fields` names
-    what is missing); `fields` may set them on the way."""
-    request = ResolveRequest(
-        case.agent,
-        body.resolution,
-        body.time_spent_minutes,
-        body.billable_minutes,
-        fields=dict(body.fields),
+    # FastAPI reads the parameters from the signature: here, this action's own body type.
+    body = inspect.Parameter(
+        "body",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=offered.body | None if offered.body_optional else offered.body,
+        default=None if offered.body_optional else inspect.Parameter.empty,
     )
-    await case.known("product", request.fields.get("product") or None)
-    return await case.update(CaseWorkflow.resolve, request)
+    acting_case = inspect.Parameter(
+        "case", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ActingDep
+    )
+    route.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [acting_case, body], return_annotation=schemas.CaseDetail
+    )
+    route.__name__ = route.__qualname__ = offered.name
+    route.__doc__ = offered.doc
+    return route
 
 
-@router.post("/{number}/reopen", responses=ERRORS)
-async def reopen(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
-    """Reopen a resolved case: its resolution clock resumes where it stopped."""
-    return await case.update(CaseWorkflow.reopen, ActionRequest(case.agent, comment(body)))
+def add_action_routes(router: APIRouter, actions: Iterable[surfaces.Offered]) -> None:
+    """`POST /cases/{number}/<action>` for each action."""
+    for offered in actions:
+        router.add_api_route(
+            f"/{{number}}/{offered.name}",
+            action_route(offered),
+            methods=["POST"],
+            responses=ERRORS,
+            name=offered.name,
+        )
 
 
-@router.post("/{number}/cancel", responses=ERRORS)
-async def cancel(case: ActingDep, body: schemas.Comment | None = None) -> schemas.CaseDetail:
-    """Cancel the case (final); SLA clocks are cancelled."""
-    return await case.update(CaseWorkflow.cancel, ActionRequest(case.agent, comment(body)))
-
-
-@router.post("/{number}/escalate", responses=ERRORS)
-async def escalate(case: ActingDep, body: schemas.Escalate | None = None) -> schemas.CaseDetail:
-    """Raise the priority and/or move the case to a queue; with neither, one step up and to
-    `escalations`."""
-    body = body or schemas.Escalate()
-    await case.known("queue", body.queue)
-    request = EscalateRequest(case.agent, body.reason, body.priority, body.queue)
-    return await case.update(CaseWorkflow.escalate, request)
-
-
-@router.post("/{number}/confirm", responses=ERRORS)
-async def confirm(case: ActingDep, body: schemas.EmailChoice) -> schemas.CaseDetail:
-    """An unverified reply (the case's tag, from someone not taking part) is the customer's:
-    it counts as their reply and its sender joins the case."""
-    request = EmailDecision(case.agent, body.email, body.comment)
-    return await case.update(CaseWorkflow.confirm, request)
-
-
-@router.post("/{number}/split", responses=ERRORS)
-async def split(case: ActingDep, body: schemas.EmailChoice) -> schemas.CaseDetail:
-    """An unverified reply is another matter: it becomes a new case, linked to this one."""
-    request = EmailDecision(case.agent, body.email, body.comment)
-    return await case.update(CaseWorkflow.split, request)
+add_action_routes(router, surfaces.OFFERED.values())

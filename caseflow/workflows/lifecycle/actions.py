@@ -45,6 +45,7 @@ from caseflow.workflows.model import (
     MessageRequest,
     Priority,
     Recipients,
+    ResolveRequest,
     Role,
     WaitRequest,
 )
@@ -296,18 +297,92 @@ def _escalation_target(state: CaseState, request: EscalateRequest) -> tuple[int,
 
 ACTIONS.update(
     {
-        "pick": Action(ACTIVE, _pick, _check_pick),
-        "assign": Action(ACTIVE, _assign, _check_assign, supervisors_only=True),
-        "reply": Action(WORKING, _reply, _check_reply),
-        "note": Action(ACTIVE | {CaseStatus.RESOLVED, CaseStatus.CLOSED}, _note, _check_message),
-        "wait": Action(frozenset({CaseStatus.OPEN}), _wait, _check_wait),
-        "hold": Action(frozenset({CaseStatus.OPEN}), _hold, _check_wait),
-        "resume": Action(PAUSED_BY_WAITING, _resume),
-        "advance": Action(WORKING, _advance, _check_advance),
-        "resolve": Action(WORKING, resolve, check_resolve),
-        "reopen": Action(frozenset({CaseStatus.RESOLVED}), _reopen),
-        "cancel": Action(ACTIVE, _cancel),
-        "escalate": Action(ACTIVE, _escalate, _check_escalate),
+        "pick": Action(
+            ACTIVE,
+            _pick,
+            _check_pick,
+            request=ActionRequest,
+            doc="Take a case from one of your queues: it becomes `open` and yours.",
+        ),
+        "assign": Action(
+            ACTIVE,
+            _assign,
+            _check_assign,
+            supervisors_only=True,
+            request=AssignRequest,
+            doc="Give the case to an agent (supervisors and admins).",
+        ),
+        "reply": Action(
+            WORKING,
+            _reply,
+            _check_reply,
+            request=MessageRequest,
+            doc="Email the customer; the first reply meets the first-response KPI.",
+        ),
+        "note": Action(
+            ACTIVE | {CaseStatus.RESOLVED, CaseStatus.CLOSED},
+            _note,
+            _check_message,
+            request=MessageRequest,
+            doc="An internal note: never emailed to the customer.",
+        ),
+        "wait": Action(
+            frozenset({CaseStatus.OPEN}),
+            _wait,
+            _check_wait,
+            request=WaitRequest,
+            doc="Wait for the customer (SLA clocks pause); their next email resumes the case.",
+        ),
+        "hold": Action(
+            frozenset({CaseStatus.OPEN}),
+            _hold,
+            _check_wait,
+            request=WaitRequest,
+            doc="Wait on a third party (SLA clocks pause) until `resume`.",
+        ),
+        "resume": Action(
+            PAUSED_BY_WAITING,
+            _resume,
+            request=ActionRequest,
+            doc="Back to `open` from waiting or on hold; SLA clocks run again.",
+        ),
+        "advance": Action(
+            WORKING,
+            _advance,
+            _check_advance,
+            request=AdvanceRequest,
+            doc="Move to the next stage (identify → research → resolve) with the fields it "
+            "requires.",
+        ),
+        "resolve": Action(
+            WORKING,
+            resolve,
+            check_resolve,
+            request=ResolveRequest,
+            doc="Propose a resolution: the customer gets it by email with links to accept or "
+            "reject. Resolving needs the fields of every stage before `resolve` (409 "
+            "`missing_fields` names what is missing); `fields` may set them on the way.",
+        ),
+        "reopen": Action(
+            frozenset({CaseStatus.RESOLVED}),
+            _reopen,
+            request=ActionRequest,
+            doc="Reopen a resolved case: its resolution clock resumes where it stopped.",
+        ),
+        "cancel": Action(
+            ACTIVE,
+            _cancel,
+            request=ActionRequest,
+            doc="Cancel the case (final); SLA clocks are cancelled.",
+        ),
+        "escalate": Action(
+            ACTIVE,
+            _escalate,
+            _check_escalate,
+            request=EscalateRequest,
+            doc="Raise the priority and/or move the case to a queue; with neither, one step up "
+            "and to `escalations`.",
+        ),
     }
 )
 

@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from caseflow.workflows.kpis import WORKING as WORKING  # the states a case is worked in
+from caseflow.workflows.model import MAX_FIELD_NAME as MAX_FIELD_NAME
+from caseflow.workflows.model import MAX_FIELD_VALUE as MAX_FIELD_VALUE
+from caseflow.workflows.model import MAX_TEXT as MAX_TEXT
 from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
@@ -46,19 +49,10 @@ PRODUCT_FIELD = "product"  # a stage may require the case's product, which advan
 ESCALATIONS_QUEUE = "escalations"
 
 
-MAX_TEXT = 100_000
-
-
 MAX_COPIED = 20  # copied addresses taken from one email, at most
 
 
 UNVERIFIED_KEPT = 20  # unverified replies kept for an agent's decision, newest last
-
-
-MAX_FIELD_NAME = 64
-
-
-MAX_FIELD_VALUE = 1000
 
 
 # The lifecycle rules a new case is created under (pinned in its state, see CaseContext). Rules
@@ -97,10 +91,24 @@ class Effects:
 
 @dataclass(frozen=True)
 class Action:
+    """An agent action, declared once: the states it is allowed in, its check and what it does.
+    One with a `request` type is offered as it is declared: the case workflow's update of that
+    name, `POST /cases/{number}/<name>` with a body of the request's given fields
+    (`model.given`), and `caseflow case <name>`, each derived from this entry, with `doc` as
+    their help. Those without (activities, links and merges, which ask another case or answer
+    with more than the case) keep handlers and routes of their own."""
+
     states: frozenset[CaseStatus]
     apply: Callable[[CaseState, Any, datetime], Effects]
     check: Callable[[CaseState, Any], None] | None = None
     supervisors_only: bool = False
+    request: type[Any] | None = None
+    doc: str = ""
+
+    @property
+    def summary(self) -> str:
+        """The doc's first clause: the update's description, the command's short help."""
+        return self.doc.split(". ")[0].split(": ")[0].split("; ")[0].rstrip(".")
 
 
 def check_field_sizes(fields: dict[str, str]) -> None:

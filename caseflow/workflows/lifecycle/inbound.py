@@ -128,10 +128,23 @@ def _split(state: CaseState, request: EmailDecision, now: datetime) -> Effects:
     return effects
 
 
-ACTIONS["confirm"] = Action(ACTIVE | {CaseStatus.RESOLVED}, _confirm, _check_unverified)
+ACTIONS["confirm"] = Action(
+    ACTIVE | {CaseStatus.RESOLVED},
+    _confirm,
+    _check_unverified,
+    request=EmailDecision,
+    doc="An unverified reply (the case's tag, from someone not taking part) is the customer's: "
+    "it counts as their reply and its sender joins the case.",
+)
 
 
-ACTIONS["split"] = Action(ACTIVE | {CaseStatus.RESOLVED}, _split, _check_unverified)
+ACTIONS["split"] = Action(
+    ACTIVE | {CaseStatus.RESOLVED},
+    _split,
+    _check_unverified,
+    request=EmailDecision,
+    doc="An unverified reply is another matter: it becomes a new case, linked to this one.",
+)
 
 
 def take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects: Effects) -> None:
