@@ -146,7 +146,9 @@ def empty_postgres_database(prefix: str = "caseflow_test", template: str = "") -
     except psycopg.OperationalError as exc:
         missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
         raise
-    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+    copy = (
+        f' TEMPLATE "{template}"' if template else ""
+    )  # WAL_LOG from PostgreSQL 15: no checkpoint
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"{copy}')
         try:

@@ -29,7 +29,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from caseflow.cli.base import UsageError
+from caseflow.cli.base import UsageError, text_table
 from caseflow.surfaces import OFFERED, Offered, Option
 
 app = typer.Typer(help="an agent's actions on a case, through the HTTP API (CASEFLOW_TOKEN)")
@@ -67,11 +67,13 @@ class Retry(Exception):
 
 @dataclass(frozen=True)
 class Sent:
-    """An action as sent: where, its key and its body."""
+    """A request as sent: an action's (POST, its key and its body) or a read's (GET)."""
 
     path: str
-    key: str
-    body: dict[str, Any]
+    key: str = ""
+    body: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    method: str = "POST"
 
 
 def send(
@@ -81,12 +83,16 @@ def send(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
-    """POST the action, retrying what is worth it with the same key; the case it answers."""
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": sent.key}
+    """Send the request, retrying what is worth it (an action with the same key); its answer."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if sent.key:
+        headers["Idempotency-Key"] = sent.key
     with httpx.Client(base_url=api, timeout=REQUEST_TIMEOUT, transport=transport) as http:
         for attempt in _attempts(sleep):
             with attempt:
-                response = http.post(sent.path, json=sent.body, headers=headers)
+                response = http.request(
+                    sent.method, sent.path, json=sent.body, params=sent.params, headers=headers
+                )
                 if response.status_code in (429, 503):
                     raise Retry(response)
         if response.status_code >= 400:
@@ -139,6 +145,61 @@ def one_line(case: dict[str, Any]) -> str:
         f"{case['number']} {case['status']} ({case['stage']}), priority {case['priority']}, "
         f"queue {case['queue']}, owner {owner}: {case['subject']}"
     )
+
+
+def kpi_line(kpi: dict[str, Any]) -> str:
+    due = kpi.get("fail_at") or "-"
+    return f"  {kpi['kpi']}: {kpi['status']}, due {due}"
+
+
+def timeline_line(entry: dict[str, Any]) -> str:
+    said = " ".join(str(entry.get("body") or entry.get("summary") or "").split())
+    excerpt = said if len(said) <= 80 else said[:79] + "…"
+    return f"  {entry['at']} {entry['kind']} by {entry['actor'] or '-'}: {excerpt}"
+
+
+# -- reading cases -------------------------------------------------------------------------------
+
+SHOWN_EVENTS = 10
+
+
+@app.command("show", help="one case: its line, its SLA KPIs and the latest of its timeline")
+def show(number: Number, token: Token, api: ApiUrl = API_URL) -> None:
+    case = _read(api, token, Sent(f"/cases/{number.upper()}", method="GET"))
+    kpis = [kpi_line(k) for k in case["kpis"]]
+    events = [timeline_line(e) for e in case["timeline"][-SHOWN_EVENTS:]]
+    print("\n".join([one_line(case), "SLA:", *(kpis or ["  none"]), "timeline:", *events]))
+
+
+@app.command("list", help="the cases you see, most urgent first (the API's filters)")
+def list_cases(
+    token: Token,
+    api: ApiUrl = API_URL,
+    state: Annotated[
+        list[str] | None, typer.Option(metavar="STATE", help="repeat for several")
+    ] = None,
+    queue: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
+) -> None:
+    filters = {"state": state or [], "queue": queue, "owner": owner, "limit": limit}
+    params = {k: v for k, v in filters.items() if v}
+    page = _read(api, token, Sent("/cases", params=params, method="GET"))
+    rows = [
+        [c["number"], c["status"], str(c["priority"]), c["queue"], c["owner"] or "-",
+         c["sla_status"], c["subject"][:60]]
+        for c in page["items"]
+    ]  # fmt: skip
+    headers = ["number", "status", "priority", "queue", "owner", "sla", "subject"]
+    print(text_table(headers, rows))
+    print(f"{len(rows)} of {page['total']}")
+
+
+def _read(api: str, token: str, sent: Sent) -> Any:
+    try:
+        return send(api.rstrip("/"), token, sent)
+    except (Retry, httpx.TransportError) as err:
+        raise UsageError(f"{api} did not answer ({err})") from None
 
 
 # -- the commands, one per offered action --------------------------------------------------------

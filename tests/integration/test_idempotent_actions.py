@@ -196,6 +196,37 @@ async def test_the_cli_tries_a_timed_out_reply_again_with_its_key_and_emails_the
     assert len(entries(await case_of(http, number), "replied", reply)) == 1
 
 
+async def test_the_cli_shows_and_lists_cases_as_the_api_has_them(
+    http: httpx.AsyncClient, held: HeldRecords, patient_settings: Settings,
+    dev_env: WorkflowEnvironment,
+) -> None:  # fmt: skip
+    held.opened.set()
+    number = await create(http)
+    await act(http, number, "reply", {"body": "Which version do you run?"}, status=409)
+    await act(http, number, "pick")
+    async with served(create_app(patient_settings, dev_env.client)) as url:
+        shown = await caseflow_case("show", number, "--api", url)
+        listed = await caseflow_case("list", "--api", url, "--state", "open")
+        refused = await caseflow_case("wait", number, "--api", url, "--reason", "x" * 5, "-x")
+
+    assert shown.splitlines()[0].startswith(f"{number} open (identify), priority 3, queue gold")
+    assert "  first_response: in_progress, due 20" in shown
+    assert "picked by ann" in shown
+    assert number in listed and listed.endswith("1 of 1\n")
+    assert "No such option: -x" in refused
+
+
+async def caseflow_case(*args: str) -> str:
+    """`caseflow case ...` as ann, in its own process: what it printed, both streams."""
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "caseflow.cli", "case", *args,
+        env={**os.environ, "CASEFLOW_TOKEN": "ann"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(cli.communicate(), WAIT)
+    return out.decode()
+
+
 async def test_the_same_key_from_another_agent_or_for_another_action_is_another_action(
     http: httpx.AsyncClient, held: HeldRecords
 ) -> None:

@@ -51,7 +51,7 @@ def test_every_action_with_a_request_is_an_update_a_route_and_a_command() -> Non
     assert {"pick", "reply", "escalate", "confirm"} <= OFFERED
     assert updates_of(CaseWorkflow) >= OFFERED
     assert routes >= OFFERED
-    assert commands == OFFERED
+    assert commands == OFFERED | {"show", "list"}
 
 
 def test_an_update_answers_to_its_registry_name_with_its_request_type() -> None:
@@ -259,3 +259,12 @@ def test_the_case_is_printed_as_one_line() -> None:
     assert case_commands.one_line(CASE) == (
         "CAS-000007 open (identify), priority 3, queue support, owner ann: VPN drops"
     )
+
+
+def test_a_case_shown_says_its_kpis_and_timeline_in_a_line_each() -> None:
+    kpi = {"kpi": "resolution", "status": "in_progress", "fail_at": "2026-12-04T17:00:00Z"}
+    assert case_commands.kpi_line(kpi) == "  resolution: in_progress, due 2026-12-04T17:00:00Z"
+    long = {"at": "2026-12-04T09:00:00Z", "kind": "note", "actor": "ann", "body": "a\n b " * 40}
+    line = case_commands.timeline_line(long)
+    assert line.startswith("  2026-12-04T09:00:00Z note by ann: a b a b")
+    assert line.endswith("…") and "\n" not in line and len(line) < 130
