@@ -240,7 +240,7 @@ async def test_a_link_whose_case_escalates_out_of_the_agents_sight_meanwhile_is_
     parent = await gated.open_case(CUSTOMER)
     child = await gated.open_case(GOLD_CUSTOMER)  # in queue gold, which ann sees
     await child.execute_update(CaseWorkflow.created)
-    await skipping_env.sleep(timedelta(minutes=14, seconds=50))
+    await skipping_env.sleep(timedelta(minutes=14, seconds=53))
 
     linking = await child.start_update(
         CaseWorkflow.link_parent,
@@ -248,8 +248,10 @@ async def test_a_link_whose_case_escalates_out_of_the_agents_sight_meanwhile_is_
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     await gate.until_reached()  # the parent has taken the child
-    await skipping_env.sleep(timedelta(seconds=20))  # the child's first response fails
-    for _ in range(100):
+    # The child's first response fails. Time is not skipped while an activity runs (the parent's
+    # adopt_child, held at the gate): these seconds pass on the wall clock.
+    await skipping_env.sleep(timedelta(seconds=8))
+    for _ in range(600):
         if (await child.query(CaseWorkflow.view)).queue == "escalations":
             break
         await asyncio.sleep(0.05)
