@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -88,6 +90,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
         return await _api_error(request, from_rpc_error(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        # Nothing was committed: a transaction that cannot reach the database rolls back.
+        logger.error("the database is not reachable: %s", exc)
+        detail = "the database is not reachable or too busy; nothing was done, try again shortly"
+        error = ApiError(503, "database_unavailable", detail, retry_after=BUSY_RETRY_AFTER)
+        return await _api_error(request, error)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's outermost middleware sends this answer and then logs the traceback.
+        return JSONResponse(body("internal_error", "something went wrong on our side"), 500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

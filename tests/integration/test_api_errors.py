@@ -214,10 +214,6 @@ async def test_temporal_unreachable_answers_503_to_an_action_and_reads_still_ans
     assert read.status_code == 200 and read.json()["number"] == number
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="caseflow/api/errors.py maps no database error: an outage answers a plain-text 500",
-)
 async def test_a_database_outage_answers_a_server_error_with_the_error_body(
     app: FastAPI, tmp_path: Path
 ) -> None:
@@ -231,3 +227,18 @@ async def test_a_database_outage_answers_a_server_error_with_the_error_body(
     assert response.status_code in (500, 503)
     assert response.headers["content-type"] == "application/json"
     assert set(response.json()) == {"error", "detail"}
+
+
+async def test_a_database_away_answers_503_with_retry_after_and_its_return_answers_again(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    broken = session_factory(make_engine(f"sqlite:///{tmp_path}/no/such/dir/caseflow.db"))
+    app.dependency_overrides[current_agent] = lambda: SUPERVISOR
+    async with serving(app) as http:
+        app.dependency_overrides[get_sessions] = lambda: broken
+        away = await http.get("/cases")
+        del app.dependency_overrides[get_sessions]
+        back = await http.get("/cases")
+    assert away.status_code == 503 and away.json()["error"] == "database_unavailable"
+    assert away.headers["Retry-After"] == "2"
+    assert back.status_code == 200 and back.json()["total"] == 0
