@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import (
@@ -39,16 +39,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from temporalio.client import Client
 
-from caseflow.client import tell_cases
-from caseflow.store import cases
-from caseflow.store.models import Calendar, Queue, SlaPolicy
 from caseflow.workflows.bounds import MAX_INT
 from caseflow.workflows.calendar import CalendarSpec
-from caseflow.workflows.fanout import BATCH_SIZE, batches, policy_change
 from caseflow.workflows.model import (
     NOTIFY_OWNER,
     NOTIFY_QUEUE,
@@ -61,6 +54,14 @@ from caseflow.workflows.model import (
     SlaActions,
 )
 from caseflow.workflows.model import SlaPolicy as ModelPolicy
+
+# The database and Temporal are imported by the functions that use them: reading a policy file,
+# or catching PolicyError as the `caseflow` command does, imports neither.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+    from temporalio.client import Client
+
+    from caseflow.store.models import SlaPolicy
 
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)
@@ -270,6 +271,10 @@ def problem(data: Any, err: ValidationError) -> str:
 
 
 def _require_queue(session: Session, policy: str, name: str) -> None:
+    from sqlalchemy import select
+
+    from caseflow.store.models import Queue
+
     if session.scalar(select(Queue.id).where(Queue.name == name)) is None:
         raise PolicyError(f"{policy}: unknown queue {name!r}", "unknown_reference")
 
@@ -283,6 +288,10 @@ def _iso(value: timedelta) -> str:
 
 def save_policy(session: Session, policy: Policy) -> SlaPolicy:
     """Create or replace the policy of this name, after checking it and what it names."""
+    from sqlalchemy import select, update
+
+    from caseflow.store.models import Calendar, SlaPolicy
+
     policy.check()
     calendar = session.scalar(select(Calendar).where(Calendar.name == policy.calendar))
     if calendar is None:
@@ -321,6 +330,10 @@ async def migrate_running_cases(
     """Move the running cases of this policy onto its current version (`policy`): an explicit
     step, recorded on each case, from this process and at once; answers the case numbers told.
     `caseflow sla migrate` starts a rollout instead (`start_rollout`), batched and resumable."""
+    from caseflow.client import tell_cases
+    from caseflow.store import cases
+    from caseflow.workflows.fanout import BATCH_SIZE, batches, policy_change
+
     change = policy_change(policy, migrated_by)
     numbers = cases.cases_under_policy(session, name)
     for batch in batches(numbers, BATCH_SIZE):

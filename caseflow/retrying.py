@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+if TYPE_CHECKING:  # tenacity is imported by the processes that retry, not by every command
+    from tenacity import AsyncRetrying, RetryCallState
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -38,6 +40,7 @@ def until_stopped(
     propagates), until one succeeds or `stop` is set, which raises `Stopped` before the next
     attempt. `on_retry` is called after each failure, before the wait (`retry_state.
     upcoming_sleep` is its length); the wait ends early when `stop` is set."""
+    from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
     def refuse_when_stopped(_: RetryCallState) -> None:
         if stop.is_set():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import getpass
 import secrets
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
 from caseflow.cli.base import (
     PASSWORD_STDIN_HELP,
@@ -21,10 +20,12 @@ from caseflow.cli.base import (
     when,
     yes,
 )
-from caseflow.passwords import hash_password, password_problem
-from caseflow.store import cases, directory
-from caseflow.store.models import Agent
 from caseflow.workflows.model import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from caseflow.store.models import Agent
 
 app = typer.Typer(help="agents: their names, roles, tokens and passwords")
 
@@ -46,6 +47,9 @@ def add(
     ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
+    from caseflow.passwords import hash_password
+    from caseflow.store import directory
+
     settings = configured()
     name = name.strip()
     _check_agent(handle, email, name)
@@ -87,6 +91,8 @@ def _check_agent(handle: str, email: str, name: str) -> None:
 
 @app.command("list", help="every agent: handle, name, role, queues, active, password")
 def list_() -> None:
+    from caseflow.store import directory
+
     with database(configured(), writes=False) as session:
         rows = [_agent_row(agent) for agent in directory.agents(session)]
     headers = ["handle", "name", "role", "queues", "active", "password"]
@@ -102,6 +108,8 @@ def _agent_row(agent: Agent) -> list[str]:
 
 @app.command("show", help="one agent in full")
 def show(handle: Handle) -> None:
+    from caseflow.store import cases
+
     with database(configured(), writes=False) as session:
         agent = _agent(session, handle)
         owned = cases.unfinished_cases_owned_by(session, agent.handle)
@@ -149,6 +157,7 @@ def _edit_agent(handle: str, **changes: Any) -> int:
     """Change an agent through the `agents` configuration kind, so its checks apply (a routing
     rule that assigns cases to the agent keeps them active); the unfinished cases they own."""
     from caseflow.configuration import ConfigError, apply, kind_named
+    from caseflow.store import cases
 
     kind = kind_named("agents")
     with database(configured()) as session:
@@ -164,6 +173,9 @@ def _edit_agent(handle: str, **changes: Any) -> int:
 
 @app.command("password", help="set the password for signing in (asked twice)")
 def password(handle: Handle, password_stdin: PasswordStdin = False) -> None:
+    from caseflow.passwords import hash_password
+    from caseflow.store import directory
+
     settings = configured()
     with database(settings, writes=False) as session:
         _agent(session, handle)  # before asking for a password
@@ -175,6 +187,8 @@ def password(handle: Handle, password_stdin: PasswordStdin = False) -> None:
 
 @app.command("token", help="a fresh API token (the old one stops working); last line")
 def token(handle: Handle) -> None:
+    from caseflow.store import directory
+
     settings = configured()
     fresh = f"cf_{secrets.token_urlsafe(32)}"
     with database(settings) as session:
@@ -186,6 +200,8 @@ def token(handle: Handle) -> None:
 
 def _new_password(handle: str, from_stdin: bool) -> str:
     """A new password from standard input or asked twice on the terminal, checked."""
+    from caseflow.passwords import password_problem
+
     if from_stdin:
         password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     elif not sys.stdin.isatty():
@@ -201,6 +217,8 @@ def _new_password(handle: str, from_stdin: bool) -> str:
 
 
 def _agent(session: Session, handle: str) -> Agent:
+    from caseflow.store import directory
+
     agent = directory.agent_by_handle(session, handle)
     if agent is None:
         raise UsageError(f"there is no agent {handle!r}")

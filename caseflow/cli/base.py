@@ -3,21 +3,24 @@ and the small parsers and tables of their options and output."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from caseflow.settings import HOME_DIRECTORY, Settings
-from caseflow.signing import token_hash
-from caseflow.store.db import make_engine, schema_problem, session_factory, transaction
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `caseflow -h` starts fast
+    from sqlalchemy.orm import Session
+
+    from caseflow.settings import Settings
+
+# Alembic logs each plugin it registers, at info, when it is imported: since the commands import
+# it after logging is set up, that would be a dozen lines before each command's own.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class UsageError(Exception):
@@ -28,6 +31,10 @@ def configured(*, database: bool = True) -> Settings:
     """The settings; unless the command makes the database (or needs none), a missing or
     unmigrated database is refused in one line, before anything can create an empty SQLite
     file."""
+    from pydantic import ValidationError
+
+    from caseflow.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as err:
@@ -40,6 +47,9 @@ def configured(*, database: bool = True) -> Settings:
 
 def database_problem(settings: Settings) -> str | None:
     """Why the configured database cannot be used (one sentence naming the fix), or None."""
+    from caseflow.settings import HOME_DIRECTORY
+    from caseflow.store.db import schema_problem
+
     if settings.database_url:
         return schema_problem(settings.database_url)
     home = settings.home.resolve()
@@ -63,6 +73,8 @@ def prepare_home(settings: Settings) -> None:
 @contextmanager
 def database(settings: Settings, *, writes: bool = True) -> Iterator[Session]:
     """One transaction on the configured database, committed if the block succeeds."""
+    from caseflow.store.db import make_engine, session_factory, transaction
+
     engine = make_engine(settings.effective_database_url)
     try:
         with transaction(session_factory(engine), writes=writes) as session:
@@ -73,11 +85,15 @@ def database(settings: Settings, *, writes: bool = True) -> Iterator[Session]:
 
 def shown(settings: Settings) -> str:
     """The database URL, without its password."""
+    from sqlalchemy.engine import make_url
+
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
 def stored(settings: Settings, token: str) -> str:
     """What the database keeps of an API token: its keyed hash."""
+    from caseflow.signing import token_hash
+
     return token_hash(settings.secret_key.get_secret_value(), token)
 
 
@@ -116,6 +132,8 @@ def instant(text: str) -> datetime:
 
 
 def duration(text: str) -> timedelta:
+    from pydantic import TypeAdapter, ValidationError
+
     try:
         return TypeAdapter(timedelta).validate_python(text)
     except ValidationError:
@@ -151,6 +169,7 @@ def refuse_unknown_keys(path: Path, kind: str) -> None:
     (pydantic, `extra="forbid"`): a key it does not know, a typo most likely, is refused naming
     the key and the file. What each key holds is left to the loader, whose messages say why."""
     import yaml
+    from pydantic import ValidationError
 
     from caseflow.configuration import kind_named
 

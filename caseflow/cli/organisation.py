@@ -6,16 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import TypeAdapter
-from sqlalchemy.orm import Session
 
 from caseflow.cli.base import UsageError, choices, configured, database
 from caseflow.cli.rollouts import Wait, roll_out
-from caseflow.store.metrics import Scope
 from caseflow.workflows.model import Channel
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from caseflow.store.metrics import Scope
 
 app = typer.Typer()
 
@@ -104,6 +106,7 @@ def report(
     from datetime import UTC
 
     from caseflow import reporting
+    from caseflow.store.metrics import Scope
 
     asked = Report(start, end, by, Scope(queue, agent, product, channel), goals, on)
     try:
@@ -127,6 +130,8 @@ class Report:
 
     def made(self, session: Session, now: datetime) -> tuple[Any, str]:
         """As JSON-ready data (the API's shape) and as a table."""
+        from pydantic import TypeAdapter
+
         from caseflow import reporting
         from caseflow.store import metrics
 

@@ -8,18 +8,20 @@ import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from temporalio.client import Client
-from temporalio.runtime import Runtime
-from tenacity import RetryCallState
 
 from caseflow.cli.base import configured
-from caseflow.client import connect
-from caseflow.retrying import Backoff, Sleep, Stopped, failure, until_stopped
-from caseflow.settings import Settings
-from caseflow.store.db import make_engine, session_factory
+from caseflow.retrying import Backoff
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from temporalio.runtime import Runtime
+    from tenacity import RetryCallState
+
+    from caseflow.retrying import Sleep
+    from caseflow.settings import Settings
 
 logger = logging.getLogger("caseflow")
 # While Temporal is not up yet (it starts with the stack): 1 s, doubling up to 30 s.
@@ -71,6 +73,7 @@ def api() -> None:
 @app.command("intake", help="read the support mailbox and hand each email to its case")
 def intake() -> None:
     from caseflow.intake.service import run_all
+    from caseflow.store.db import make_engine, session_factory
 
     settings = configured()
 
@@ -101,6 +104,14 @@ def run_until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, None
     asyncio.run(main())
 
 
+async def connect(address: str, namespace: str, runtime: Runtime | None = None) -> Client:
+    """`caseflow.client.connect`, imported (with the Temporal SDK) only by a command that
+    connects."""
+    from caseflow.client import connect as connect_to
+
+    return await connect_to(address, namespace, runtime=runtime)
+
+
 async def connect_patiently(
     settings: Settings,
     stop: asyncio.Event,
@@ -108,6 +119,7 @@ async def connect_patiently(
     runtime: Runtime | None = None,
 ) -> Client | None:
     """Connect to Temporal, retrying with backoff while it is not up yet; None if stopped."""
+    from caseflow.retrying import Stopped, failure, until_stopped
 
     def not_yet(retry_state: RetryCallState) -> None:
         logger.warning(

@@ -4,14 +4,15 @@ rollouts started, and with `--wait` how each went."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from caseflow.cli.base import WAIT_HELP, UsageError
-from caseflow.client import connect, start_rollout
-from caseflow.settings import Settings
-from caseflow.workflows.fanout import RolloutTarget, summary
+
+if TYPE_CHECKING:
+    from caseflow.settings import Settings
+    from caseflow.workflows.fanout import RolloutTarget
 
 Wait = Annotated[bool, typer.Option("--wait", help=WAIT_HELP)]
 
@@ -19,6 +20,8 @@ Wait = Annotated[bool, typer.Option("--wait", help=WAIT_HELP)]
 def roll_out(settings: Settings, targets: list[RolloutTarget], wait: bool) -> None:
     """Start the rollout of each target to its running cases and print its id; with `wait`,
     wait for each and print how it went."""
+    from caseflow.client import connect, start_rollout
+    from caseflow.workflows.fanout import summary
 
     async def run() -> None:
         try:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from caseflow.cli.base import configured, prepare_home, shown
-from caseflow.client import connect, register_search_attributes
-from caseflow.settings import Settings
-from caseflow.store.db import head_revision, make_engine, session_factory, transaction, upgrade
-from caseflow.store.seed import seed_demo
+
+if TYPE_CHECKING:
+    from caseflow.settings import Settings
 
 logger = logging.getLogger("caseflow")
 
@@ -27,6 +27,9 @@ def db_upgrade() -> None:
 
 @app.command("seed", help="migrate, then load the demo organisation (idempotent)")
 def seed() -> None:
+    from caseflow.store.db import make_engine, session_factory, transaction
+    from caseflow.store.seed import seed_demo
+
     settings = configured(database=False)
     migrate(settings)  # a new home's database has no tables yet
     engine = make_engine(settings.effective_database_url)
@@ -37,6 +40,8 @@ def seed() -> None:
 
 
 def migrate(settings: Settings) -> None:
+    from caseflow.store.db import head_revision, upgrade
+
     prepare_home(settings)
     upgrade(settings.effective_database_url)
     logger.info("database %s is at the latest schema (%s)", shown(settings), head_revision())
@@ -44,6 +49,8 @@ def migrate(settings: Settings) -> None:
 
 @temporal.command("setup", help="register Caseflow's search attributes (idempotent)")
 def temporal_setup() -> None:
+    from caseflow.client import connect, register_search_attributes
+
     settings = configured(database=False)
 
     async def setup() -> list[str]:

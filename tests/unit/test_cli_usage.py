@@ -4,6 +4,9 @@ code 2, as argparse gave."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from caseflow.cli import main
@@ -77,3 +80,19 @@ def test_a_group_without_its_command_prints_its_help_and_exits_two(
 
     assert code == 2 and err == ""
     assert out.startswith(f"Usage: {' '.join(['caseflow', *argv])} ") and "Commands:" in out
+
+
+HEAVY = ["temporalio", "sqlalchemy", "alembic", "fastapi", "uvicorn", "jinja2", "pydantic_settings"]
+
+
+def test_the_command_line_itself_imports_none_of_the_servers_libraries() -> None:
+    """Each command imports what it uses when it runs: parsing the command line and printing
+    help (every start of `caseflow`) stays a fraction of a second."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, caseflow.cli; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    assert [name for name in HEAVY if name in loaded] == []
