@@ -1,11 +1,11 @@
-"""The `caseflow` command as a user runs it: a subprocess with CASEFLOW_* variables."""
+"""The `caseflow` command as a user runs it, with CASEFLOW_* variables: run in this process
+(tests/support/cli.py), its exit code and output as a subprocess's."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import head_revision, make_engine, session_factory, transaction
 from tests.conftest import empty_postgres_database
+from tests.support.cli import run_caseflow
 
 PARIS = """
 name: paris-office
@@ -31,14 +32,7 @@ def caseflow(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedPro
     """The command with this home, standard input from `stdin` (never a terminal)."""
     env = {**os.environ, "CASEFLOW_HOME": str(home)}
     env.pop("CASEFLOW_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "caseflow.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_caseflow(*args, env=env, stdin=stdin)
 
 
 def test_agent_add_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path) -> None:
@@ -219,15 +213,7 @@ def test_an_organisation_with_several_mistakes_lists_each_on_its_own_line(tmp_pa
 def caseflow_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The command run from `folder` in a new terminal: no CASEFLOW_HOME, no database URL."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEFLOW_")}
-    return subprocess.run(
-        [sys.executable, "-m", "caseflow.cli", *args],
-        env={**clean, **env},
-        cwd=folder,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_caseflow(*args, env={**clean, **env}, cwd=folder)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from caseflow.store import metrics
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.metrics import NO_PRODUCT, Compliance, Csat, MeanTime, Scope, Tally, Window
 from caseflow.store.models import Agent
+from tests.support.cli import run_caseflow
 from tests.support.read_model import at, write_march
 
 MARCH = Window(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
@@ -276,13 +276,7 @@ def test_a_goal_in_its_current_period_says_how_far_the_period_has_run(
 
 def report(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CASEFLOW_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "caseflow.cli", "report", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_caseflow("report", *args, env=env)
 
 
 def test_caseflow_report_prints_the_summary_as_an_aligned_table(
