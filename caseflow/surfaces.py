@@ -9,6 +9,7 @@ model: nothing here or in the surfaces."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import MISSING, dataclass
@@ -94,7 +95,12 @@ class Offered:
     summary: str
     request: type[Any]
     options: tuple[Option, ...]
-    body: type[Body]
+    written_out: type[Body] | None = None  # the body, when not derived from the options
+
+    @functools.cached_property
+    def body(self) -> type[Body]:
+        """The action's JSON body (made when first asked for: a CLI start makes one at most)."""
+        return self.written_out or body_of(self.name, self.options)
 
     @property
     def body_optional(self) -> bool:
@@ -191,8 +197,7 @@ def offered(name: str, action: lifecycle.Action) -> Offered:
     """The action `name` of the registry as its surfaces offer it."""
     assert action.request is not None, f"action {name} has no request type"
     options = options_of(action.request)
-    body = WRITTEN_OUT.get(name) or body_of(name, options)
-    return Offered(name, action.doc, action.summary, action.request, options, body)
+    return Offered(name, action.doc, action.summary, action.request, options, WRITTEN_OUT.get(name))
 
 
 OFFERED: dict[str, Offered] = {

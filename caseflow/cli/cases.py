@@ -15,22 +15,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from pydantic import ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-)
 
 from caseflow.cli.base import UsageError, text_table
 from caseflow.surfaces import OFFERED, Offered, Option
+
+if TYPE_CHECKING:  # imported when a command sends (`caseflow --help` does without them)
+    import httpx
+    from tenacity import RetryCallState, Retrying
 
 app = typer.Typer(help="an agent's actions on a case, through the HTTP API (CASEFLOW_TOKEN)")
 
@@ -84,6 +79,8 @@ def send(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """Send the request, retrying what is worth it (an action with the same key); its answer."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"}
     if sent.key:
         headers["Idempotency-Key"] = sent.key
@@ -101,6 +98,15 @@ def send(
 
 
 def _attempts(sleep: Callable[[float], None]) -> Retrying:
+    import httpx
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        stop_after_delay,
+        wait_exponential,
+    )
+
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         asked = error.wait if isinstance(error, Retry) else 0.0
@@ -196,6 +202,8 @@ def list_cases(
 
 
 def _read(api: str, token: str, sent: Sent) -> Any:
+    import httpx
+
     try:
         return send(api.rstrip("/"), token, sent)
     except (Retry, httpx.TransportError) as err:
@@ -211,6 +219,8 @@ def command_of(offered: Offered) -> Any:
     def command(
         number: str, api: str, token: str, idempotency_key: str | None, **given: Any
     ) -> None:
+        import httpx
+
         body = body_of(offered, given)
         key = idempotency_key or uuid.uuid4().hex
         sent = Sent(f"/cases/{number.upper()}/{offered.name}", key, body)
