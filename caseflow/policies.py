@@ -66,7 +66,6 @@ if TYPE_CHECKING:
 PAUSABLE = {CaseStatus.AWAITING_CUSTOMER, CaseStatus.ON_HOLD, CaseStatus.NEW, CaseStatus.OPEN}
 _DURATION = TypeAdapter(timedelta)
 _CONDITIONS = TypeAdapter(PolicyConditions)
-_ACTIONS = TypeAdapter(SlaActions)
 
 
 class PolicyError(ValueError):

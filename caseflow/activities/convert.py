@@ -23,28 +23,18 @@ from caseflow.workflows.model import (
     Entitlement,
     KpiClock,
     KpiEvent,
-    PolicyConditions,
     Resolution,
     RoutingRule,
-    SlaActions,
     SlaPolicy,
     Survey,
     TimelineEvent,
 )
 
-_DURATION = TypeAdapter(timedelta)
 _RESOLUTION = TypeAdapter(Resolution)
 _SURVEY = TypeAdapter(Survey)
 _KPI_HISTORY = TypeAdapter(list[KpiEvent])
-_CONDITIONS = TypeAdapter(PolicyConditions)
-_ACTIONS = TypeAdapter(SlaActions)
 # Timeline events that stand for an incoming message, findable by its key.
 _EMAIL_EVENTS = frozenset({"email_in", "email_bounced"})
-
-
-def duration(text: str) -> timedelta:
-    """An ISO 8601 duration such as `PT15M` or `P3D`."""
-    return _DURATION.validate_python(text)
 
 
 def calendar(row: models.Calendar) -> CalendarSpec:
