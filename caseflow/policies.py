@@ -109,7 +109,8 @@ class Policy(BaseModel):
     `caseflow import` take it, the database keeps its fields (`save_policy`, `Policy.of_row`),
     and a case pins it as the workflow's `SlaPolicy` (`pinned`), its calendar resolved. Its
     fields' types say what is well formed (a malformed body is the API's `invalid_request`);
-    `check` the rules a well-formed policy must keep (`invalid`), before it is used or saved."""
+    `check` the rules a well-formed policy must keep (`invalid`), before it is used or saved.
+    Every integer is bounded (priorities 1 to 4, a position that fits the database)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=100)
@@ -152,6 +153,11 @@ class Policy(BaseModel):
         if isinstance(data, dict) and set(data) - known:
             unknown = sorted(set(data) - known)
             raise ValueError(f"bad conditions: unknown {unknown} (known: {sorted(known)})")
+        priorities = data.get("priorities") if isinstance(data, dict) else None
+        if isinstance(priorities, list) and any(
+            isinstance(p, int) and p not in Priority.ALL for p in priorities
+        ):
+            raise ValueError(f"bad conditions: priorities are {Priority.ALL}")
         return data or {}
 
     @field_validator("on_warning", "on_failure", mode="before")
@@ -182,16 +188,12 @@ class Policy(BaseModel):
             if state not in PAUSABLE:
                 allowed = ", ".join(sorted(s.value for s in PAUSABLE))
                 yield f"{state.value!r} cannot pause SLA clocks (use one of {allowed})"
-        if any(p not in Priority.ALL for p in self.conditions.priorities):
-            yield f"bad conditions: priorities are {Priority.ALL}"
         for what, actions in (("on_warning", self.on_warning), ("on_failure", self.on_failure)):
             if actions is None:
                 continue
             unknown = set(actions.notify) - {NOTIFY_OWNER, NOTIFY_QUEUE, NOTIFY_SUPERVISORS}
             if unknown:
                 yield f"{what} cannot notify {sorted(unknown)}"
-            if actions.raise_priority_to not in (None, *Priority.ALL):
-                yield f"{what} raise_priority_to must be one of {Priority.ALL}"
 
     @field_serializer("conditions")
     def _written_conditions(self, conditions: PolicyConditions) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from caseflow.workflows.calendar import TWENTY_FOUR_SEVEN, CalendarSpec
 
@@ -93,6 +95,10 @@ class Priority:
     ALL = (1, 2, 3, 4)
 
 
+# A priority as configuration names it (an SLA policy's conditions and escalations): 1 to 4.
+Level = Annotated[int, Field(ge=Priority.CRITICAL, le=Priority.LOW)]
+
+
 # ---------------------------------------------------------------------------------------------
 # People
 
@@ -166,7 +172,7 @@ class PolicyConditions:
     """Each list left empty holds; customers are addresses, @domains or account names."""
 
     entitlements: list[str] = field(default_factory=list)
-    priorities: list[int] = field(default_factory=list)
+    priorities: list[Level] = field(default_factory=list)
     channels: list[Channel] = field(default_factory=list)
     customers: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
@@ -183,7 +189,7 @@ class SlaActions:
     """What a KPI's warning or failure does: whom it emails, and an optional escalation."""
 
     notify: list[str] = field(default_factory=list)
-    raise_priority_to: int | None = None
+    raise_priority_to: Level | None = None
     move_to_queue: str | None = None
 
 
