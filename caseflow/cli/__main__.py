@@ -1,5 +1,5 @@
 """`python -m caseflow.cli`, as the development stack starts its children."""
 
-from caseflow.cli.commands import main
+from caseflow.cli.commands import run
 
-main()
+run()

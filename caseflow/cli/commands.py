@@ -4,7 +4,9 @@ line on standard error: exit code 2 for a command line it cannot parse, 1 for a 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import traceback
 from typing import Annotated, Any
 
 import typer
@@ -86,3 +88,36 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{where}: error: {err.format_message()}", file=sys.stderr)
         sys.exit(err.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> None:
+    """The `caseflow` process: `main()`, then, once a Temporal client has run in it, an exit
+    without the interpreter's teardown. The client's Rust threads outlive its event loop and
+    can touch the interpreter while it finalizes, which aborts the process (SIGABRT,
+    "PyGILState_Release: thread state ... must be current when releasing") after the command
+    has done its work and printed its answer: temporalio/sdk-python#300. Output and logs are
+    flushed first, so nothing the command wrote is lost."""
+    try:
+        main()
+        status = 0
+    except SystemExit as exit:
+        status = _status(exit.code)
+    except Exception:  # what the interpreter would print for an uncaught exception
+        traceback.print_exc()
+        status = 1
+    if "temporalio.bridge.temporal_sdk_bridge" not in sys.modules:
+        sys.exit(status)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _status(code: object) -> int:
+    """The exit status of `SystemExit(code)`, its message printed as the interpreter prints it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

@@ -96,3 +96,37 @@ def test_the_command_line_itself_imports_none_of_the_servers_libraries() -> None
     ).stdout.split()
 
     assert [name for name in HEAVY if name in loaded] == []
+
+
+# A process in which Temporal's client has run ends without the interpreter's teardown, which
+# its threads could abort (temporalio/sdk-python#300): what the command printed and its exit
+# code are as they would be otherwise.
+_WITH_BRIDGE = (
+    "import sys, temporalio.bridge.temporal_sdk_bridge\n"
+    "from caseflow.cli.commands import run\n"
+    "sys.argv = ['caseflow', *sys.argv[1:]]\n"
+    "run()\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "stream", "text"),
+    [
+        (["sla", "-h"], 0, "out", "Usage: caseflow sla "),
+        (["no-such-command"], 2, "err", "No such command"),
+        (
+            ["calendar", "between", "--calendar", "/nowhere.yaml", "--start", "2026-01-01T00:00Z",
+             "--end", "2026-01-02T00:00Z"],
+            1, "err", "caseflow: cannot read calendar /nowhere.yaml",
+        ),
+    ],
+)  # fmt: skip
+def test_a_process_that_loaded_temporals_client_exits_with_its_output_and_code(
+    argv: list[str], code: int, stream: str, text: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITH_BRIDGE, *argv], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == code, done.stderr
+    assert text in (done.stdout if stream == "out" else done.stderr)
