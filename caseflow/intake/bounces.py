@@ -46,9 +46,17 @@ BOUNCE_METHOD = "bounce"
 
 # Parts that carry the message that could not be delivered, or its header.
 RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers")
-# Senders that are mail servers, not people.
+# Senders that are mail servers, list managers or gateways, not people, by the local part of
+# the address: the servers' own names; `ndr` (Exchange and GroupWise gateways); a list's owner,
+# bounce and request addresses (`x-owner`, `owner-x`, `x-bounces`, `x-request`) and its manager
+# (Mailman, Majordomo, LISTSERV); anything named a mail service or a gateway (`mailservice`,
+# `e-mail-services`, `smtp-gateway`, `gatewaymail`).
 SYSTEM_SENDER = re.compile(
-    r"^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_master|mail\.delivery)@", re.I
+    r"^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_master|mail\.delivery"
+    r"|ndr|ndr[-._][^@]*|[^@]*-owner|owner-[^@]+|[^@]+-bounces?|[^@]+-request"
+    r"|mailman|majordomo|listserv|listproc"
+    r"|[^@]*mail[^@]*service[^@]*|[^@]*gateway[^@]*)@",
+    re.I,
 )
 _NULL_SENDER_NAME = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
 # What mail servers write when they return a message; read only where other signs agree.

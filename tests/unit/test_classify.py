@@ -163,6 +163,45 @@ def test_sender_merely_containing_postmaster_is_human() -> None:
     assert _class_of(message(sender="not-the-postmaster@example.net")) is MailClass.HUMAN
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "ndr@groupwise.example.net",
+        "NDR-gateway@mx.example.net",
+        "support-owner@lists.example.org",
+        "owner-support@lists.example.org",
+        "support-bounces@lists.example.org",
+        "support-request@lists.example.org",
+        "mailman@lists.example.org",
+        "MAJORDOMO@lists.example.org",
+        "listserv@lists.example.org",
+        "MailService@isp.example.net",
+        "e-mail-services@isp.example.net",
+        "smtp-gateway@corp.example.com",
+        "GatewayMail@corp.example.com",
+    ],
+)
+def test_mail_servers_list_managers_and_gateways_are_never_people(sender: str) -> None:
+    # Without any other sign: their address alone says that no person wrote.
+    assert _class_of(message(sender=sender)) is MailClass.AUTO_REPLY
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "owner@shop.example.com",
+        "request@shop.example.com",
+        "bounce@trampolines.example.com",
+        "maria.gatewood@example.com",
+        "ndrew@example.com",
+        "customer.service@shop.example.com",
+        "mail@example.com",
+    ],
+)
+def test_people_whose_address_resembles_a_system_name_are_people(sender: str) -> None:
+    assert _class_of(message(sender=sender)) is MailClass.HUMAN
+
+
 # -- auto-replies -------------------------------------------------------------------------------
 
 
