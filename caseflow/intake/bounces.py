@@ -66,7 +66,27 @@ BOUNCE_WORDS = re.compile(
     r"|returned mail|error delivering|not be delivered|permanent (fatal )?error"
     r"|no such user|user unknown|unknown user|invalid (user|recipient|mailbox)"
     r"|mailbox (is )?(full|unavailable)|recipient address rejected"
-    r"|\b55[0-4][ -]",
+    r"|\b55[0-4][ -]"
+    # Delays, moderation and antivirus or content gateways, which return nothing yet
+    r"|delivery (is )?delayed|delayed mail|still being retried"
+    r"|has not (yet )?been delivered|will (continue|keep) trying"
+    r"|awaiting moderator|awaits moderator approval|held for moderation|requires approval"
+    r"|virus (found|detected|alert)|infected|has been quarantined|content filter"
+    # de
+    r"|unzustellbar|nicht zugestellt|konnte nicht zugestellt|zustellung fehlgeschlagen"
+    r"|zustellungsbenachrichtigung|verz[öo]gerte zustellung"
+    # fr
+    r"|non remis|n'a pas pu [êe]tre (remis|d[ée]livr[ée])|impossible de remettre"
+    r"|[ée]chec de (la )?remise|message non distribu[ée]|remise diff[ée]r[ée]e"
+    # it
+    r"|non recapitabile|non [èe] stato possibile recapitare|impossibile recapitare"
+    r"|mancato recapito|consegna non riuscita|recapito ritardato"
+    # pt
+    r"|n[ãa]o (foi poss[íi]vel entregar|p[ôo]de ser entregue)|falha na entrega"
+    r"|n[ãa]o entregue|entrega atrasada"
+    # es
+    r"|no se (pudo|puede) entregar|no pudo ser entregado|error (en la|de) entrega"
+    r"|mensaje no entregado|imposible entregar|entrega retrasada",
     re.I,
 )
 _ID_LINE = re.compile(r"^(?:message-id|in-reply-to|references):[ \t]*(.+)$", re.I | re.M)

@@ -202,3 +202,43 @@ def test_reading_a_corpus_bounce_never_raises(name: str) -> None:
     bounce = bounces.read_bounce((CORPUS / name).read_bytes())
 
     assert all("@" in address for address in bounce.failed)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text"),
+    [
+        ("Undeliverable: your request", "Delivery has failed to these recipients."),
+        ("Unzustellbar: Ihre Anfrage", "Die Nachricht konnte nicht zugestellt werden."),
+        ("Non remis : votre demande", "Votre message n'a pas pu être remis."),
+        ("Non recapitabile: la sua richiesta", "Impossibile recapitare il messaggio."),
+        ("Não entregue: o seu pedido", "Não foi possível entregar a mensagem."),
+        ("No se puede entregar: su solicitud", "No se pudo entregar el mensaje."),
+        ("Delayed Mail (still being retried)", "Delivery is delayed; we will keep trying."),
+        ("Your message awaits moderator approval", "It is held for moderation."),
+        ("VIRUS ALERT", "A virus was found; the message has been quarantined."),
+    ],
+    ids=["en", "de", "fr", "it", "pt", "es", "delay", "moderation", "antivirus"],
+)
+def test_a_serverless_report_in_any_of_six_languages_is_read_leniently(
+    subject: str, text: str
+) -> None:
+    raw = message(sender="MAILER-DAEMON <>", subject=subject, body=text + "\r\n")
+
+    assert bounces.lenient_parse(raw) is not None
+    assert bounces.looks_like_bounce_text(subject, "")
+    assert bounces.looks_like_bounce_text("", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, my printer is on fire.",
+        "Ich habe eine Frage zu meiner Rechnung.",
+        "Bonjour, ma commande n'est pas arrivée.",
+        "Buongiorno, il pacco non è arrivato.",
+        "Olá, a minha encomenda ainda não chegou.",
+        "Hola, mi pedido no ha llegado todavía.",
+    ],
+)
+def test_a_persons_words_are_no_report(text: str) -> None:
+    assert not bounces.looks_like_bounce_text("A question", text)
