@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     # A new case of a customer whose entitlement has no cases left (in total or for the
     # channel): served as if it had none ("serve"), or refused with a notice / 409 ("refuse").
     exhausted_entitlement: Literal["serve", "refuse"] = "serve"
+    # A customer's reply to a resolved case: reopens it only when it says the problem persists
+    # or asks something new ("judge"; thanks and "it works" leave it resolved and tell its
+    # owner), or reopens it whatever it says ("reopen"). Pinned on each case when created.
+    resolved_reply: Literal["judge", "reopen"] = "judge"
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> Settings:

@@ -4,6 +4,9 @@ A link token is `<payload>.<mac>`, both base64url without padding; the payload n
 the purpose and the resolution episode, and the MAC is HMAC-SHA256 under the secret key with the
 purpose mixed in, so a survey token is never accepted as a resolution token. A reply token is
 `cas-000123.<mac>` in lower case, because mail servers may fold the case of local parts.
+A bounce token (VERP, the envelope sender `support+b.<token>@domain` of each email) is
+`b.<case>.<body>`, lower case too: the body is base32 of a digest of the email's business key,
+the recipient's index and an HMAC of the three under its own purpose, 24 characters.
 API tokens are stored as an HMAC-SHA256 under the secret key, so a copy of the database alone
 does not let anyone check a guessed token.
 """
@@ -21,6 +24,13 @@ from dataclasses import dataclass
 LINK_MAC_BYTES = 16
 REPLY_MAC_CHARS = 12
 _REPLY_TOKEN = re.compile(r"^(cas-[0-9]{6,})\.([a-z2-7]+)$")
+BOUNCE_PREFIX = "b."
+BOUNCE_KEY_BYTES = 5  # tells one email of a case from another
+BOUNCE_MAC_BYTES = 8
+MAX_RECIPIENTS = 1 << 16  # the index takes two bytes
+_BOUNCE_TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# 15 bytes (key digest, index, MAC) are 24 base32 characters exactly: one spelling per token.
+_BOUNCE_TOKEN = re.compile(r"^b\.([a-z0-9][a-z0-9-]{0,31})\.([a-z2-7]{24})$")
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,52 @@ def verify_reply_token(secret: str, token: str) -> str | None:
     if not hmac.compare_digest(reply_token(secret, number), token.lower()):
         return None
     return number.upper()
+
+
+@dataclass(frozen=True)
+class BounceClaims:
+    """What a genuine bounce token says: the email's tag (its case number, upper-cased), a
+    digest of its business key, and which of its recipients the envelope was for."""
+
+    tag: str
+    key_digest: bytes
+    recipient: int
+
+    def names(self, key: str) -> bool:
+        """Whether the token was made for the email of this business key."""
+        return hmac.compare_digest(_key_digest(key), self.key_digest)
+
+
+def bounce_token(secret: str, tag: str, key: str, recipient: int) -> str:
+    """The token of one recipient's copy of the email `key` (of case `tag`): `b.<tag>.<body>`,
+    lower case throughout, 37 characters for a case number of six digits."""
+    tag = tag.lower()
+    if not _BOUNCE_TAG.match(tag):
+        raise ValueError(f"not usable in a bounce token: {tag!r}")
+    if not 0 <= recipient < MAX_RECIPIENTS:
+        raise ValueError(f"recipient index out of range: {recipient}")
+    body = _key_digest(key) + recipient.to_bytes(2, "big")
+    mac = _mac(secret, "bounce", tag.encode() + b"\0" + body)[:BOUNCE_MAC_BYTES]
+    return f"{BOUNCE_PREFIX}{tag}.{base64.b32encode(body + mac).decode().lower()}"
+
+
+def verify_bounce_token(secret: str, token: str) -> BounceClaims | None:
+    """The claims of a genuine bounce token, in any letter case; None for anything else."""
+    match = _BOUNCE_TOKEN.match(token.lower())
+    if match is None:
+        return None
+    tag, text = match.groups()
+    data = base64.b32decode(text.upper())
+    body, mac = data[:-BOUNCE_MAC_BYTES], data[-BOUNCE_MAC_BYTES:]
+    expected = _mac(secret, "bounce", tag.encode() + b"\0" + body)[:BOUNCE_MAC_BYTES]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    digest, index = body[:BOUNCE_KEY_BYTES], body[BOUNCE_KEY_BYTES:]
+    return BounceClaims(tag=tag.upper(), key_digest=digest, recipient=int.from_bytes(index, "big"))
+
+
+def _key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()[:BOUNCE_KEY_BYTES]
 
 
 def token_hash(secret: str, token: str) -> str:

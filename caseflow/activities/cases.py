@@ -36,6 +36,7 @@ from caseflow.workflows.model import (
     MergeTransfer,
     NewCase,
     ParentNotice,
+    ResolvedReply,
 )
 
 # Acknowledgements per sender are limited over a rolling window of this length.
@@ -90,6 +91,7 @@ class CaseActivities:
                 stage_fields={**DEFAULT_STAGE_FIELDS, **stages.configured_stage_fields(session)},
                 child_requires_parent=self._settings.child_resolve_requires_parent,
                 rules_version=lifecycle.RULES_VERSION,
+                resolved_reply=ResolvedReply(self._settings.resolved_reply),
             )
 
     @activity.defn(name=ActivityName.RECORD_CASE)

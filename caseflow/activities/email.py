@@ -10,11 +10,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from caseflow import signing
-from caseflow.mail import compose, smtp
+from caseflow.mail import compose, smtp, verp
 from caseflow.settings import Settings
 from caseflow.store import directory, messages
 from caseflow.store.db import transaction
-from caseflow.workflows.model import ActivityName, EmailRequest, Recipients
+from caseflow.workflows.model import ActivityName, EmailOutcome, EmailRequest, Recipients
 
 
 class EmailActivities:
@@ -37,12 +37,12 @@ class EmailActivities:
         )
 
     @activity.defn(name=ActivityName.SEND_EMAIL)
-    def send_email(self, request: EmailRequest) -> None:
+    def send_email(self, request: EmailRequest) -> EmailOutcome:
         with transaction(self._sessions, writes=False) as session:  # reads only: takes no lock
             entry = messages.outbox_entry(session, request.key)
             if entry is not None and entry.status == messages.SENT:
                 activity.logger.info("email %s was already sent", request.key)
-                return
+                return EmailOutcome()
             recipients = self._recipients(session, request.to)
             references = request.references + messages.recent_message_ids(
                 session, request.case_number
@@ -63,26 +63,32 @@ class EmailActivities:
                 non_retryable=True,
             )
         message = self._build(request, recipients, references, signature)
-        self._deliver(request, message, recipients)
+        return self._deliver(request, message, recipients)
 
-    def _deliver(self, request: EmailRequest, message: EmailMessage, recipients: list[str]) -> None:
+    def _deliver(
+        self, request: EmailRequest, message: EmailMessage, recipients: list[str]
+    ) -> EmailOutcome:
         """Send it unless another attempt has sent it or is sending it (the outbox row's claim),
-        outside any transaction."""
+        outside any transaction; withhold it if its address had its `daily_limit` (counted as
+        the row is created, one address at a time)."""
         refused: dict[str, tuple[int, bytes]] = {}
 
         def send() -> None:
-            refused.update(
-                smtp.send(self._smtp, message, self._settings.support_address, recipients)
-            )
+            refused.update(self._send_each(request, message))
 
+        limit = None if request.daily_limit is None else messages.SendLimit(request.daily_limit)
         try:
-            delivered = messages.send_once(
+            delivered = messages.send_once_within(
                 self._sessions,
                 _outbox_row(request, message, recipients),
                 send,
+                limit,
                 permanent=(smtp.PermanentMailError,),
                 again_after_failure=True,
             )
+        except messages.LimitReached as reached:
+            activity.logger.info("email %s withheld: %s", request.key, reached)
+            return EmailOutcome(withheld=True, sent=reached.sent, limit=reached.limit)
         except smtp.PermanentMailError as err:
             raise ApplicationError(str(err), type="InvalidRecipient", non_retryable=True) from err
         except smtp.TransientMailError as err:
@@ -95,6 +101,41 @@ class EmailActivities:
             activity.logger.info("email %s was already sent", request.key)
         if refused:
             activity.logger.warning("email %s: %d recipients refused", request.key, len(refused))
+        return EmailOutcome()
+
+    def _send_each(
+        self, request: EmailRequest, message: EmailMessage
+    ) -> dict[str, tuple[int, bytes]]:
+        """To each recipient of the outbox row in an SMTP transaction of their own, its envelope
+        sender naming the email and the recipient (VERP), skipping those an earlier attempt
+        handed it over to; each one handed over is recorded at once."""
+        with transaction(self._sessions, writes=False) as session:
+            entry = messages.outbox_entry(session, request.key)
+            recipients = [str(r) for r in entry.recipients] if entry is not None else []
+            done = messages.handed_over(session, request.key)
+        secret = self._settings.secret_key.get_secret_value()
+        sender = self._settings.support_address  # the address it is sent from (`_build`)
+        index = {address: i for i, address in enumerate(recipients)}
+        envelopes = [
+            smtp.Envelope(
+                verp.envelope_sender(secret, sender, request.case_number, request.key, i), address
+            )
+            for address, i in index.items()
+            if i not in done
+        ]
+
+        def handed_over(envelope: smtp.Envelope) -> None:
+            with transaction(self._sessions) as session:
+                messages.mark_handed_over(session, request.key, index[envelope.recipient])
+
+        try:
+            return smtp.send_each(self._smtp, message, envelopes, handed_over)
+        except smtp.PermanentMailError:
+            if not done:
+                raise
+            # Sent to the others already: the email stands as sent.
+            activity.logger.warning("email %s: %d recipients refused", request.key, len(envelopes))
+            return {}
 
     def _recipients(self, session: Session, to: Recipients) -> list[str]:
         found = list(to.addresses)

@@ -25,6 +25,7 @@ from caseflow.api.routes import (
     knowledge,
     links,
     metrics,
+    noise,
     quarantine,
     queues,
     related,
@@ -64,9 +65,11 @@ def create_app(
     settings: Settings | None = None,
     client: Client | None = None,
     reprocess: quarantine.Reprocess | None = None,
+    promote: noise.Promote | None = None,
 ) -> FastAPI:
     """The API; tests pass their own settings and an already connected client. `reprocess`
-    (the intake's, passed in by the composition root) enables reprocessing quarantined mail."""
+    and `promote` (the intake's, passed in by the composition root) enable reprocessing
+    quarantined mail and promoting noise to cases."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -80,6 +83,7 @@ def create_app(
         app.state.sessions = session_factory(engine)
         app.state.temporal = TemporalConnection(settings)
         app.state.reprocess = reprocess
+        app.state.promote = promote
         app.state.rate_limits = RateLimits(
             settings.rate_limit_storage,
             {LINKS: settings.rate_limit_links, SIGN_IN: settings.rate_limit_sign_in},
@@ -109,6 +113,7 @@ def create_app(
     app.include_router(attachments.router)
     app.include_router(links.router)
     app.include_router(quarantine.router)
+    app.include_router(noise.router)
     app.include_router(knowledge.router)
     app.include_router(admin.build_router())
     app.include_router(customers.router)

@@ -255,6 +255,23 @@ class QuarantinePage(Page[QuarantinedMessage]):
     pass
 
 
+class NoiseMessage(BaseModel):
+    """Automatic mail that opened no case, kept with its class and the detectors' reasons."""
+
+    id: int
+    received_at: datetime
+    mailbox: str
+    sender: str
+    subject: str
+    mail_class: str
+    reason: str
+    size: int
+
+
+class NoisePage(Page[NoiseMessage]):
+    pass
+
+
 class Reprocessed(BaseModel):
     """What taking a quarantined message in again did."""
 

@@ -30,7 +30,21 @@ CONNECT_BACKOFF = Backoff(first=1.0, most=30.0)
 app = typer.Typer()
 
 
-@app.command("dev", help="the whole development stack in the foreground (make run)")
+# What `caseflow dev --help` adds: the one thing about mail the stack does that production
+# must be set up to do too.
+DEV_EPILOG = (
+    "Every email goes out from a VERP envelope sender, support+b.<token>@<domain>, per "
+    "recipient; the development mail server delivers mail for support+<anything>@ to the "
+    "support inbox, so bounces land there and on their case. In production the MTA must do "
+    "the same: Postfix recipient_delimiter = +, Exim local_part_suffix = +* (with "
+    "local_part_suffix_optional), Dovecot recipient_delimiter = +; Microsoft 365 and Google "
+    "Workspace plus addressing, or a catch-all or alias for support+*. See docs/production.md."
+)
+
+
+@app.command(
+    "dev", help="the whole development stack in the foreground (make run)", epilog=DEV_EPILOG
+)
 def dev() -> None:
     from caseflow.devstack.stack import run_stack
 
@@ -58,11 +72,11 @@ def api() -> None:
     import uvicorn
 
     from caseflow.api.app import create_app
-    from caseflow.intake.service import reprocess_quarantined
+    from caseflow.intake.service import promote_noise, reprocess_quarantined
 
     settings = configured()
     uvicorn.run(
-        create_app(settings, reprocess=reprocess_quarantined),
+        create_app(settings, reprocess=reprocess_quarantined, promote=promote_noise),
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,

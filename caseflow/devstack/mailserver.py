@@ -121,9 +121,12 @@ def _put_line(path: Path, name: str, line: str) -> None:
 
 
 def deliver(users: MailboxUsers, recipient: str, mail_from: str, content: bytes) -> None:
-    """Store one message in the recipient's Maildir, traced like a local delivery agent does."""
+    """Store one message in the recipient's Maildir, traced like a local delivery agent does:
+    the whole address it came to, `support+b.<token>@` too, in Delivered-To (plus addressing
+    delivers that to `support@`, as production MTAs must for VERP bounces)."""
     maildir = users.ensure(normalise_address(recipient))
-    trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {recipient}\r\n".encode()
+    sender = mail_from.strip().removeprefix("<").removesuffix(">")  # a bounce's null sender: <>
+    trace = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
     mailbox.Maildir(maildir, create=True).add(trace + content)
 
 

@@ -361,6 +361,8 @@ def binary(name: str) -> str:
 
 def banner(settings: Settings, home: Path, token: str) -> str:
     support = settings.support_address
+    local, _, domain = support.rpartition("@")
+    bounces = f"{local}+b.<token>@{domain}"
     smtp = f"smtp://{settings.smtp_host}:{settings.smtp_port}"
     # --crlf: SMTP lines end in CRLF, and a message of bare LFs is one line to the server, refused
     # over 1,000 bytes; -S shows curl's error and `&& echo sent` its success.
@@ -390,6 +392,8 @@ Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)
   IMAP           {settings.imap_host}:{settings.imap_port}   (login: the address, password caseflow)
   Support inbox  {support}
+  Bounces        come back to {bounces} (VERP), into the support inbox;
+                 production MTAs must route + addresses so too (docs/production.md)
   Demo agent     {DEMO_AGENT} ({DEMO_NAME}), an admin: its token works for every call in the README,
                  cases and /admin alike (development only: production refuses it)
   Demo token     {token}

@@ -1,32 +1,28 @@
 """Bounces: which recipients failed, which of our emails bounced, and so which case it concerns.
 
-Reading a bounce is a pure function over bytes (`read_bounce`); finding its case takes a look-up
-of our outbox (`locate`). A mail server's report with a null sender (`From: MAILER-DAEMON <>`)
-has no address the strict parser accepts, so `lenient_parse` reads it, so that it is recorded
-as a bounce rather than quarantined as malformed.
+Reading a bounce is a pure function over the message as parsed (`read_bounce`); finding its
+case takes a look-up of our outbox (`locate`). A mail server's report with a null sender
+(`From: MAILER-DAEMON <>`) has no address the strict parser accepts, so `lenient_parse` reads
+it, so that it is recorded as a bounce rather than quarantined as malformed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses
 
 import flufl.bounce
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import signing
-from caseflow.client import signal_email
 from caseflow.intake.headers import Headers
 from caseflow.intake.parse import (
     MAX_TEXT,
@@ -36,6 +32,7 @@ from caseflow.intake.parse import (
     message_ids,
     normalize_message_id,
 )
+from caseflow.mail import verp
 from caseflow.store import directory, messages
 from caseflow.store.db import transaction
 from caseflow.workflows.model import InboundEmail, MailClass, excerpt
@@ -50,12 +47,19 @@ RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers")
 # the address: the servers' own names; `ndr` (Exchange and GroupWise gateways); a list's owner,
 # bounce and request addresses (`x-owner`, `owner-x`, `x-bounces`, `x-request`) and its manager
 # (Mailman, Majordomo, LISTSERV); anything named a mail service or a gateway (`mailservice`,
-# `e-mail-services`, `smtp-gateway`, `gatewaymail`).
+# `e-mail-services`, `smtp-gateway`, `gatewaymail`); Exchange's `MicrosoftExchange<hex>`; MTAs'
+# system accounts (`root`, `daemon`, `exim`); antivirus and content filters.
 SYSTEM_SENDER = re.compile(
     r"^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_master|mail\.delivery"
     r"|ndr|ndr[-._][^@]*|[^@]*-owner|owner-[^@]+|[^@]+-bounces?|[^@]+-request"
     r"|mailman|majordomo|listserv|listproc"
-    r"|[^@]*mail[^@]*service[^@]*|[^@]*gateway[^@]*)@",
+    r"|[^@]*mail[^@]*service[^@]*|[^@]*gateway[^@]*"
+    # Exchange's own sender, MTAs' system accounts, antivirus and content gateways
+    r"|microsoftexchange[0-9a-f]*|root|daemon|mdaemon|mailer|smtp|mta|exim|qmail|sendmail"
+    r"|mailsrv|[^@]*(anti-?virus|virus-?(alert|scan|wall)|mail-?scanner|amavis|clamav|quarantine"
+    r"|mailsweeper|spam-?filter|content-?filter|barracuda|ironport|mimecast|proofpoint|sophos"
+    r"|symantec|trend-?micro|fortimail|messagelabs|postini|mailmarshal|spamassassin|spamtitan"
+    r")[^@]*)@",
     re.I,
 )
 _NULL_SENDER_NAME = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
@@ -63,7 +67,7 @@ _NULL_SENDER_NAME = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
 BOUNCE_WORDS = re.compile(
     r"could not be delivered|couldn't be delivered|undeliverable|undelivered mail"
     r"|delivery (status notification|has failed|failed|failure)|mail delivery failed"
-    r"|returned mail|error delivering|not be delivered|permanent (fatal )?error"
+    r"|returned mail|error delivering|not be delivered|could not deliver|permanent (fatal )?error"
     r"|no such user|user unknown|unknown user|invalid (user|recipient|mailbox)"
     r"|mailbox (is )?(full|unavailable)|recipient address rejected"
     r"|\b55[0-4][ -]"
@@ -87,6 +91,20 @@ BOUNCE_WORDS = re.compile(
     # es
     r"|no se (pudo|puede) entregar|no pudo ser entregado|error (en la|de) entrega"
     r"|mensaje no entregado|imposible entregar|entrega retrasada",
+    re.I,
+)
+_DELAY_WORDS = re.compile(
+    r"delay|retried|retrying|not (yet )?been delivered|will (continue|keep) trying|retry"
+    r"|warning (message )?only|warning: (message|could not send)"
+    r"|verz[öo]ger|erneut versucht|diff[ée]r[ée]|nouvel essai|ritardat|non [èe] stato ancora"
+    r"|nuovi tentativi|atrasad|nova tentativa|retrasad|se reintentar[áa]",
+    re.I,
+)
+_MODERATION_WORDS = re.compile(
+    r"moderat|approval|held for|genehmigung|approbation|approvazione", re.I
+)
+_VIRUS_WORDS = re.compile(
+    r"virus|malware|infected|quarantin|content filter|blocked attachment|dangerous attachment",
     re.I,
 )
 _ID_LINE = re.compile(r"^(?:message-id|in-reply-to|references):[ \t]*(.+)$", re.I | re.M)
@@ -121,12 +139,17 @@ class Bounce:
     returned_addresses: list[str] = field(default_factory=list)
 
 
-def read_bounce(raw: bytes) -> Bounce:
+def read_bounce(raw: bytes | Message) -> Bounce:
     """The failed recipients (RFC 3464 fields, X-Failed-Recipients, flufl.bounce's detectors)
-    and the Message-IDs and addresses of the returned message, whatever form the report takes."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    and the Message-IDs and addresses of the returned message, whatever form the report takes;
+    from the message as parsed (its bytes are parsed only when that is all there is)."""
+    msg: Message = (
+        raw
+        if isinstance(raw, Message)
+        else email.message_from_bytes(raw, policy=email.policy.default)
+    )
     final, delayed, status = _delivery_status(msg)
-    temporary, permanent = _detected(msg)
+    temporary, permanent = detected(msg)
     listed = _addresses(_get(msg, "x-failed-recipients"))
     failed = _unique(final + listed + sorted(permanent))
     delayed_only = False
@@ -147,22 +170,61 @@ def read_bounce(raw: bytes) -> Bounce:
     )
 
 
+@dataclass(frozen=True)
+class Location:
+    """The case a bounce concerns and, when its VERP token says so, the one recipient whose
+    copy bounced (exact: the report's own words may name no one, or someone else)."""
+
+    case_number: str
+    recipient: str = ""
+
+    def told(self, bounce: Bounce) -> Bounce:
+        """The bounce as its case is told of it: failed for the token's recipient, if any."""
+        return replace(bounce, failed=[self.recipient]) if self.recipient else bounce
+
+
 def locate(
     bounce: Bounce,
     parsed: ParsedEmail,
     secret: str,
     support_address: str,
     case_of_our_email: Callable[[list[str]], str | None],
-) -> str | None:
-    """The case whose email bounced: by our Message-ID in the returned message (or the
-    bounce's own references), else by the signed reply address it was returned with."""
+    recipients_of: Callable[[signing.BounceClaims], list[str] | None] | None = None,
+) -> Location | None:
+    """The case whose email bounced: by the VERP token of the address it came back to, with
+    its recipient (`recipients_of`: the recipients of the email a token names, None for no
+    email of ours); else by our Message-ID in the returned message (or the bounce's own
+    references), else by the signed reply address it was returned with."""
+    if recipients_of is not None:
+        found = verp_location(bounce, parsed, secret, recipients_of)
+        if found is not None:
+            return found
     number = case_of_our_email(
         _unique(bounce.returned_ids + parsed.in_reply_to + parsed.references)
     )
-    if number is not None:
-        return number
-    addresses = bounce.returned_addresses + parsed.to + parsed.delivered_to
-    return signed_case(addresses, secret, support_address)
+    if number is None:
+        addresses = bounce.returned_addresses + parsed.to + parsed.delivered_to
+        number = signed_case(addresses, secret, support_address)
+    return Location(number) if number is not None else None
+
+
+def verp_location(
+    bounce: Bounce,
+    parsed: ParsedEmail,
+    secret: str,
+    recipients_of: Callable[[signing.BounceClaims], list[str] | None],
+) -> Location | None:
+    """The case and recipient a genuine `+b.` token names: in the address the bounce was
+    delivered to (Delivered-To, X-Original-To, Envelope-To), its To (a report goes to the
+    envelope sender), or the returned message's Return-Path. A forged token, or one naming no
+    email of ours, is passed over."""
+    envelope_to = _addresses(_get(parsed.message, "envelope-to")) if parsed.message else []
+    addresses = parsed.delivered_to + envelope_to + parsed.to + bounce.returned_addresses
+    for claims in verp.bounce_claims(secret, addresses):
+        recipients = recipients_of(claims)
+        if recipients is not None and claims.recipient < len(recipients):
+            return Location(claims.tag, recipients[claims.recipient].strip().lower())
+    return None
 
 
 def signed_case(addresses: list[str], secret: str, support_address: str) -> str | None:
@@ -196,11 +258,24 @@ def looks_like_bounce_text(subject: str, text: str) -> bool:
     return bool(BOUNCE_WORDS.search(subject) or BOUNCE_WORDS.search(text[:5000]))
 
 
+def notice_kind(text: str) -> str:
+    """What sort of notice a mail system wrote, by its words: for the reasons people read."""
+    head = text[:3000]
+    if _VIRUS_WORDS.search(head):
+        return "antivirus or content gateway notice"
+    if _MODERATION_WORDS.search(head):
+        return "moderation notice"
+    if _DELAY_WORDS.search(head) and not re.search(r"\b5\.\d{1,3}\.\d{1,3}\b", head):
+        return "delay notice"
+    return "non-delivery report"
+
+
 def is_null_sender(msg: Message) -> bool:
-    """`From: MAILER-DAEMON <>` or `From: <>`: a mail server speaking for itself."""
+    """`From: MAILER-DAEMON <>`, `From: <>` or a mail system's name without any address: a mail
+    server speaking for itself."""
     value = _get(msg, "from")
     pairs = getaddresses([value])
-    if any(a.strip() and a.strip() != "<>" for _, a in pairs):
+    if any("@" in a for _, a in pairs):
         return False
     return bool(_NULL_SENDER_NAME.search(value)) or "<>" in value
 
@@ -223,12 +298,14 @@ def lenient_parse(raw: bytes) -> ParsedEmail | None:
         return None
     subject = " ".join(", ".join(Headers.of(msg).all("subject")).split())[:998]
     text = report_text(msg)
-    if is_null_sender(msg):
-        evident = has_returned_message(msg) or looks_like_bounce_text(subject, text)
-        if not (evident or is_delivery_report(msg)):
+    worded = looks_like_bounce_text(subject, text)
+    if "from" in msg:
+        if not is_null_sender(msg):
+            return None  # a sender that is neither an address nor a mail system's: malformed
+        if not (worded or has_returned_message(msg) or is_delivery_report(msg)):
             return None
-    elif "from" in msg or not is_delivery_report(msg):
-        return None  # without any From, only a delivery report itself will do
+    elif not (worded or is_delivery_report(msg)):
+        return None  # no sender at all, and no words or report say that a mail server wrote
     message_id = normalize_message_id(_get(msg, "message-id"))
     return ParsedEmail(
         dedup_key=dedup_key(message_id, "", _get(msg, "date"), subject, text),
@@ -246,6 +323,7 @@ def lenient_parse(raw: bytes) -> ParsedEmail | None:
         headers={"return-path": _get(msg, "return-path")} if "return-path" in msg else {},
         content_type=msg.get_content_type(),
         report_type=str(msg.get_param("report-type", "", header="content-type")).lower(),
+        message=msg,
     )
 
 
@@ -290,7 +368,8 @@ def _recipient(block: Message) -> str:
     return ""
 
 
-def _detected(msg: Message) -> tuple[set[str], set[str]]:
+def detected(msg: Message) -> tuple[set[str], set[str]]:
+    """flufl.bounce's scanners: the temporary and the permanent failures they find."""
     try:
         temporary, permanent = flufl.bounce.all_failures(msg)
     except Exception:  # its detectors are heuristics over hostile input
@@ -397,46 +476,8 @@ def _unique(values: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Taking a bounce in: an event on its case, the failed address marked; never a new case
-
-
-@dataclass(frozen=True)
-class Handed:
-    case_number: str | None
-    detail: str
-
-
-async def hand_off(
-    client: Client,
-    sessions: sessionmaker[Session],
-    secret: str,
-    support_address: str,
-    parsed: ParsedEmail,
-    raw: bytes,
-) -> Handed:
-    """Signal the case whose email bounced; a bounce of no email of ours is only recorded.
-
-    A failed address is marked failing only when the bounce names one of our emails and we did
-    mail that address: a stray bounce (backscatter, or a forgery) must stop no one's mail.
-    """
-    bounce = read_bounce(raw)
-    found = Located(secret, support_address, parsed, bounce)
-    number = await asyncio.to_thread(_locate_and_mark, sessions, found)
-    if number is None:
-        reason = "bounce of no email of ours"
-        await asyncio.to_thread(_ignore, sessions, parsed.dedup_key, reason)
-        return Handed(None, reason)
-    try:
-        await signal_email(client, number, _inbound(parsed, bounce))
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        reason = f"bounce for {number}, whose case has ended"
-        await asyncio.to_thread(_ignore, sessions, parsed.dedup_key, reason)
-        return Handed(None, reason)
-    await asyncio.to_thread(_delivered, sessions, parsed.dedup_key, number)
-    logger.info("bounce delivered to %s (%d failed)", number, len(bounce.failed))
-    return Handed(number, BOUNCE_METHOD)
+# Taking a bounce in: its case found, the failed address marked (the intake then signals the
+# case, or records the bounce as noise: `pipeline.decide`)
 
 
 def mark_reachable(sessions: sessionmaker[Session], sender: str) -> None:
@@ -456,22 +497,34 @@ class Located:
     bounce: Bounce
 
 
-def _locate_and_mark(sessions: sessionmaker[Session], found: Located) -> str | None:
+def locate_and_mark(sessions: sessionmaker[Session], found: Located) -> Location | None:
+    """The case (and recipient) whose email bounced, None for no email of ours; the failed
+    addresses we did mail are marked failing (a stray bounce, backscatter or a forgery, must
+    stop no one's mail)."""
     bounce = found.bounce
     with transaction(sessions) as session:
-        number = locate(
+
+        def recipients_of(claims: signing.BounceClaims) -> list[str] | None:
+            row = messages.email_of_bounce_token(session, claims.tag, claims.names)
+            return [str(r) for r in row.recipients] if row is not None else None
+
+        location = locate(
             bounce,
             found.parsed,
             found.secret,
             found.support_address,
             lambda ids: messages.case_of_our_email(session, ids),
+            recipients_of,
         )
-        if number is not None and bounce.permanent:
+        if location is not None and bounce.permanent:
+            number = location.case_number
             reason = f"{bounce.status or 'bounced'}: {found.parsed.subject}"
             ids = bounce.returned_ids + found.parsed.in_reply_to + found.parsed.references
-            for address in _ours_to_mark(session, bounce.failed, ids, number):
+            # The token's recipient is one we mailed: its copy is the one that bounced.
+            failing = [location.recipient] if location.recipient else []
+            for address in failing or _ours_to_mark(session, bounce.failed, ids, number):
                 directory.mark_email_failing(session, address, reason, datetime.now(UTC))
-        return number
+        return location
 
 
 def _ours_to_mark(session: Session, failed: list[str], ids: list[str], number: str) -> list[str]:
@@ -486,7 +539,8 @@ def _ours_to_mark(session: Session, failed: list[str], ids: list[str], number: s
     return [address for address in failed if address in mailed]
 
 
-def _inbound(parsed: ParsedEmail, bounce: Bounce) -> InboundEmail:
+def inbound(parsed: ParsedEmail, bounce: Bounce, reason: str = "") -> InboundEmail:
+    """The bounce as its case's workflow gets it; `reason`: the detectors' findings."""
     text, length = excerpt(parsed.text)  # the whole stays with the stored message
     return InboundEmail(
         key=parsed.dedup_key,
@@ -501,14 +555,5 @@ def _inbound(parsed: ParsedEmail, bounce: Bounce) -> InboundEmail:
         raw_sha256=parsed.raw_sha256,
         failed_recipients=bounce.failed[:20],
         permanent_failure=bounce.permanent,
+        reason=reason[:1000],
     )
-
-
-def _ignore(sessions: sessionmaker[Session], dedup_key: str, reason: str) -> None:
-    with transaction(sessions) as session:
-        messages.mark_ignored(session, dedup_key, reason)
-
-
-def _delivered(sessions: sessionmaker[Session], dedup_key: str, number: str) -> None:
-    with transaction(sessions) as session:
-        messages.mark_delivered(session, dedup_key, number, BOUNCE_METHOD)

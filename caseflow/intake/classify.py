@@ -1,9 +1,18 @@
 """Who wrote a message: a person, an auto-responder, a mail server, a list, or Caseflow itself.
 
-Strong signs decide alone (RFC 3834 `Auto-Submitted`, RFC 3464 reports, `Precedence`, list
-headers, vendor markers). Weak ones (an "Out of office" subject, a `noreply` sender, a sentence
-that sounds like a vacation notice) count only when two agree, because people write such
-subjects too. Only `human` mail is ever acknowledged; everything is still recorded.
+Several independent detectors look at each message, and each that says "machine" is kept as a
+finding with its reason: RFC 3464 delivery reports, ARF feedback reports and RFC 8098 receipts
+by their structure; RFC 3834's `Auto-Submitted`, a null Return-Path, `Precedence`, list headers
+and vendor markers; flufl.bounce's scanners; mail systems' addresses and names; a body that
+opens as a mail server's report (in English, German, French, Italian, Portuguese or Spanish),
+or a report's subject.
+Weak signs (an "Out of office" subject, a `noreply` sender, a sentence that sounds like a
+vacation notice) count only when two agree, because people write such subjects too. The class
+is that of the first finding in the order below; no finding, the class is `human`.
+
+An acknowledgement needs more than the absence of findings: positive evidence of a person, an
+address that takes replies and words written (or files sent). `Judgement.reason` says why a
+message gets none; only a person's message without a reason is ever acknowledged.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from dataclasses import dataclass
 from email.message import Message
 
 from caseflow.intake import bounces
@@ -35,38 +45,378 @@ _AUTO_TEXT = re.compile(
     re.I,
 )
 _OUR_ID = r"<CAS-\d{{6,}}\.[0-9a-f]{{24}}@{domain}>"
+# The names mail systems sign their notices with (the display name of From), whole.
+_SYSTEM_NAME = re.compile(
+    r"^\W*(mail(er)?[ -]?daemon|post ?master|mail delivery( (sub)?system| service)?"
+    r"|mail (administrator|router|system|gateway)|internet mail (delivery|service)"
+    r"|message delivery (agent|service|system)|delivery status notification"
+    r"|e-?mail (delivery|security) (system|service|gateway)|mail security"
+    r"|microsoft exchange|ms exchange|lotus (notes|domino)|domino (router|server)"
+    r"|groupwise( (gateway|internet agent|gwia))?|exchange (online|server)|anti-?virus"
+    r"|virus ?(alert|scanner|wall)|mail ?scanner|e-?mail quarantine|spam (filter|quarantine)"
+    r"|(barracuda|ironport|mimecast|proofpoint|sophos|symantec|trend ?micro|fortimail"
+    r"|messagelabs|mailmarshal)( [\w ]{0,40})?)\W*$",
+    re.I,
+)
+# How mail servers begin the reports they write: the server describing itself or its attempt,
+# in the first words of the body. A person writes first (a greeting, a question) even when they
+# paste a report, so only the very start of the body is read.
+_REPORT_OPENING = re.compile(
+    r"^\W{0,3}(this is the (mail system|mail delivery (agent|software|subsystem)|qmail-send"
+    r"|postfix program|mail transport)"
+    r"|this is an automatically generated (delivery status|message|notification)"
+    r"|this message was created automatically by mail delivery software"
+    r"|(i'm|i am|we're|we are) sorry to (have to )?inform you that (the|your) message"
+    r"|your message did not reach some or all of the intended recipients"
+    r"|delivery (to the following recipients?|has) failed|delivery failed to"
+    r"|the following (recipients?|addresses|destination addresses) (had (permanent|temporary)"
+    r"|could not|failed|were not|was not)|the following message to .{1,200}? was undeliverable"
+    r"|(your|the) message (to .{1,200}? )?(could not|couldn't|cannot|was not|wasn't|has not"
+    r"|will not|can't) (be |yet been |been )?(delivered|reach|sent)"
+    r"|(a|the) message (that )?you sent (could not|has not yet|was not|has been)"
+    r"|(undeliverable|undelivered|returned mail|delivery (status notification|failure"
+    r"|delayed|notification)|warning: message)\s*[:(-]"
+    r"|(your )?message (is )?(awaiting|held for|pending) (moderat|approval)"
+    r"|your (message|mail|post(ing)?) (to .{1,200}? )?(awaits|is awaiting|requires|is being"
+    r" held|has been held|is held|was held)"
+    r"|(a )?(virus|malware|threat|infected (attachment|file)|dangerous attachment)s? (was |were "
+    r"|has been |have been )?(found|detected|removed|blocked)"
+    r"|(the |your )?(message|attachment|e-?mail) (has been|was) (quarantined|blocked|removed)"
+    r"|(your message|the message (that )?you sent)( to .{1,200}?)? (contained|contains|was found"
+    r" to contain|has been found to contain) (a |an )?(virus|malware|infected|dangerous|prohibited"
+    r"|blocked|suspicious)"
+    # de
+    r"|dies ist (eine automatisch|die mail-?software|das mailsystem|der mailserver)"
+    r"|ihre nachricht (an .{1,200}? )?(konnte nicht|wurde nicht) (zugestellt|übermittelt)"
+    r"|die (e-?mail|nachricht) (an .{1,200}? )?konnte nicht zugestellt werden"
+    # fr
+    r"|ceci est (un message|une notification) (automatique|g[ée]n[ée]r[ée])"
+    r"|votre message (à .{1,200}? )?n'a (pas pu|pas) [êe]tre (remis|distribu[ée]|d[ée]livr[ée])"
+    r"|impossible de (remettre|distribuer) (le|votre) message"
+    # it
+    r"|questo [èe] un messaggio (generato )?automatic"
+    r"|il (tuo |suo )?messaggio (a .{1,200}? )?non ([èe] stato|pu[òo] essere) "
+    r"(recapitato|consegnato)"
+    r"|non [èe] stato possibile (recapitare|consegnare) (il|questo) messaggio"
+    # pt
+    r"|esta [ée] uma mensagem (gerada )?autom[áa]tica"
+    r"|(a sua|sua) mensagem (para .{1,200}? )?n[ãa]o (p[ôo]de ser|foi) entregue"
+    r"|n[ãa]o foi poss[íi]vel entregar (a|sua) mensagem"
+    # es
+    r"|este es un mensaje (generado )?autom[áa]tico"
+    r"|(su|tu) mensaje (a .{1,200}? )?no (pudo ser|ha podido ser|fue) entregado"
+    r"|no se (pudo|ha podido) entregar (el|su|tu) mensaje)",
+    re.I,
+)
+# DSN fields, SMTP replies with enhanced status codes and transcripts, as lines of their own:
+# counted among the first lines of the body only, where a person would have written first.
+_REPORT_LINE = re.compile(
+    r"^\s*(reporting-mta|final-recipient|original-recipient|diagnostic-code|remote-mta"
+    r"|action:\s*(failed|delayed)|status:\s*[45]\.\d{1,3}\.\d{1,3})\b"
+    r"|^\s*(<<<|>>>)?\s*[45]\d\d[ -]#?[45]\.\d{1,3}\.\d{1,3}\b"
+    r"|smtp error from remote mail server|\bhost \S+ (\[\S+\] )?said:|remote server returned"
+    r"|(rcpt|mail) to:?\s*<[^>]+>\s*(<<<|:)?\s*[45]\d\d",
+    re.I,
+)
+_OPENING_LINES = 4
+# The subjects mail servers give their reports, whole or before a colon: a person replying to
+# or forwarding one writes `Re:` or `Fwd:` first.
+_REPORT_SUBJECT = re.compile(
+    r"^\s*(undeliverable( mail)?:|undelivered mail returned to sender|returned mail:"
+    r"|delivery status notification \((failure|delay)\)|mail delivery failed\b"
+    r"|failure notice\s*$|delivery failure:|delivery notification: delivery has failed"
+    r"|delayed mail \(still being retried\)|warning: could not send message for past"
+    r"|nondeliverable mail|mail system error - returned mail|message delivery (failure|delay)"
+    r"|non remis ?:|non distribu[ée] ?:|unzustellbar ?:|nicht zustellbar ?:"
+    r"|non recapitabile ?:|no se puede entregar ?:|n[ãa]o entregue ?:|onbestelbaar ?:)",
+    re.I,
+)
+_WORDS = re.compile(r"\w", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detector's verdict that a machine wrote the message."""
+
+    detector: str
+    mail_class: MailClass
+    reason: str
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The class of a message, every detector's finding, and whether a person shows in it."""
+
+    mail_class: MailClass
+    findings: tuple[Finding, ...] = ()
+    # Empty when a person shows: an address that takes replies, and words or files.
+    no_person: str = ""
+
+    @property
+    def automatic(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def acknowledgeable(self) -> bool:
+        return self.mail_class is MailClass.HUMAN and not self.reason
+
+    @property
+    def reason(self) -> str:
+        """Why this message is no person's to acknowledge; empty when it is."""
+        if self.findings:
+            return "; ".join(dict.fromkeys(f.reason for f in self.findings))[:1000]
+        return self.no_person
+
+    @property
+    def detectors(self) -> list[str]:
+        return list(dict.fromkeys(f.detector for f in self.findings))
 
 
 def classify(parsed: ParsedEmail, support_address: str, raw: bytes = b"") -> MailClass:
-    """The class of a message; `raw` (the message's bytes) lets it read beyond the headers the
-    parser keeps: returned messages, list-manager and vendor headers."""
-    msg = _structure(raw)
-    text = bounces.report_text(msg, 5000) if msg is not None else parsed.text[:5000]
-    if _is_own_loop(parsed, support_address):
-        return MailClass.OWN_LOOP
-    if parsed.content_type == "message/delivery-status":
-        return MailClass.BOUNCE
-    if parsed.content_type == "multipart/report":
-        if parsed.report_type == "feedback-report":
-            return MailClass.FEEDBACK
-        if parsed.report_type == "delivery-status":
-            return MailClass.BOUNCE
-        return MailClass.AUTO_REPLY  # disposition notifications (read receipts) and the like
-    if "x-failed-recipients" in parsed.headers or _is_bounce(parsed, msg, text):
-        return MailClass.BOUNCE
-    if _is_auto_reply(parsed, msg, text):
-        return MailClass.AUTO_REPLY
-    if bounces.SYSTEM_SENDER.match(parsed.sender):
-        return MailClass.AUTO_REPLY  # a mail server's notice that returns nothing: not a person
-    if _is_bulk(parsed, msg):
-        return MailClass.BULK
-    return MailClass.HUMAN
+    """The class of a message (see `judge`)."""
+    return judge(parsed, support_address, raw).mail_class
+
+
+def judge(parsed: ParsedEmail, support_address: str, raw: bytes = b"") -> Judgement:
+    """Every detector over the message parsed once (`parsed.message`; `raw` only for a
+    ParsedEmail made without it), and the class of the first that fires."""
+    msg = parsed.message if parsed.message is not None else _structure(raw)
+    signs = _Signs.of(parsed, msg)
+    findings = [f for detect in _DETECTORS for f in detect(parsed, signs, support_address)]
+    if findings:
+        return Judgement(findings[0].mail_class, tuple(findings))
+    return Judgement(MailClass.HUMAN, (), _no_person(parsed))
 
 
 def is_our_message_id(message_id: str, support_address: str) -> bool:
     """A Message-ID Caseflow made: `<CAS-000123.<24 hex>@support domain>`."""
     domain = re.escape(support_address.rpartition("@")[2].lower())
     return re.fullmatch(_OUR_ID.format(domain=domain), message_id) is not None
+
+
+@dataclass(frozen=True)
+class _Signs:
+    """What several detectors read, read once."""
+
+    msg: Message | None
+    text: str  # what a mail server wrote, outside any returned message
+    opening: list[str]  # the first lines of the body, where a person would write first
+    null_sender: bool
+    returned: bool
+    worded: bool
+    null_return_path: bool
+
+    @classmethod
+    def of(cls, parsed: ParsedEmail, msg: Message | None) -> _Signs:
+        text = bounces.report_text(msg, 5000) if msg is not None else parsed.text[:5000]
+        lines = (line.strip() for line in (text or parsed.text)[:3000].splitlines())
+        opening = [line for line in lines if line][:_OPENING_LINES]
+        return cls(
+            msg=msg,
+            text=text,
+            opening=opening,
+            null_sender=not parsed.sender or (msg is not None and bounces.is_null_sender(msg)),
+            returned=msg is not None and bounces.has_returned_message(msg),
+            worded=bounces.looks_like_bounce_text(parsed.subject, text),
+            null_return_path=parsed.headers.get("return-path", "").strip() == "<>",
+            subject=parsed.subject,
+        )
+
+    subject: str = ""
+
+    @property
+    def kind(self) -> str:
+        """What sort of notice a mail system's message is, for its reason."""
+        return bounces.notice_kind(f"{self.subject}\n{self.text}")
+
+
+def _own_loop(parsed: ParsedEmail, signs: _Signs, support_address: str) -> list[Finding]:
+    """Our own email come back: one of our Message-IDs, or mail from the support address.
+
+    Our `X-Loop` and `X-Caseflow-Case` headers count only beside one of our Message-IDs in
+    In-Reply-To or References: anyone can add a header, so alone it would let a stranger keep
+    their message from being answered.
+    """
+    support = support_address.lower()
+    if is_our_message_id(parsed.message_id, support) or parsed.sender == support:
+        return [Finding("own_loop", MailClass.OWN_LOOP, "our own email came back")]
+    marked = parsed.headers.get("x-loop", "").strip().lower() == support
+    marked = marked or "x-caseflow-case" in parsed.headers
+    ours = any(is_our_message_id(m, support) for m in parsed.in_reply_to + parsed.references)
+    if marked and ours:
+        return [Finding("own_loop", MailClass.OWN_LOOP, "our own email came back (X-Loop)")]
+    return []
+
+
+def _report_structure(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """RFC 3464 delivery reports, RFC 5965 (ARF) feedback reports, RFC 8098 receipts: by their
+    MIME structure, wherever the report part sits."""
+    kind = parsed.report_type
+    if parsed.content_type == "message/delivery-status" or (
+        parsed.content_type == "multipart/report" and kind == "delivery-status"
+    ):
+        return [Finding("rfc3464", MailClass.BOUNCE, f"RFC 3464 {signs.kind}")]
+    if parsed.content_type == "multipart/report" and kind == "feedback-report":
+        return [Finding("arf", MailClass.FEEDBACK, "ARF feedback report (RFC 5965)")]
+    if parsed.content_type == "multipart/report":
+        what = "read receipt (RFC 8098)" if "disposition" in kind else f"{kind or 'a'} report"
+        return [Finding("report", MailClass.AUTO_REPLY, f"multipart/report: {what}")]
+    if signs.msg is not None and _has_part(signs.msg, "message/delivery-status"):
+        return [Finding("rfc3464", MailClass.BOUNCE, f"a delivery-status part: {signs.kind}")]
+    if signs.msg is not None and _has_part(signs.msg, "message/feedback-report"):
+        return [Finding("arf", MailClass.FEEDBACK, "a feedback-report part (RFC 5965)")]
+    if signs.msg is not None and _has_part(signs.msg, "message/disposition-notification"):
+        return [Finding("report", MailClass.AUTO_REPLY, "a read receipt part (RFC 8098)")]
+    return []
+
+
+def _failed_recipients(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    if "x-failed-recipients" in parsed.headers:
+        return [Finding("x-failed-recipients", MailClass.BOUNCE, "X-Failed-Recipients header")]
+    return []
+
+
+def _mail_system(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """A mail system speaking for itself: a null sender, a system's address or name. With a
+    returned message or a report's words (or no sender at all) it is a bounce; otherwise an
+    automatic notice."""
+    name = parsed.sender_name
+    if signs.null_sender:
+        who = f"no sender address ({name or 'From: <>'})"
+    elif bounces.SYSTEM_SENDER.match(parsed.sender):
+        who = f"the sender {parsed.sender} is a mail system's address"
+    elif name and _SYSTEM_NAME.match(name):
+        who = f"the sender's name {name!r} is a mail system's"
+    else:
+        return []
+    if signs.null_sender or signs.returned or signs.worded:
+        return [Finding("mail_system", MailClass.BOUNCE, f"{signs.kind}: {who}")]
+    return [Finding("mail_system", MailClass.AUTO_REPLY, f"automatic notice: {who}")]
+
+
+def _returned_by_a_robot(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """A no-reply sender, or a null Return-Path, that returns a message and says it failed;
+    a null Return-Path that says so, without calling itself an auto-reply."""
+    automated = signs.null_return_path or bool(_NO_REPLY_SENDER.match(parsed.sender))
+    if automated and signs.returned and signs.worded:
+        return [Finding("returned", MailClass.BOUNCE, f"{signs.kind} returning our message")]
+    if signs.null_return_path and signs.worded and "auto-submitted" not in parsed.headers:
+        # A null envelope sender is a report's (or an auto-responder's, which says so).
+        return [Finding("returned", MailClass.BOUNCE, f"{signs.kind} from a null Return-Path")]
+    return []
+
+
+def _scanners(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """flufl.bounce's scanners (about thirty MTAs' report formats) finding failed recipients."""
+    if signs.msg is None:
+        return []
+    temporary, permanent = bounces.detected(signs.msg)
+    failed = sorted(permanent) or sorted(temporary)
+    if not failed:
+        return []
+    what = "non-delivery report" if permanent else "delay notice"
+    return [Finding("flufl.bounce", MailClass.BOUNCE, f"{what} for {', '.join(failed[:3])}")]
+
+
+def _report_body(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """A body that opens as a mail server's report, or reads as one (DSN fields, SMTP replies
+    with status codes): the server, not a person, wrote it."""
+    start = " ".join(" ".join(signs.opening).split())
+    opening = _REPORT_OPENING.search(start)
+    if opening is not None:
+        quoted = opening.group(0).strip()[:80]
+        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: it opens {quoted!r}")]
+    first, *rest = signs.opening or [""]
+    if _REPORT_LINE.search(first) and any(_REPORT_LINE.search(line) for line in rest):
+        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: SMTP and DSN lines")]
+    return []
+
+
+def _report_subject(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """A subject as mail servers give their reports (`Undeliverable: …`, `Returned mail: …`)."""
+    match = _REPORT_SUBJECT.match(parsed.subject)
+    if match is None:
+        return []
+    quoted = match.group(0).strip()
+    return [Finding("report_subject", MailClass.BOUNCE, f"{signs.kind}: subject {quoted!r}")]
+
+
+def _auto_reply(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    """RFC 3834's Auto-Submitted, a null return path, the vendors' own markers; or two weak
+    signs together."""
+    headers = parsed.headers
+    auto_submitted = headers.get("auto-submitted", "").strip().lower()
+    if auto_submitted and not auto_submitted.startswith("no"):
+        return [Finding("rfc3834", MailClass.AUTO_REPLY, f"Auto-Submitted: {auto_submitted}")]
+    if signs.null_return_path:
+        return [Finding("return-path", MailClass.AUTO_REPLY, "a null Return-Path (<>)")]
+    for name in _VENDOR_AUTO_HEADERS:
+        if name in headers:
+            return [Finding("vendor", MailClass.AUTO_REPLY, f"an {name} header")]
+    if signs.msg is not None and _header(signs.msg, "x-apple-action").lower().startswith("vac"):
+        return [Finding("vendor", MailClass.AUTO_REPLY, "an Apple vacation reply")]
+    if _precedence(parsed, signs.msg) == "auto_reply":
+        return [Finding("precedence", MailClass.AUTO_REPLY, "Precedence: auto_reply")]
+    weak = _weak_signs(parsed, signs.text)
+    if len(weak) >= 2:
+        return [Finding("weak", MailClass.AUTO_REPLY, "out-of-office: " + ", ".join(weak))]
+    return []
+
+
+def _weak_signs(parsed: ParsedEmail, text: str) -> list[str]:
+    headers = parsed.headers
+    signs = {
+        "its subject": bool(_AUTO_SUBJECT.match(parsed.subject)),
+        "its text": bool(_AUTO_TEXT.search(text[:2000])),
+        "a no-reply sender": bool(_NO_REPLY_SENDER.match(parsed.sender)),
+        # Exchange puts both on its out-of-office replies, and the first on much else.
+        "X-Auto-Response-Suppress: All": headers.get("x-auto-response-suppress", "").strip().lower()
+        == "all",
+        "X-MS-Exchange-Inbox-Rules-Loop": "x-ms-exchange-inbox-rules-loop" in headers,
+    }
+    return [name for name, present in signs.items() if present]
+
+
+def _bulk(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+    precedence = _precedence(parsed, signs.msg)
+    if precedence in _BULK_PRECEDENCE:
+        return [Finding("precedence", MailClass.BULK, f"list mail: Precedence: {precedence}")]
+    for name in _LIST_HEADERS:
+        if name in parsed.headers or (signs.msg is not None and _header(signs.msg, name)):
+            return [Finding("list", MailClass.BULK, f"list mail: a {name} header")]
+    return []
+
+
+# In the order of precedence of their classes: the first finding's class is the message's.
+_DETECTORS = (
+    _own_loop,
+    _report_structure,
+    _failed_recipients,
+    _mail_system,
+    _returned_by_a_robot,
+    _scanners,
+    _report_body,
+    _report_subject,
+    _auto_reply,
+    _bulk,
+)
+
+
+def _no_person(parsed: ParsedEmail) -> str:
+    """Why a message without machine signs still shows no person ("" when one shows)."""
+    if _NO_REPLY_SENDER.match(parsed.sender):
+        return f"no sign of a person: the sender {parsed.sender} takes no replies"
+    written = (parsed.reply_text or parsed.text, parsed.subject, parsed.sender_name)
+    if not any(_WORDS.search(words) for words in written) and not parsed.attachments:
+        return "no sign of a person: no name, no words and no files"
+    return ""
+
+
+def _has_part(msg: Message, content_type: str) -> bool:
+    try:
+        return any(part.get_content_type() == content_type for part in msg.walk())
+    except Exception:  # the email package raises many kinds on hostile input
+        return False
 
 
 def _structure(raw: bytes) -> Message | None:
@@ -76,76 +426,6 @@ def _structure(raw: bytes) -> Message | None:
         return email.message_from_bytes(raw, policy=email.policy.default)
     except Exception:  # the email package raises many kinds on hostile input
         return None
-
-
-def _is_own_loop(parsed: ParsedEmail, support_address: str) -> bool:
-    """Our own email come back: one of our Message-IDs, or mail from the support address.
-
-    Our `X-Loop` and `X-Caseflow-Case` headers count only beside one of our Message-IDs in
-    In-Reply-To or References: anyone can add a header, so alone it would let a stranger keep
-    their message from being answered.
-    """
-    support = support_address.lower()
-    if is_our_message_id(parsed.message_id, support) or parsed.sender == support:
-        return True
-    marked = parsed.headers.get("x-loop", "").strip().lower() == support
-    marked = marked or "x-caseflow-case" in parsed.headers
-    ours = any(is_our_message_id(m, support) for m in parsed.in_reply_to + parsed.references)
-    return marked and ours
-
-
-def _is_bounce(parsed: ParsedEmail, msg: Message | None, text: str) -> bool:
-    """A mail server returning a message: a null or system sender with the message attached or
-    a delivery failure spelled out, or a no-reply sender with both."""
-    null = not parsed.sender or (msg is not None and bounces.is_null_sender(msg))
-    returned = msg is not None and bounces.has_returned_message(msg)
-    worded = bounces.looks_like_bounce_text(parsed.subject, text)
-    if null or bounces.SYSTEM_SENDER.match(parsed.sender):
-        return returned or worded or null
-    null_return_path = parsed.headers.get("return-path", "").strip() == "<>"
-    automated = null_return_path or bool(_NO_REPLY_SENDER.match(parsed.sender))
-    return automated and returned and worded
-
-
-def _is_auto_reply(parsed: ParsedEmail, msg: Message | None, text: str) -> bool:
-    """RFC 3834's Auto-Submitted, a null return path, the vendors' own markers; or two weak
-    signs together."""
-    headers = parsed.headers
-    auto_submitted = headers.get("auto-submitted", "").strip().lower()
-    if auto_submitted and not auto_submitted.startswith("no"):
-        return True
-    if headers.get("return-path", "").strip() == "<>":
-        return True
-    if any(name in headers for name in _VENDOR_AUTO_HEADERS):
-        return True
-    if msg is not None and _header(msg, "x-apple-action").lower().startswith("vacation"):
-        return True
-    precedence = _precedence(parsed, msg)
-    if precedence == "auto_reply":
-        return True
-    return _weak_signs(parsed, text) >= 2
-
-
-def _weak_signs(parsed: ParsedEmail, text: str) -> int:
-    headers = parsed.headers
-    return sum(
-        (
-            bool(_AUTO_SUBJECT.match(parsed.subject)),
-            bool(_AUTO_TEXT.search(text[:2000])),
-            bool(_NO_REPLY_SENDER.match(parsed.sender)),
-            # Exchange puts both on its out-of-office replies, and the first on much else.
-            headers.get("x-auto-response-suppress", "").strip().lower() == "all",
-            "x-ms-exchange-inbox-rules-loop" in headers,
-        )
-    )
-
-
-def _is_bulk(parsed: ParsedEmail, msg: Message | None) -> bool:
-    if _precedence(parsed, msg) in _BULK_PRECEDENCE:
-        return True
-    if any(name in parsed.headers for name in _LIST_HEADERS):
-        return True
-    return msg is not None and any(_header(msg, name) for name in _LIST_HEADERS)
 
 
 def _precedence(parsed: ParsedEmail, msg: Message | None) -> str:

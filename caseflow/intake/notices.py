@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from caseflow.intake.parse import ParsedEmail
-from caseflow.mail import compose, smtp
+from caseflow.mail import compose, smtp, verp
 from caseflow.settings import Settings
 from caseflow.store import messages
 
@@ -90,8 +90,12 @@ def send_notice(
     sessions: sessionmaker[Session],
     notice: Notice,
     templates: compose.Templates | None = None,
+    limit: messages.SendLimit | None = None,
 ) -> bool:
-    """Send it unless it was sent already; answers whether it went out now.
+    """Send it unless it was sent already; answers whether it went out now. With a `limit`,
+    raises `messages.LimitReached` when its address had that many of its kind already (counted
+    as the outbox row is created, one address at a time, so two intakes at once cannot both
+    send the last one).
 
     It goes through the outbox's claim, as the workflows' emails do: of two intakes at the same
     moment, one sends. A transient SMTP failure, or another intake sending it right now,
@@ -111,10 +115,11 @@ def send_notice(
         use_ssl=settings.smtp_ssl,
     )
     try:
-        delivered = messages.send_once(
+        delivered = messages.send_once_within(
             sessions,
             _outbox_row(notice, message["Message-ID"]),
-            lambda: smtp.send(config, message, settings.support_address, [notice.to]),
+            lambda: smtp.send(config, message, _envelope_sender(settings, notice), [notice.to]),
+            limit,
             permanent=(smtp.PermanentMailError,),
             again_after_failure=False,
         )
@@ -125,6 +130,13 @@ def send_notice(
         return False
     logger.info("notice %s sent (%s)", notice.reference, notice.template)
     return True
+
+
+def _envelope_sender(settings: Settings, notice: Notice) -> str:
+    """VERP, as for the cases' emails: a notice names no case, so its token carries its
+    reference, and a bounce of it is recorded but lands on no case."""
+    secret = settings.secret_key.get_secret_value()
+    return verp.envelope_sender(secret, settings.support_address, notice.reference, notice.key, 0)
 
 
 def _outbox_row(notice: Notice, message_id: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Messages from one sender, and messages that refer to each other (In-Reply-To or References
 naming another one's Message-ID), form one chain taken in in arrival order: a reply handed
 off before its original would not find the original's case and would open a new one.
-Pure functions over the messages' bytes; only their header is read.
+Pure functions over the messages as the intake parsed them (or, unparsed, their header alone).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from caseflow.intake.parse import message_ids, normalize_message_id
+from caseflow.intake.parse import ParsedEmail, message_ids, normalize_message_id
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ def identity(raw: bytes) -> Identity:
         return Identity(sender.strip().lower(), mid, tuple(refers))
     except Exception:  # a header too broken to read orders by nothing: it runs on its own
         return Identity("", "")
+
+
+def of_parsed(parsed: ParsedEmail) -> Identity:
+    """The identity of a message already parsed (its parse normalised the same fields)."""
+    return Identity(parsed.sender, parsed.message_id, (*parsed.in_reply_to, *parsed.references))
 
 
 def chains(identities: list[Identity]) -> list[list[int]]:

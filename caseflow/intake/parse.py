@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
 from caseflow.intake.content import MAX_TEXT as MAX_TEXT
@@ -53,6 +53,8 @@ class ParsedEmail:
     html: str = ""  # the HTML part sanitised for display; empty when there was none
     attachments: list[Attachment] = field(default_factory=list)
     attachments_omitted: int = 0
+    # The message as parsed, for the classifier and the bounce reader: parsed once, read by all.
+    message: Message | None = field(default=None, compare=False, repr=False)
 
 
 # Headers that classification looks at, lower-cased.
@@ -116,6 +118,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedEmail:
         html=content.html,
         attachments=content.attachments,
         attachments_omitted=content.omitted,
+        message=msg,
     )
 
 

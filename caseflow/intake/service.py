@@ -32,23 +32,30 @@ from caseflow import admission
 from caseflow.admission import Verdict
 from caseflow.client import signal_email, start_case
 from caseflow.intake import bounces, notices, ordering
-from caseflow.intake.classify import classify
+from caseflow.intake.classify import Judgement, judge
 from caseflow.intake.headers import Headers
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE, Mailbox, MailboxConfig
 from caseflow.intake.parse import (
-    MalformedEmail,
     ParsedEmail,
     attachment_notes,
     limits_from,
     notes_omitted,
     parse,
 )
+from caseflow.intake.pipeline import Decision, Examined, Facts, Route, decide, examine
 from caseflow.intake.threads import NEW, ThreadMatch, find_thread
 from caseflow.retrying import Backoff, Sleep, Stopped, failure, start_again, until_stopped
 from caseflow.settings import MailboxSettings, Settings
 from caseflow.store import attachments, cases, messages
 from caseflow.store.db import transaction
-from caseflow.workflows.model import Channel, InboundEmail, MailClass, NewCase, excerpt
+from caseflow.workflows.model import (
+    MAX_REASON,
+    Channel,
+    InboundEmail,
+    MailClass,
+    NewCase,
+    excerpt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,15 @@ _OUTAGE_CODES = {
     RPCStatusCode.CANCELLED,
 }
 
+
+# A message claimed before, that went all the way: where it goes again, and why.
+_FINISHED = {
+    messages.DELIVERED: (PROCESSED, "already delivered"),
+    messages.QUARANTINED: (QUARANTINE, "already quarantined"),
+    messages.IGNORED: (PROCESSED, "already ignored"),
+    messages.REFUSED: (PROCESSED, "already refused"),
+    messages.NOISE: (PROCESSED, "already recorded as noise"),
+}
 
 _BUSY_PAUSES = (0.1, 0.3, 1.0)
 # A batch is fetched with one command and moved with one per folder: a few rounds of
@@ -87,6 +103,10 @@ class Outcome:
 
 class NotQuarantined(ValueError):
     """Reprocessing asked for a message that is not (or no longer) in quarantine."""
+
+
+class NotNoise(ValueError):
+    """Promotion asked for a message that is not (or no longer) recorded as noise."""
 
 
 class NotReprocessable(ValueError):
@@ -198,16 +218,20 @@ class Intake:
         The first failure that ends the pass (an outage) cancels the rest and is raised as it
         is (not in a group), so callers and tests see the error itself."""
         gate = asyncio.Semaphore(self._settings.intake_concurrency)
+        # Each message is parsed and judged once, here, off the event loop; its chain is read
+        # from what that found.
+        read = await asyncio.to_thread(self._examine_all, letters)
 
-        async def take_in_chain(chain: list[Letter]) -> None:
+        async def take_in_chain(chain: list[int]) -> None:
             async with gate:
-                for letter in chain:
-                    outcome = await self._take_in_letter(letter)
+                for i in chain:
+                    outcome = await self._take_in_letter(letters[i], read[i])
                     if outcome is not None:
-                        done[letter.uid] = outcome
+                        done[letters[i].uid] = outcome
 
-        order = ordering.chains([ordering.identity(letter.raw) for letter in letters])
-        tasks = [asyncio.create_task(take_in_chain([letters[i] for i in c])) for c in order]
+        identities = [_identity(letter, found) for letter, found in zip(letters, read, strict=True)]
+        order = ordering.chains(identities)
+        tasks = [asyncio.create_task(take_in_chain(chain)) for chain in order]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
@@ -219,10 +243,27 @@ class Intake:
             if error is not None:
                 raise error
 
-    async def _take_in_letter(self, letter: Letter) -> Outcome | None:
+    def _examine_all(self, letters: list[Letter]) -> list[Examined | Exception | None]:
+        """Each letter parsed and judged (None: only its header was fetched; an exception: the
+        parser failed, a bug of ours that its take-in counts as a failed attempt)."""
+        limits = limits_from(self._settings)
+        found: list[Examined | Exception | None] = []
+        for letter in letters:
+            if letter.header_only:
+                found.append(None)
+                continue
+            try:
+                found.append(examine(letter.raw, limits, self.box.address))
+            except Exception as err:  # reported and counted when the letter is taken in
+                found.append(err)
+        return found
+
+    async def _take_in_letter(
+        self, letter: Letter, examined: Examined | Exception | None = None
+    ) -> Outcome | None:
         for pause in (*_BUSY_PAUSES, None):
             try:
-                outcome = await self._take_in_fetched(letter)
+                outcome = await self._take_in_fetched(letter, examined)
                 break
             except OperationalError as err:
                 # SQLite "database is locked" when several writers race: every step is
@@ -240,11 +281,13 @@ class Intake:
             self._not_before[(self.mailbox.uidvalidity, letter.uid)] = outcome.retry_at
         return outcome
 
-    async def _take_in_fetched(self, letter: Letter) -> Outcome:
+    async def _take_in_fetched(
+        self, letter: Letter, examined: Examined | Exception | None
+    ) -> Outcome:
         if letter.header_only:
             # Too large to download: quarantine it from its header alone.
             return await self._oversized(letter.raw, letter.size)
-        return await self.take_in(letter.raw)
+        return await self.take_in(letter.raw, examined=examined)
 
     async def _move(self, letters: list[Letter], outcomes: dict[int, Outcome]) -> list[str]:
         """Move the batch's finished messages, one command per folder; answers the
@@ -280,45 +323,51 @@ class Intake:
 
     # -- one message --------------------------------------------------------------------------
 
-    async def take_in(self, raw: bytes, *, last_attempt: bool = False) -> Outcome:
+    async def take_in(
+        self,
+        raw: bytes,
+        *,
+        last_attempt: bool = False,
+        promoted_by: str = "",
+        examined: Examined | Exception | None = None,
+    ) -> Outcome:
         """Store, thread and hand off one message; where it goes next in the mailbox.
+
+        The pipeline: the bytes are parsed once and judged by the detectors (`examine`, in a
+        thread), the message is stored and claimed, what the decision needs is looked up
+        (thread, record creation rules), `decide` says where it goes, and that is done.
 
         A failure of ours that is not an outage (a parser bug, Temporal refusing the input)
         counts as an attempt: the message is retried later with backoff, and quarantined after
-        `intake_max_attempts` attempts (at once with `last_attempt`).
+        `intake_max_attempts` attempts (at once with `last_attempt`). `promoted_by`: the
+        supervisor who promoted the message from noise, so that it takes a person's path;
+        `examined`: what `examine` made of these bytes already (or how it failed).
         """
+        limits = limits_from(self._settings)
         try:
-            parsed = await asyncio.to_thread(parse, raw, limits_from(self._settings))
-        except MalformedEmail as err:
-            # A mail server's report from `MAILER-DAEMON <>` has no sender, yet is a bounce.
-            report = await asyncio.to_thread(bounces.lenient_parse, raw)
-            if report is None:
-                return await self._quarantine(raw, str(err))
-            parsed = report
+            if isinstance(examined, Exception):
+                raise examined
+            if examined is None:
+                examined = await asyncio.to_thread(examine, raw, limits, self.box.address)
         except Exception as err:
             logger.exception("parsing a message failed")
             key = raw_key(raw)
             reason = f"parsing failed: {type(err).__name__}: {err}"
             return await self._failed(key, raw, None, reason, last_attempt)
+        parsed = examined.parsed
+        if parsed is None:
+            return await self._quarantine(raw, examined.malformed)
         if len(raw) > self._settings.imap_max_message_size:
             return await self._quarantine(raw, f"{TOO_LARGE}: {len(raw)} bytes")
-        mail_class = await asyncio.to_thread(classify, parsed, self.box.address, raw)
-        row = await asyncio.to_thread(self._claim, parsed, raw, mail_class)
+        row = await asyncio.to_thread(self._claim, parsed, raw, examined.mail_class)
         mid = parsed.message_id
-        if row.status == messages.DELIVERED:
-            return Outcome(PROCESSED, row.case_number, "already delivered", mid)
-        if row.status == messages.QUARANTINED:
-            return Outcome(QUARANTINE, None, "already quarantined", mid)
-        if row.status == messages.IGNORED:
-            return Outcome(PROCESSED, None, "already ignored", mid)
-        if row.status == messages.REFUSED:
-            return Outcome(PROCESSED, None, "already refused", mid)
+        if row.status in _FINISHED:
+            folder, detail = _FINISHED[row.status]
+            return Outcome(folder, row.case_number, detail, mid)
         if row.retry_at is not None and row.retry_at > datetime.now(UTC) and not last_attempt:
             return Outcome(STAYS, None, "waiting for its next attempt", mid, row.retry_at)
         try:
-            if mail_class is MailClass.BOUNCE:
-                return await self._deliver_bounce(parsed, raw)
-            return await self._deliver(parsed, mail_class)
+            return await self._deliver(examined, parsed, promoted_by)
         except Exception as err:
             if is_outage(err):
                 raise
@@ -326,39 +375,86 @@ class Intake:
             reason = f"hand-off failed: {type(err).__name__}: {err}"
             return await self._failed(parsed.dedup_key, raw, parsed, reason, last_attempt)
 
-    async def _deliver(self, parsed: ParsedEmail, mail_class: MailClass) -> Outcome:
-        mid = parsed.message_id
-        match = await asyncio.to_thread(self._thread, parsed)
-        if mail_class is MailClass.OWN_LOOP and match.number is None:
-            await asyncio.to_thread(self._ignore, parsed.dedup_key, "our own email came back")
-            return Outcome(PROCESSED, None, "own loop", mid)
-        if mail_class in (MailClass.HUMAN, MailClass.AUTO_REPLY):
+    async def _deliver(self, examined: Examined, parsed: ParsedEmail, promoted_by: str) -> Outcome:
+        """Look up what the decision needs, decide, and carry the decision out."""
+        judgement = examined.judgement
+        location: bounces.Location | None = None
+        if examined.bounce is not None and not promoted_by:
+            found = bounces.Located(self._secret, self.box.address, parsed, examined.bounce)
+            location = await asyncio.to_thread(bounces.locate_and_mark, self._sessions, found)
+            number = location.case_number if location is not None else None
+            match = ThreadMatch(number, bounces.BOUNCE_METHOD, verified=True)
+        else:
+            match = await asyncio.to_thread(self._thread, parsed)
+        if judgement.mail_class in (MailClass.HUMAN, MailClass.AUTO_REPLY):
             await asyncio.to_thread(bounces.mark_reachable, self._sessions, parsed.sender)
-        if match.number is None:
+        facts = Facts(judgement, match.number, verified=match.verified, promoted_by=promoted_by)
+        decision = decide(facts)
+        if decision.route is Route.EVENT and decision.case_number is not None:
+            number = decision.case_number
+            email = self._inbound(examined, parsed, match.verified, promoted_by, location)
+            # False: the case's workflow has ended; unless it has the email already, the case
+            # ended before it.
+            if await self._signal(number, email) or await asyncio.to_thread(
+                self._has_email, number, email.key
+            ):
+                return await self._done(parsed, number, match.method, judgement)
+            decision = decide(replace(facts, case_ended=True))
+        if decision.route is Route.CASE and decision.follow_up_of is None and match.number is None:
             verdict = await asyncio.to_thread(self._admission, parsed)
             if not verdict.admission.admitted:
-                return await self._refuse(parsed, mail_class, verdict)
-        number, method = await self._hand_off(parsed, mail_class, match)
-        await asyncio.to_thread(self._delivered, parsed.dedup_key, number, method)
-        logger.info("message delivered to %s (%s, %s)", number, method, mail_class)
-        return Outcome(PROCESSED, number, method, mid)
+                return await self._refuse(parsed, judgement, verdict)
+        if decision.route is Route.NOISE:
+            return await self._noise(parsed, judgement, decision.reason)
+        number = await self._new_case(examined, parsed, decision, promoted_by)
+        method = FOLLOW_UP if decision.follow_up_of else NEW
+        return await self._done(parsed, number, method, judgement)
 
-    async def _deliver_bounce(self, parsed: ParsedEmail, raw: bytes) -> Outcome:
-        """A bounce is an event on the case whose email bounced; it never starts a case."""
-        handed = await bounces.hand_off(
-            self._client, self._sessions, self._secret, self.box.address, parsed, raw
-        )
-        return Outcome(PROCESSED, handed.case_number, handed.detail, parsed.message_id)
+    async def _signal(self, number: str, email: InboundEmail) -> bool:
+        """Hand the email to its case's workflow; False when that workflow has ended."""
+        try:
+            await signal_email(self._client, number, email)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
 
-    async def _refuse(
-        self, parsed: ParsedEmail, mail_class: MailClass, verdict: Verdict
+    async def _done(
+        self, parsed: ParsedEmail, number: str, method: str, judgement: Judgement
     ) -> Outcome:
+        await asyncio.to_thread(self._delivered, parsed.dedup_key, number, method)
+        logger.info("message delivered to %s (%s, %s)", number, method, judgement.mail_class)
+        return Outcome(PROCESSED, number, method, parsed.message_id)
+
+    async def _noise(self, parsed: ParsedEmail, judgement: Judgement, reason: str) -> Outcome:
+        """Automatic mail that concerns no open case: kept and listed, never a case."""
+        mail_class = str(judgement.mail_class)
+        await asyncio.to_thread(self._mark_noise, parsed.dedup_key, mail_class, reason)
+        logger.info("message recorded as noise (%s): %s", mail_class, reason)
+        return Outcome(PROCESSED, None, f"noise: {reason}", parsed.message_id)
+
+    def _inbound(
+        self,
+        examined: Examined,
+        parsed: ParsedEmail,
+        verified: bool,
+        promoted_by: str,
+        location: bounces.Location | None,
+    ) -> InboundEmail:
+        """The email as its case gets it; a bounce names the recipient its token says."""
+        if examined.bounce is not None and not promoted_by:
+            bounce = location.told(examined.bounce) if location is not None else examined.bounce
+            return bounces.inbound(parsed, bounce, examined.judgement.reason)
+        return inbound_email(parsed, examined.mail_class, verified, _reason(examined, promoted_by))
+
+    async def _refuse(self, parsed: ParsedEmail, judgement: Judgement, verdict: Verdict) -> Outcome:
         """A record creation rule refused the message: it is kept and recorded, and a person
         (never an automatic sender) gets one polite notice, within the per-sender daily limit.
         The notice goes first, so a failure to send it leaves the message for the next pass."""
         admission = verdict.admission
-        told = "no notice: an automatic sender"
-        if mail_class is MailClass.HUMAN:
+        told = f"no notice: {judgement.reason or 'an automatic sender'}"
+        if judgement.acknowledgeable:
             notice = notices.refused_notice(parsed, admission.refusal, verdict.entitlement)
             told = await asyncio.to_thread(self._notify, notice)
         reason = f"{admission.refusal}: {admission.detail} ({told})"
@@ -372,7 +468,7 @@ class Intake:
         A failure quarantines it again at once, with the new reason. The copy in the IMAP
         `Quarantine` folder stays there, for the record.
         """
-        raw, old_key = await asyncio.to_thread(self._reopen, row_id)
+        raw, old_key = await asyncio.to_thread(self._reopen, row_id, messages.QUARANTINED)
         outcome = await self.take_in(raw, last_attempt=True)
         if outcome.folder == PROCESSED:
             # A message that failed to parse was kept under a key of its raw bytes; it now
@@ -380,22 +476,16 @@ class Intake:
             await asyncio.to_thread(self._settle, old_key, outcome)
         return outcome
 
-    async def _hand_off(
-        self, parsed: ParsedEmail, mail_class: MailClass, match: ThreadMatch
-    ) -> tuple[str, str]:
-        email = inbound_email(parsed, mail_class, verified=match.verified)
-        follow_up_of: str | None = None
-        if match.number is not None:
-            try:
-                await signal_email(self._client, match.number, email)
-                return match.number, match.method
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-            # The case's workflow has ended: the reply starts a follow-up case.
-            if await asyncio.to_thread(self._has_email, match.number, email.key):
-                return match.number, match.method
-            follow_up_of = match.number if match.verified else None
+    async def promote(self, row_id: int, supervisor: str) -> Outcome:
+        """Take a message recorded as noise in again as a person's: it runs the normal path
+        (thread, record creation rules, a case), and its timeline says who promoted it and
+        what the detectors had found. No acknowledgement goes to a sender judged automatic."""
+        raw, _ = await asyncio.to_thread(self._reopen, row_id, messages.NOISE)
+        return await self.take_in(raw, last_attempt=True, promoted_by=supervisor or "supervisor")
+
+    async def _new_case(
+        self, examined: Examined, parsed: ParsedEmail, decision: Decision, promoted_by: str
+    ) -> str:
         number = await asyncio.to_thread(self._allocate, f"email:{parsed.dedup_key}")
         new = NewCase(
             channel=Channel.EMAIL,
@@ -405,13 +495,13 @@ class Intake:
             customer_name=parsed.sender_name,
             priority=self.box.priority,
             product=self.box.product,
-            follow_up_of=follow_up_of,
-            email=email if match.verified else inbound_email(parsed, mail_class, verified=True),
+            follow_up_of=decision.follow_up_of,
+            email=inbound_email(parsed, examined.mail_class, True, _reason(examined, promoted_by)),
             mailbox=self.box.address,
             queue=self.box.queue,
         )
         await start_case(self._client, number, new, self._settings.task_queue)
-        return number, FOLLOW_UP if follow_up_of else NEW
+        return number
 
     async def _quarantine(self, raw: bytes, reason: str) -> Outcome:
         logger.info("message quarantined: %s", reason)
@@ -427,7 +517,8 @@ class Intake:
         except Exception as err:  # no usable sender: nobody to tell
             logger.info("no notice for an oversized message: %s", err)
             return outcome
-        if await asyncio.to_thread(classify, parsed, self.box.address) is not MailClass.HUMAN:
+        judgement = await asyncio.to_thread(judge, parsed, self.box.address)
+        if not judgement.acknowledgeable:
             return outcome
         notice = notices.oversized_notice(parsed, size, limit)
         await asyncio.to_thread(notices.send_notice, self._settings, self._sessions, notice)
@@ -511,10 +602,13 @@ class Intake:
             messages.schedule_retry(session, key, reason, retry_at)
             return row.attempts, retry_at
 
-    def _reopen(self, row_id: int) -> tuple[bytes, str]:
+    def _reopen(self, row_id: int, status: str) -> tuple[bytes, str]:
+        """The bytes and key of a quarantined message (or noise), made ready to take in again."""
         with transaction(self._sessions) as session:
             row = messages.inbound_by_id(session, row_id)
-            if row is None or row.status != messages.QUARANTINED:
+            if row is None or row.status != status:
+                if status == messages.NOISE:
+                    raise NotNoise(f"message {row_id} is not noise")
                 raise NotQuarantined(f"message {row_id} is not in quarantine")
             if row.reason.startswith(TOO_LARGE):
                 raise NotReprocessable(f"message {row_id} was too large; only its header is kept")
@@ -577,24 +671,22 @@ class Intake:
             )
 
     def _notify(self, notice: notices.Notice) -> str:
-        """Send the notice unless this address had its day's worth (as acknowledgements)."""
-        limit = self._settings.ack_limit_per_day
-        with transaction(self._sessions, writes=False) as session:
-            since = datetime.now(UTC) - NOTICE_WINDOW
-            sent = messages.sent_since(session, notice.to, notices.REFUSED, since)
-            already = messages.outbox_entry(session, notice.key) is not None
-        if sent >= limit and not already:
-            return f"no notice: {sent} already sent to this address in 24 h"
-        notices.send_notice(self._settings, self._sessions, notice)
+        """Send the notice unless this address had its day's worth (as acknowledgements): the
+        count is taken as the notice's outbox row is made, serialised per address."""
+        limit = messages.SendLimit(self._settings.ack_limit_per_day, NOTICE_WINDOW)
+        try:
+            notices.send_notice(self._settings, self._sessions, notice, limit=limit)
+        except messages.LimitReached as reached:
+            return f"no notice: {reached.sent} already sent to this address in 24 h"
         return f"notice {notice.reference}"
 
     def _refused(self, dedup_key: str, reason: str) -> None:
         with transaction(self._sessions) as session:
             messages.mark_refused(session, dedup_key, reason)
 
-    def _ignore(self, dedup_key: str, reason: str) -> None:
+    def _mark_noise(self, dedup_key: str, mail_class: str, reason: str) -> None:
         with transaction(self._sessions) as session:
-            messages.mark_ignored(session, dedup_key, reason)
+            messages.mark_noise(session, dedup_key, mail_class, reason)
 
     def _record_quarantine(self, raw: bytes, reason: str) -> None:
         facts = self._raw_facts(raw)
@@ -613,6 +705,13 @@ class Letter:
     size: int
     raw: bytes
     header_only: bool
+
+
+def _identity(letter: Letter, examined: Examined | Exception | None) -> ordering.Identity:
+    """What orders the letter in its batch: read from its parse, else from its header."""
+    if isinstance(examined, Examined) and examined.parsed is not None:
+        return ordering.of_parsed(examined.parsed)
+    return ordering.identity(letter.raw)
 
 
 def batches(uids: list[int], sizes: dict[int, int], settings: Settings) -> Iterator[list[int]]:
@@ -671,7 +770,11 @@ def is_outage(err: BaseException) -> bool:
     return isinstance(err, IMAPClientError | OSError | OperationalError)
 
 
-def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) -> InboundEmail:
+def inbound_email(
+    parsed: ParsedEmail, mail_class: MailClass, verified: bool, reason: str = ""
+) -> InboundEmail:
+    """The email as its case's workflow gets it; `reason` says why it is no person's to
+    acknowledge (see `Judgement.reason`), empty for a person's."""
     text, length = excerpt(timeline_text(parsed))  # the whole stays with the stored message
     return InboundEmail(
         key=parsed.dedup_key,
@@ -689,7 +792,16 @@ def inbound_email(parsed: ParsedEmail, mail_class: MailClass, verified: bool) ->
         verified=verified,
         attachments=attachment_notes(parsed),
         attachments_omitted=notes_omitted(parsed),
+        reason=reason[:MAX_REASON],
     )
+
+
+def _reason(examined: Examined, promoted_by: str) -> str:
+    """Why no acknowledgement goes (see `Judgement.reason`), and who promoted it from noise."""
+    reason = examined.judgement.reason
+    if promoted_by:
+        reason = f"promoted from noise by {promoted_by}" + (f"; {reason}" if reason else "")
+    return reason
 
 
 def timeline_text(parsed: ParsedEmail) -> str:
@@ -716,10 +828,31 @@ async def reprocess_quarantined(
 ) -> Outcome:
     """Take quarantined message `row_id` in again, as the mailbox it came to would. Every
     database and CPU step runs in a thread: the API calls this on its event loop."""
+    intake = await _intake_of(settings, sessions, client, row_id)
+    return await intake.reprocess(row_id)
+
+
+async def promote_noise(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    client: Client,
+    row_id: int,
+    supervisor: str,
+) -> Outcome:
+    """Take message `row_id`, recorded as noise, in again as a person's (see `Intake.promote`),
+    as the mailbox it came to would."""
+    intake = await _intake_of(settings, sessions, client, row_id)
+    return await intake.promote(row_id, supervisor)
+
+
+async def _intake_of(
+    settings: Settings, sessions: sessionmaker[Session], client: Client, row_id: int
+) -> Intake:
+    """The intake of the mailbox message `row_id` came to."""
     address = await asyncio.to_thread(_mailbox_of, sessions, row_id)
     boxes = settings.intake_mailboxes()
     box = next((b for b in boxes if b.address.lower() == address), boxes[0])
-    return await Intake(settings, sessions, client, box=box).reprocess(row_id)
+    return Intake(settings, sessions, client, box=box)
 
 
 def _mailbox_of(sessions: sessionmaker[Session], row_id: int) -> str:

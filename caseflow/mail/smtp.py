@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import NoReturn
@@ -44,6 +45,64 @@ def send(
     except (OSError, smtplib.SMTPException) as err:
         raise TransientMailError(f"{type(err).__name__}: {err}") from err
     return dict(refused)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One SMTP transaction: its envelope sender (VERP, see `mail.verp`) and its one recipient."""
+
+    sender: str
+    recipient: str
+
+
+def send_each(
+    config: SmtpConfig,
+    msg: EmailMessage,
+    envelopes: Sequence[Envelope],
+    handed_over: Callable[[Envelope], None],
+) -> dict[str, tuple[int, bytes]]:
+    """Hand the message over in a transaction per envelope, on one connection, calling
+    `handed_over` as each is accepted; returns the recipients refused for good while others
+    were accepted. Raises `PermanentMailError` when every one was refused for good, and
+    `TransientMailError` at the first that cannot be handed over for now (those before it were).
+    """
+    if not envelopes:
+        return {}
+    refused: dict[str, tuple[int, bytes]] = {}
+    try:
+        with _connect(config) as smtp:
+            if config.user:
+                smtp.login(config.user, config.password)
+            for envelope in envelopes:
+                failure = _transaction(smtp, msg, envelope)
+                if failure is None:
+                    handed_over(envelope)
+                elif 500 <= failure[0] < 600:
+                    refused[envelope.recipient] = failure
+                else:
+                    raise TransientMailError(f"{failure[0]} {failure[1]!r}")
+    except smtplib.SMTPResponseException as err:  # at the greeting or the login
+        _raise_for_codes([err.smtp_code], f"{err.smtp_code} {err.smtp_error!r}")
+    except (OSError, smtplib.SMTPException) as err:
+        raise TransientMailError(f"{type(err).__name__}: {err}") from err
+    if len(refused) == len(envelopes):
+        _raise_for_codes([code for code, _ in refused.values()], str(refused))
+    return refused
+
+
+def _transaction(
+    smtp: smtplib.SMTP, msg: EmailMessage, envelope: Envelope
+) -> tuple[int, bytes] | None:
+    """One MAIL FROM, RCPT TO and DATA; the server's refusal, or None once it accepted."""
+    try:
+        smtp.send_message(msg, from_addr=envelope.sender, to_addrs=[envelope.recipient])
+    except smtplib.SMTPRecipientsRefused as err:
+        return next(iter(err.recipients.values()))
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
+        detail = err.smtp_error
+        # smtplib has reset the transaction: the connection serves the next one.
+        return err.smtp_code, detail if isinstance(detail, bytes) else detail.encode()
+    return None
 
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:

@@ -21,6 +21,7 @@ DELIVERED = "delivered"
 QUARANTINED = "quarantined"
 IGNORED = "ignored"
 REFUSED = "refused"  # kept, but no case: a record creation rule refused it (see `reason`)
+NOISE = "noise"  # kept, but no case: automatic mail that concerns no open case (see `reason`)
 
 
 def store_raw(session: Session, sha256: str, data: bytes) -> None:
@@ -102,6 +103,30 @@ def mark_ignored(session: Session, dedup_key: str, reason: str) -> None:
     if row is not None:
         row.status = IGNORED
         row.reason = reason[:10_000]
+
+
+def mark_noise(session: Session, dedup_key: str, mail_class: str, reason: str) -> None:
+    row = inbound_by_key(session, dedup_key)
+    if row is not None:
+        row.status = NOISE
+        row.mail_class = mail_class
+        row.reason = reason[:10_000]
+
+
+def noise_messages(
+    session: Session, mail_class: str = "", sender: str = "", limit: int = 100, offset: int = 0
+) -> tuple[list[InboundMessage], int]:
+    """Noise, newest first, of one class and from senders containing `sender` if given; a
+    page of it and how many there are in all."""
+    query = select(InboundMessage).where(InboundMessage.status == NOISE)
+    if mail_class:
+        query = query.where(InboundMessage.mail_class == mail_class)
+    if sender:
+        escaped = sender.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(InboundMessage.sender).like(f"%{escaped}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordered = query.order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+    return list(session.scalars(ordered.limit(limit).offset(offset))), int(total)
 
 
 def quarantined_messages(session: Session) -> list[InboundMessage]:
@@ -378,3 +403,123 @@ def reopen(session: Session, row: InboundMessage) -> None:
     row.reason = ""
     row.attempts = 0
     row.next_attempt_at = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-address limits on automatic emails, counted as each email is sent
+
+# What the advisory lock of an address hashes (PostgreSQL): the address in a space of its own.
+_ADDRESS_LOCK = "caseflow:outbox-address:"
+
+
+@dataclass(frozen=True)
+class SendLimit:
+    """At most `count` emails of one template to one address within `window`: the per-sender
+    limits on acknowledgements and on the intake's notices."""
+
+    count: int
+    window: timedelta = timedelta(hours=24)
+
+
+class LimitReached(Exception):
+    """The address has had `sent` emails of this kind in the window, the limit being `limit`:
+    this one is not sent, and no outbox row is kept for it."""
+
+    def __init__(self, sent: int, limit: int) -> None:
+        super().__init__(f"limit of {limit} per address reached ({sent} sent in the window)")
+        self.sent = sent
+        self.limit = limit
+
+
+def send_once_within(
+    sessions: sessionmaker[Session],
+    values: dict[str, Any],
+    send: Callable[[], object],
+    limit: SendLimit | None,
+    *,
+    permanent: tuple[type[Exception], ...],
+    again_after_failure: bool,
+    lease: timedelta = CLAIM_LEASE,
+    now: Callable[[], datetime] = utcnow,
+) -> Delivery:
+    """`send_once`, if the email's address has room under `limit` (None: no limit); raises
+    `LimitReached` otherwise.
+
+    The room is taken when the outbox row is created (`take_slot`), in a transaction of its own
+    serialised per address: of emails to one address at the same moment, in any process, at
+    most `limit.count` are sent. A retry of an email that has its row counts nothing again.
+    """
+    if limit is not None:
+        with transaction(sessions) as session:
+            take_slot(session, values, limit, now(), again_after_failure=again_after_failure)
+    return send_once(
+        sessions,
+        values,
+        send,
+        permanent=permanent,
+        again_after_failure=again_after_failure,
+        lease=lease,
+        now=now,
+    )
+
+
+def take_slot(
+    session: Session,
+    values: dict[str, Any],
+    limit: SendLimit,
+    at: datetime,
+    *,
+    again_after_failure: bool,
+) -> None:
+    """Count this email against its address's limit, once: create its outbox row (pending) if
+    the address had fewer than `limit.count` emails of its template in the window before `at`,
+    else raise `LimitReached`. A row that exists holds its slot already; a failed one gave it
+    back, and takes it again here if it is to be sent again."""
+    address = str(values["to_address"]).strip().lower()
+    lock_address(session, address)
+    row = session.get(OutboundEmail, values["key"], populate_existing=True)
+    if row is not None and (row.status != FAILED or not again_after_failure):
+        return
+    sent = sent_since(session, address, str(values["template"]), at - limit.window)
+    if sent >= limit.count:
+        raise LimitReached(sent, limit.count)
+    if row is None:
+        add_to_outbox(session, values)
+    else:
+        row.status = PENDING
+
+
+def lock_address(session: Session, address: str) -> None:
+    """Until the transaction ends, whoever counts emails to this address waits. PostgreSQL: an
+    advisory transaction lock on the address (at READ COMMITTED, the count after it sees what
+    the previous holder committed); SQLite: nothing to take, since a writing transaction holds
+    the database's one write lock from its BEGIN IMMEDIATE (`store.db`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(_ADDRESS_LOCK + address))))
+
+
+# ---------------------------------------------------------------------------------------------
+# One SMTP transaction per recipient (VERP), and the email a bounce's token names
+
+
+def handed_over(session: Session, key: str) -> set[int]:
+    """The recipients (indexes in `recipients`) this email was handed over to so far."""
+    row = session.get(OutboundEmail, key)
+    return {int(i) for i in row.handed_over or []} if row is not None else set()
+
+
+def mark_handed_over(session: Session, key: str, index: int) -> None:
+    """The mail server accepted the email for this recipient: no attempt sends it them again."""
+    row = session.get(OutboundEmail, key)
+    if row is not None and index not in (row.handed_over or []):
+        row.handed_over = sorted({*(row.handed_over or []), index})  # a new list, so it is seen
+
+
+def email_of_bounce_token(
+    session: Session, case_number: str, names: Callable[[str], bool]
+) -> OutboundEmail | None:
+    """The email of this case whose business key a bounce token names (`names(key)`)."""
+    query = select(OutboundEmail.key).where(OutboundEmail.case_number == case_number)
+    keys = session.scalars(query)
+    key = next((k for k in keys if names(k)), None)
+    return session.get(OutboundEmail, key) if key is not None else None

@@ -579,3 +579,7 @@ class OutboundEmail(Base):
     # attempt's claim expires, and the email can be tried again).
     claim: Mapped[str] = mapped_column(String(32), default="", server_default=text("''"))
     claimed_until: Mapped[datetime | None] = mapped_column()
+    # The indexes (in `recipients`) of those it was handed over to: each recipient has an SMTP
+    # transaction of their own (VERP), and a retry sends only to those not reached yet. NULL
+    # (rows from before it) is none.
+    handed_over: Mapped[list[Any] | None] = mapped_column(default=list)

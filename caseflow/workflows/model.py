@@ -85,6 +85,14 @@ class MailClass(StrEnum):
     OWN_LOOP = "own_loop"
 
 
+class ResolvedReply(StrEnum):
+    """What a customer's reply does to a resolved case (`CASEFLOW_RESOLVED_REPLY`, pinned on
+    the case when it is created)."""
+
+    JUDGE = "judge"  # reopens it when the reply says it still fails or asks something new
+    REOPEN = "reopen"  # reopens it whatever it says, as before rules version 3
+
+
 class Priority:
     """Priorities as numbers, 1 most urgent, as in ServiceNow."""
 
@@ -252,6 +260,9 @@ class CaseContext:
     # created): rules that changed what an event does apply only to cases created under them,
     # so running cases replay their recorded histories exactly.
     rules_version: int = 0
+    # What a customer's reply to the case once resolved does (since rules version 3); the
+    # activity gives the setting, a context without it (recorded before) the old behaviour.
+    resolved_reply: ResolvedReply = ResolvedReply.REOPEN
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,6 +348,19 @@ class EmailRequest:
         default_factory=list
     )  # signed links to build: survey, resolution
     link_episode: int = 0
+    # At most this many emails of its template to its address in 24 h (None: no limit), decided
+    # when it is sent: of emails to one address at the same moment, only so many go out.
+    daily_limit: int | None = None
+
+
+@dataclass
+class EmailOutcome:
+    """What came of an email: sent (now or before), or `withheld` because its address had
+    `sent` emails of its kind in 24 h, its `daily_limit` being `limit`."""
+
+    withheld: bool = False
+    sent: int = 0
+    limit: int = 0
 
 
 @dataclass
@@ -413,6 +437,9 @@ class InboundEmail:
     attachments: list[AttachmentNote] = field(default_factory=list)
     attachments_omitted: int = 0
     text_length: int = 0
+    # Why it is no person's to acknowledge (the intake's detectors' findings; who promoted it
+    # from noise), empty for a person's: shown on the timeline, and no acknowledgement goes.
+    reason: str = ""
 
 
 @dataclass
@@ -513,6 +540,8 @@ class CaseState:
     merged_from: list[str] = field(default_factory=list)
     pending_child_notices: list[ParentNotice] = field(default_factory=list)
     rules_version: int = 0
+    # Pinned from the context; a case from before it was pinned reopens as it always did.
+    resolved_reply: ResolvedReply = ResolvedReply.REOPEN
     # What the read model last got of each clock, activity and the description (a digest by
     # key), so each record sends only what changed (`views.changes`), not every clock again.
     recorded: dict[str, str] = field(default_factory=dict)

@@ -20,7 +20,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from caseflow.workflows import lifecycle, views
-    from caseflow.workflows.model import ActivityName, CaseRecord, CaseState, CaseView, EmailRequest
+    from caseflow.workflows.model import (
+        ActivityName,
+        CaseRecord,
+        CaseState,
+        CaseView,
+        EmailOutcome,
+        EmailRequest,
+    )
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 EMAIL_TIMEOUT = timedelta(seconds=60)
@@ -35,6 +42,9 @@ EMAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["InvalidRecipient", "InvalidEmail"],
 )
+# workflow.patched() id: an email the activity withheld (its address at its daily limit) is
+# said on the timeline; before, the activity had no such answer.
+WITHHELD_EMAILS = "withheld-emails-said-on-the-timeline"
 T = TypeVar("T")
 
 
@@ -122,7 +132,7 @@ class StateRunner:
             await workflow.wait_condition(lambda: bool(state.pending_emails))
             email = state.pending_emails[0]
             try:
-                await self._send(email)
+                outcome = await self._send(email)
             except ActivityError as err:
                 reason = str(err.cause) if err.cause else str(err)
                 self._commit(
@@ -130,16 +140,24 @@ class StateRunner:
                     "system",
                     "email_failed",
                 )
+            else:
+                # None: the answer of an activity from before there were outcomes.
+                if outcome is not None and outcome.withheld and workflow.patched(WITHHELD_EMAILS):
+                    self._commit(
+                        lifecycle.ack_withheld(outcome, workflow.now()), "system", "ack_withheld"
+                    )
             state.pending_emails.pop(0)
 
-    async def _send(self, email: EmailRequest) -> None:
-        await workflow.execute_activity(
+    async def _send(self, email: EmailRequest) -> EmailOutcome | None:
+        outcome: EmailOutcome | None = await workflow.execute_activity(
             ActivityName.SEND_EMAIL,
             email,
+            result_type=EmailOutcome,
             start_to_close_timeout=EMAIL_TIMEOUT,
             retry_policy=EMAIL_RETRY,
             summary=f"email {email.template}",
         )
+        return outcome
 
 
 def refusing(step: Callable[[], T]) -> T:

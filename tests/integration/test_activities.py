@@ -47,6 +47,7 @@ from caseflow.workflows.model import (
     NewCase,
     ParentNotice,
     Recipients,
+    ResolvedReply,
 )
 from tests.support.harness import AGENT, CUSTOMER, GOLD_CUSTOMER, add_agents
 from tests.support.servers import SmtpSink, free_port
@@ -199,6 +200,23 @@ def test_the_context_of_a_gold_customer_names_their_entitlement_and_the_policies
     assert context.entitlement is not None
     assert {"standard", "gold"} <= {p.name for p in context.policies}
     assert context.rules_version == lifecycle.RULES_VERSION
+
+
+@pytest.mark.parametrize("mode", list(ResolvedReply))
+def test_the_context_pins_what_a_reply_to_the_resolution_does_as_the_settings_say(
+    env: ActivityEnvironment,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    temporal: FakeTemporal,
+    mode: ResolvedReply,
+) -> None:
+    configured = settings.model_copy(update={"resolved_reply": str(mode)})
+    activities = CaseActivities(sessions, configured, temporal.client)
+
+    context = env.run(activities.load_case_context, ContextRequest(CUSTOMER))
+
+    assert context.resolved_reply is mode
+    assert Settings.model_fields["resolved_reply"].default == "judge"
 
 
 def test_recording_a_case_twice_records_it_once(

@@ -31,6 +31,7 @@ from caseflow.devstack.mailserver import (
 )
 from caseflow.devstack.stack import banner
 from caseflow.intake.mailbox import Mailbox, MailboxConfig
+from caseflow.mail import verp
 from caseflow.settings import Settings
 from tests.support.servers import free_port
 
@@ -374,3 +375,23 @@ def test_pymap_dies_when_its_parent_is_killed(module_run: ModuleRun) -> None:
 
     assert wait_until(lambda: not any(is_running_pymap(p) for p in module_run.pymap_pids))
     assert not port_accepts(module_run.imap_port)
+
+
+def test_a_bounce_to_a_verp_address_lands_in_the_support_inbox_naming_it(
+    server: DevMailServer,
+) -> None:
+    secret = Settings().secret_key.get_secret_value()
+    address = verp.envelope_sender(secret, SUPPORT, "CAS-000123", "CAS-000123:ack", 0)
+    report = (
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: {address}\r\nSubject: failure notice\r\n"
+        "\r\n550 user unknown\r\n"
+    ).encode()
+
+    with smtplib.SMTP(server.host, server.smtp_port, timeout=10) as smtp:
+        smtp.sendmail("", [address.upper()], report)  # a null sender; a server that shouts
+
+    [raw] = inbox(server, SUPPORT)
+    landed = email.message_from_bytes(raw, policy=default)
+    assert (str(landed["Return-Path"]), str(landed["Delivered-To"])) == ("<>", address.upper())
+    [claims] = verp.bounce_claims(secret, [str(landed["Delivered-To"])])
+    assert (claims.tag, claims.recipient) == ("CAS-000123", 0)

@@ -224,31 +224,7 @@ def uidvalidity(desk: Desk, folder: str) -> int:
 
 
 # -- a server outage ------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-async def test_an_imap_outage_of_twenty_seconds_loses_nothing_and_the_loop_recovers(
-    desk: Desk, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = desk.settings.model_copy(update={"imap_reconnect_backoff_max": timedelta(seconds=2)})
-    intake = Intake(settings, desk.harness.sessions, desk.env.client)
-    senders = [customer() for _ in range(4)]
-    async with running(intake) as task:
-        desk.deliver(desk.customer_mail(senders[0]))
-        await eventually(lambda: desk.count(PROCESSED) == 1)
-        await asyncio.to_thread(desk.dovecot.stop)
-        await asyncio.sleep(20)
-        assert not task.done()
-        await asyncio.to_thread(desk.dovecot.start)
-        desk.deliver(*(desk.customer_mail(s) for s in senders[1:]))
-        started = time.monotonic()
-        await eventually(lambda: desk.count(PROCESSED) == 4, timeout=10)
-        assert time.monotonic() - started < 5  # the capped backoff, not minutes
-    assert task.done() and task.exception() is None
-    warnings = [r for r in caplog.records if r.name == "caseflow.intake.service"]
-    assert any(r.levelname == "WARNING" and "retrying" in r.message for r in warnings)
-    await eventually(lambda: all(desk.acks_to(s) for s in senders))
-    assert desk.case_count() == 4
+# Longer outages, the IMAP server's and Temporal's, while mail keeps arriving: test_outages.py.
 
 
 def test_a_connection_lost_mid_idle_is_noticed_within_the_poll_interval(desk: Desk) -> None:

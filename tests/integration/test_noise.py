@@ -201,7 +201,8 @@ async def test_a_bounce_of_no_email_of_ours_is_recorded_and_starts_no_case(desk:
     [row] = await take_in(desk, bounce_of(parsed, ada))
 
     assert desk.count(PROCESSED) == 1
-    assert (row.mail_class, row.status, row.case_number) == ("bounce", messages.IGNORED, None)
+    # Noise (issue 12): kept and listed for supervisors, never a case.
+    assert (row.mail_class, row.status, row.case_number) == ("bounce", messages.NOISE, None)
     assert "no email of ours" in row.reason
     assert desk.case_count() == 0
     assert email_status(desk, ada) == ""  # a stray bounce marks nobody

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from caseflow.api.app import create_app
-from caseflow.intake import service
+from caseflow.intake import pipeline, service
 from caseflow.intake.mailbox import PROCESSED, QUARANTINE
 from caseflow.intake.parse import ParsedEmail
 from caseflow.intake.service import Intake
@@ -40,14 +40,14 @@ async def drain(intake: Intake) -> list[service.Outcome]:
 @pytest.fixture
 def parser_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """The parser crashes on messages with the poison subject (a bug of ours)."""
-    real = service.parse  # type: ignore[attr-defined]
+    real = pipeline.parse
 
     def buggy(raw: bytes, *args: object) -> ParsedEmail:
         if POISON.encode() in raw:
             raise RuntimeError("parser bug")
         return real(raw, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(service, "parse", buggy)
+    monkeypatch.setattr(pipeline, "parse", buggy)  # the intake parses in its pipeline
 
 
 @asynccontextmanager
@@ -117,7 +117,7 @@ async def test_reprocessing_a_quarantined_message_after_a_fix_opens_its_case(
     ada = customer()
     desk.deliver(desk.customer_mail(ada, POISON))
     with monkeypatch.context() as patch:
-        patch.setattr(service, "parse", _crash)
+        patch.setattr(pipeline, "parse", _crash)
         await drain(intake_with(desk, intake_max_attempts=1))
     assert desk.count(QUARANTINE) == 1
 

@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -33,7 +34,7 @@ STOP_TIMEOUT = 10.0
 PASSWD_RESYNC = 1.1
 
 CONFIG = """\
-protocols = imap
+protocols = imap lmtp
 listen = {host}
 base_dir = {root}/run
 state_dir = {root}/state
@@ -50,6 +51,11 @@ mail_gid = {mail_gid}
 first_valid_uid = {mail_uid}
 first_valid_gid = {mail_gid}
 mail_location = maildir:{root}/mail/%u/Maildir
+# Plus addressing, as production MTAs route VERP bounces: `user+detail@domain` is delivered to
+# `user@domain`'s INBOX, with a Delivered-To header naming the whole address, detail and all.
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
+lmtp_hdr_delivery_address = final
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/users/%u
@@ -73,6 +79,12 @@ service imap-login {{
   }}
   inet_listener imaps {{
     port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = {host}
+    port = {lmtp_port}
   }}
 }}
 service stats {{
@@ -117,6 +129,7 @@ class Dovecot:
         self.binary = binary or require_dovecot()
         self.host = HOST
         self.port = _free_port()
+        self.lmtp_port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="caseflow-dovecot-"))
         # Dovecot's unprivileged processes must traverse the directory (mkdtemp makes it 0700).
         self.root.chmod(0o755)
@@ -205,6 +218,26 @@ class Dovecot:
         with self.connect(address) as client:
             client.append("INBOX", raw)
 
+    def drop_in(self, address: str, raw: bytes) -> None:
+        """Put a message in the user's INBOX as a local delivery agent does, straight into the
+        Maildir (`tmp/`, then renamed into `new/`): works while the server is stopped, and the
+        server finds the message at its next look. The user must have logged in once (or had
+        mail delivered), so that the Maildir exists."""
+        maildir = self.root / "mail" / address.lower() / "Maildir"
+        name = f"{time.time_ns()}.{uuid.uuid4().hex}.caseflow-test"
+        staging = maildir / "tmp" / name
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        (maildir / "new").mkdir(exist_ok=True)
+        staging.write_bytes(raw)
+        if os.geteuid() == 0:
+            os.chown(staging, self._mail_uid, self._mail_gid)
+        staging.rename(maildir / "new" / name)
+
+    def deliver_lmtp(self, recipient: str, raw: bytes, mail_from: str = "") -> None:
+        """Deliver as a mail server does, over LMTP to `recipient` (plus addressing applies)."""
+        with smtplib.LMTP(self.host, self.lmtp_port, timeout=10) as lmtp:
+            lmtp.sendmail(mail_from, [recipient], raw)
+
     def count(self, address: str, folder: str = "INBOX") -> int:
         with self.connect(address) as client:
             status = client.folder_status(folder, [b"MESSAGES"])
@@ -259,6 +292,7 @@ class Dovecot:
             CONFIG.format(
                 host=self.host,
                 port=self.port,
+                lmtp_port=self.lmtp_port,
                 root=self.root,
                 mail_uid=self._mail_uid,
                 mail_gid=self._mail_gid,

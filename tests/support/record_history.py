@@ -34,6 +34,9 @@ real worker, and writes each full history as `tests/histories/<scenario>.json`:
 - `policy_and_calendar_changes`: a business-hours case whose calendar is edited (open around the
   clock) and whose SLA policy is migrated to new targets, each re-timing its clocks, then
   cancelled (dev server).
+- `replies_to_resolved`: a resolved case (rules version 3, judging replies) thanked by its
+  customer stays resolved and its owner is emailed; a second reply saying it still fails
+  reopens it; then cancelled (dev server).
 
 Regenerate only after an intentional change that running cases will never replay against (for
 example a new scenario, or once every case started on the old code has ended). A change that
@@ -50,6 +53,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -363,6 +367,34 @@ async def policy_and_calendar_changes(harness: Harness) -> dict[str, WorkflowHis
     return {"policy_and_calendar_changes": await case.fetch_history()}
 
 
+async def replies_to_resolved(harness: Harness) -> dict[str, WorkflowHistory]:
+    case = case_handle(harness.client, (await harness.open_case(CUSTOMER, "Paper jam")).id)
+    await case.execute_update(CaseWorkflow.pick, ActionRequest(actor=AGENT))
+    await case.execute_update(
+        CaseWorkflow.reply, MessageRequest(actor=AGENT, body="Please use the rear tray.")
+    )
+    await case.execute_update(
+        CaseWorkflow.resolve,
+        ResolveRequest(actor=AGENT, resolution="Rear tray it is.", fields=STAGES_DONE),
+    )
+    thanks = replace(customer_email(case.id, 1, "Thanks, it works now!"), subject=RESOLVED_RE)
+    await signal_email(harness.client, case.id, thanks)
+    await until(lambda: owner_told(harness))
+    jams = replace(customer_email(case.id, 2, "Sorry, it still jams."), subject=RESOLVED_RE)
+    await signal_email(harness.client, case.id, jams)
+    await until(lambda: status_is(case.id, harness, CaseStatus.OPEN))
+    await case.execute_update(CaseWorkflow.cancel, ActionRequest(actor=AGENT))
+    await case.result()
+    return {"replies_to_resolved": await case.fetch_history()}
+
+
+RESOLVED_RE = "Re: Proposed resolution: Paper jam"
+
+
+async def owner_told(harness: Harness) -> bool:
+    return bool(harness.sink.with_subject("Customer replied to resolved case"))
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 
@@ -474,6 +506,7 @@ ON_THE_DEV_SERVER: list[tuple[tuple[str, ...], Scenario]] = [
     (("case_activities",), case_activities),
     (("escalated",), escalated),
     (("policy_and_calendar_changes",), policy_and_calendar_changes),
+    (("replies_to_resolved",), replies_to_resolved),
 ]
 
 

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -43,6 +44,7 @@ class _Collector:
         self._sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self._sink.enveloped(envelope.mail_from or "", list(envelope.rcpt_tos))
         self._sink.received(list(envelope.rcpt_tos), bytes(envelope.original_content))
         return "250 OK"
 
@@ -53,6 +55,8 @@ class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        # Each transaction's envelope: MAIL FROM and RCPT TO, in the order they came.
+        self.envelopes: list[tuple[str, list[str]]] = []
         self._changed = threading.Condition()
         self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
 
@@ -61,6 +65,11 @@ class SmtpSink:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def enveloped(self, mail_from: str, recipients: list[str]) -> None:
+        """A transaction's envelope, kept before its message."""
+        with self._changed:
+            self.envelopes.append((mail_from, recipients))
 
     def received(self, recipients: list[str], raw: bytes) -> None:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -92,6 +101,13 @@ class SmtpSink:
 
     def with_subject(self, fragment: str) -> list[EmailMessage]:
         return [m for _, m in self.messages if fragment in str(m["Subject"])]
+
+    def copies(self, fragment: str) -> Counter[str]:
+        """How many copies of the emails whose subject has `fragment` each recipient got (each
+        recipient has a transaction of their own: VERP)."""
+        return Counter(
+            r for rcpts, m in self.messages if fragment in str(m["Subject"]) for r in rcpts
+        )
 
     def sent_to(self, address: str) -> list[EmailMessage]:
         return [m for rcpts, m in self.messages if address in rcpts]

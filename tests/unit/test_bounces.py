@@ -59,7 +59,8 @@ def locate(raw: bytes, known: dict[str, str]) -> str | None:
     def lookup(ids: list[str]) -> str | None:
         return next((known[i] for i in ids if i in known), None)
 
-    return bounces.locate(bounces.read_bounce(raw), parse(raw), SECRET, SUPPORT, lookup)
+    found = bounces.locate(bounces.read_bounce(raw), parse(raw), SECRET, SUPPORT, lookup)
+    return found.case_number if found is not None else None
 
 
 # -- failed recipients ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from caseflow.workflows.model import (
     CaseTimings,
     Customer,
     EmailDecision,
+    EmailOutcome,
     Entitlement,
     EscalateRequest,
     FollowUpRequest,
@@ -1315,6 +1316,19 @@ def test_new_case_is_acknowledged_while_the_sender_is_under_the_daily_limit() ->
     _, effects = lifecycle.create(NUMBER, new_email_case(), _context_with_acks(4), T0)
 
     assert [email.template for email in effects.emails] == ["ack"]
+    # Counted again as it is sent: cases of one sender created at once all read 4.
+    assert [email.daily_limit for email in effects.emails] == [5]
+
+
+def test_an_acknowledgement_withheld_as_it_was_sent_is_said_as_one_over_the_limit_is() -> None:
+    _, over = lifecycle.create(NUMBER, new_email_case(), _context_with_acks(5), T0)
+
+    withheld = lifecycle.ack_withheld(EmailOutcome(withheld=True, sent=5, limit=5), T0)
+
+    assert [(e.kind, e.summary, e.data) for e in withheld.events] == [
+        (e.kind, e.summary, e.data) for e in over.events if e.kind == "ack_suppressed"
+    ]
+    assert withheld.emails == []
 
 
 @pytest.mark.parametrize(("sent", "limit"), [(5, 5), (9, 5), (0, 0)])

@@ -38,6 +38,7 @@ EXPECTED = {
     "case_activities",
     "escalated",
     "policy_and_calendar_changes",
+    "replies_to_resolved",
 }
 
 
@@ -135,6 +136,15 @@ def test_the_change_history_re_times_on_a_calendar_edit_and_a_policy_migration()
     names = handled("policy_and_calendar_changes")
     assert names.index("calendar_changed") < names.index("policy_migrated")
     assert event_types("policy_and_calendar_changes").count("TIMER_CANCELED") >= 2
+
+
+def test_the_reply_history_keeps_a_thanked_case_resolved_then_reopens_it() -> None:
+    names = handled("replies_to_resolved")
+    replies = [i for i, name in enumerate(names) if name == "email_received"]
+    assert len(replies) == 2
+    # The thank-you asks for the owner's email; the second reply reopens the case.
+    assert ActivityName.SEND_EMAIL in names[replies[0] : replies[1]]
+    assert "cancel" in names[replies[1] :]
 
 
 @workflow.defn(name="CaseWorkflow", sandboxed=False)  # a test double, not sandbox-safe

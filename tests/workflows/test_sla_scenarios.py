@@ -182,7 +182,9 @@ async def assert_mailed_once_at(
     assert fired_at is not None and due <= fired_at < due + timedelta(minutes=1)
     await env.sleep(timedelta(minutes=30))
     await harness.settled(handle.id)  # a second email, if any, has reached the sink
-    assert len(harness.sink.with_subject(subject)) == 1
+    # One email (one Message-ID), one copy to each recipient (a transaction each: VERP).
+    assert len({m["Message-ID"] for m in harness.sink.with_subject(subject)}) == 1
+    assert set(harness.sink.copies(subject).values()) == {1}
 
 
 async def customer_writes(harness: Harness, handle: Handle, env: WorkflowEnvironment) -> None:

@@ -29,7 +29,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem} for code in (401, 403, 404, 409, 503)
 }
 # Folders the intake answers with (its mailbox folder names).
-_OUTCOMES = {"Processed": "delivered", "Quarantine": "quarantined"}
+OUTCOMES = {"Processed": "delivered", "Quarantine": "quarantined"}
 
 
 class Outcome(Protocol):
@@ -78,7 +78,7 @@ async def reprocess(
     client: ClientDep,
     run: Annotated[Reprocess, Depends(get_reprocess)],
 ) -> schemas.Reprocessed:
-    status = await read(sessions, lambda s: _status(s, message_id))
+    status = await read(sessions, lambda s: status_of(s, message_id))
     if status is None:
         raise ApiError(404, "unknown_message", f"there is no inbound message {message_id}")
     if status != messages.QUARANTINED:
@@ -87,24 +87,35 @@ async def reprocess(
         outcome = await run(settings, sessions, client, message_id)
     except ValueError as err:  # not (or no longer) reprocessable
         raise ApiError(409, "not_reprocessable", str(err)) from err
+    return taken_in_again(message_id, outcome)
+
+
+def status_of(session: Session, message_id: int) -> str | None:
+    """The status of inbound message `message_id`; None when there is none."""
+    row = messages.inbound_by_id(session, message_id)
+    return row.status if row is not None else None
+
+
+def raw_sizes(session: Session, rows: list[InboundMessage]) -> dict[str, int]:
+    """The size of each row's stored bytes, by their SHA-256."""
+    shas = {row.raw_sha256 for row in rows}
+    query = select(RawMessage.sha256, RawMessage.size).where(RawMessage.sha256.in_(shas))
+    return {str(sha): int(size) for sha, size in session.execute(query).all()}
+
+
+def taken_in_again(message_id: int, outcome: Outcome) -> schemas.Reprocessed:
+    """What taking a message in again did, as the API answers it."""
     return schemas.Reprocessed(
         id=message_id,
-        outcome=_OUTCOMES.get(outcome.folder, "waiting"),
+        outcome=OUTCOMES.get(outcome.folder, "waiting"),
         case_number=outcome.case_number,
         detail=outcome.detail,
     )
 
 
-def _status(session: Session, message_id: int) -> str | None:
-    row = messages.inbound_by_id(session, message_id)
-    return row.status if row is not None else None
-
-
 def _quarantined(session: Session) -> list[schemas.QuarantinedMessage]:
     rows = messages.quarantined_messages(session)
-    shas = {row.raw_sha256 for row in rows}
-    query = select(RawMessage.sha256, RawMessage.size).where(RawMessage.sha256.in_(shas))
-    sizes = {str(sha): int(size) for sha, size in session.execute(query).all()}
+    sizes = raw_sizes(session, rows)
     return [_item(row, sizes.get(row.raw_sha256, 0)) for row in rows]
 
 

@@ -8,8 +8,9 @@ The rules live by concern, in layers (each module imports only those before it):
 `outbound`, `entitlements`, `clocks`, `activities`, `policy`, then `transitions` (every change of
 status), then `inbound`, `customer`, `timers`, `resolution`, then `related` and `actions` (each
 module registers its own agent actions in `ACTIONS`), then `creation`; `retries` (the agent
-actions a case remembers, so that a retried one is not done twice) stands apart, on the model
-only. This package is their one entry: the workflows and the tests use what it exports.
+actions a case remembers, so that a retried one is not done twice) and `replies` (whether a
+reply to a resolved case reopens it, judged from its words) stand apart, on the model only.
+This package is their one entry: the workflows and the tests use what it exports.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ from caseflow.workflows.lifecycle.customer import (
 )
 from caseflow.workflows.lifecycle.entitlements import give_back_entitlement, holds_entitlement_use
 from caseflow.workflows.lifecycle.inbound import follow_up_for, receive_email
-from caseflow.workflows.lifecycle.outbound import customer_address, customer_recipient
+from caseflow.workflows.lifecycle.outbound import (
+    ack_withheld,
+    customer_address,
+    customer_recipient,
+)
 from caseflow.workflows.lifecycle.policy import calendar_changed, migrate_policy
 from caseflow.workflows.lifecycle.related import (
     absorb,
@@ -59,6 +64,7 @@ from caseflow.workflows.lifecycle.related import (
     children_notified,
     parent_changed,
 )
+from caseflow.workflows.lifecycle.replies import ReplyVerdict, judge_reply
 from caseflow.workflows.lifecycle.resolution import missing_before_resolve
 from caseflow.workflows.lifecycle.retries import acted_before, is_action_id, remember_action
 from caseflow.workflows.lifecycle.timers import fire_timers, next_wakeup, survey_to_hand_off
@@ -68,12 +74,14 @@ _give_back_entitlement = give_back_entitlement  # its name before the rules were
 __all__ = [
     "ACTIONS", "ACTIVE", "ESCALATIONS_QUEUE", "FINAL", "MAX_TEXT", "PAUSED_BY_WAITING",
     "RULES_VERSION", "STAGE_FIELDS", "STAGE_ORDER", "UNVERIFIED_KEPT", "WORKING", "Action",
-    "Effects", "LinkState", "Refusal", "absorb", "acted_before", "adopt_child", "answer_survey",
+    "Effects", "LinkState", "Refusal", "ReplyVerdict", "absorb", "ack_withheld", "acted_before",
+    "adopt_child", "answer_survey",
     "calendar_changed", "carry_out_accepted", "check_absorb", "check_adopt",
     "check_resolution_response", "check_survey_answer", "children_notified", "commit", "create",
     "customer_address", "customer_recipient", "email_failed", "fire_timers", "follow_up_for",
     "follow_up_opened", "give_back_entitlement", "holds_entitlement_use", "humanize",
-    "is_action_id", "migrate_policy", "missing_before_resolve", "next_wakeup", "parent_changed",
+    "is_action_id", "judge_reply", "migrate_policy", "missing_before_resolve", "next_wakeup",
+    "parent_changed",
     "perform", "receive_email", "remember_action", "required_fields", "resolution_link",
     "respond_to_resolution", "stage_requirements", "survey_link", "survey_link_of",
     "survey_to_hand_off", "validate",

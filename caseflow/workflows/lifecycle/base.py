@@ -63,7 +63,10 @@ UNVERIFIED_KEPT = 20  # unverified replies kept for an agent's decision, newest 
 # entry (an agent's reply is refused), never failed. Version 2: every change of status goes
 # through one transition (`transitions.transition`), so a policy that pauses in a state pauses
 # there however the case entered it (a reopened case, say, entered `open` without it).
-RULES_VERSION = 2
+# Version 3: a customer's reply to a resolved case reopens it only when the judge of its words
+# (`replies.judge_reply`) says so, unless the case was pinned to `ResolvedReply.REOPEN`; a reply
+# that leaves it resolved is said on the timeline and to its owner.
+RULES_VERSION = 3
 
 
 class Refusal(Exception):

@@ -68,6 +68,7 @@ def create(
         stage_fields=context.stage_fields,
         child_requires_parent=context.child_requires_parent,
         rules_version=context.rules_version,
+        resolved_reply=context.resolved_reply,
     )
     address = customer_address(state)
     state.participants = [address] if address else []

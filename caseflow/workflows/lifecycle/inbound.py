@@ -17,15 +17,22 @@ from caseflow.workflows.lifecycle.base import (
     Refusal,
 )
 from caseflow.workflows.lifecycle.clocks import await_next_response
+from caseflow.workflows.lifecycle.outbound import to_agents
+from caseflow.workflows.lifecycle.replies import ReplyVerdict, judge_reply
 from caseflow.workflows.lifecycle.transitions import enter, reopen_case
 from caseflow.workflows.model import (
     CaseState,
     CaseStatus,
     EmailDecision,
+    EmailRequest,
     FollowUpRequest,
     InboundEmail,
     MailClass,
+    Recipients,
+    ResolvedReply,
 )
+
+QUOTED_TO_OWNER = 1_000  # characters of the reply the owner's email quotes
 
 
 def receive_email(state: CaseState, email: InboundEmail, now: datetime) -> Effects | None:
@@ -61,11 +68,70 @@ def _customer_replied(
     elif state.status in WORKING:
         await_next_response(state, now)
     elif state.status is CaseStatus.RESOLVED:
-        reopen_case(state, now, effects, "customer", "the customer replied to the resolution")
-        await_next_response(state, now)
+        _replied_to_resolution(state, email, now, effects)
     elif state.status in FINAL:
         effects.follow_ups.append(new_follow_up(state, email))
         effects.event("follow_up_requested", now, "customer", "Reply to a closed case")
+
+
+def _replied_to_resolution(
+    state: CaseState, email: InboundEmail, now: datetime, effects: Effects
+) -> None:
+    """A reply to a resolved case reopens it, unless (since rules version 3, on a case that
+    judges replies) it is only thanks or says it works: then the case stays resolved, its
+    auto-close still due, and its owner is told. The timeline says which, and why."""
+    if state.rules_version < 3 or state.resolved_reply is not ResolvedReply.JUDGE:
+        _reopen_on_reply(state, now, effects)
+        return
+    verdict = judge_reply(email, state.subject, (email.sender_name, state.owner or ""))
+    if verdict.reopen:
+        _judged(state, email, verdict, now, effects, "the case reopens")
+        _reopen_on_reply(state, now, effects)
+        return
+    told = f"its owner {state.owner} is told" if state.owner else "it has no owner to tell"
+    _judged(state, email, verdict, now, effects, f"the case stays resolved; {told}")
+    if state.owner:
+        effects.emails.append(_owner_told(state, email, verdict, state.owner))
+
+
+def _reopen_on_reply(state: CaseState, now: datetime, effects: Effects) -> None:
+    reopen_case(state, now, effects, "customer", "the customer replied to the resolution")
+    await_next_response(state, now)
+
+
+def _judged(
+    state: CaseState,
+    email: InboundEmail,
+    verdict: ReplyVerdict,
+    now: datetime,
+    effects: Effects,
+    outcome: str,
+) -> None:
+    effects.event(
+        "reply_on_resolved",
+        now,
+        "customer",
+        f"Reply to the resolution ({verdict.reason}): {outcome}",
+        reason=verdict.reason,
+        reopened=str(verdict.reopen).lower(),
+        owner=state.owner or "",
+        key=email.key,
+    )
+
+
+def _owner_told(
+    state: CaseState, email: InboundEmail, verdict: ReplyVerdict, owner: str
+) -> EmailRequest:
+    """The owner's email: the customer replied to their resolved case, which stays resolved.
+    Keyed by the event number the reply commits as, so it is sent once."""
+    return to_agents(
+        state,
+        key=f"{state.number}:reply-on-resolved:{state.seq + 1}",
+        template="reply_on_resolved",
+        to=Recipients(agents=[owner]),
+        subject=f"Customer replied to resolved case: {state.subject}",
+        context={"reason": verdict.reason, "owner": owner, "body": email.text[:QUOTED_TO_OWNER]},
+    )
 
 
 def new_follow_up(state: CaseState, email: InboundEmail) -> FollowUpRequest:
@@ -169,11 +235,18 @@ def take_in_email(state: CaseState, email: InboundEmail, now: datetime, effects:
         key=email.key,
         verified=str(email.verified).lower(),
         **whole_text_length(email),
+        **automatic_reason(email),
         attachments="; ".join(
             f"{a.filename} ({a.size} bytes{'' if a.stored else ', not kept'})"
             for a in email.attachments
         ),
     )
+
+
+def automatic_reason(email: InboundEmail) -> dict[str, str]:
+    """Why the intake judged the email automatic (or found no person in it), for the timeline;
+    nothing for a person's email."""
+    return {"reason": email.reason} if email.reason else {}
 
 
 def whole_text_length(email: InboundEmail) -> dict[str, str]:

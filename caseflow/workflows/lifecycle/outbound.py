@@ -9,6 +9,7 @@ from caseflow.workflows.lifecycle.base import Effects
 from caseflow.workflows.model import (
     CaseContext,
     CaseState,
+    EmailOutcome,
     EmailRequest,
     InboundEmail,
     MailClass,
@@ -18,7 +19,7 @@ from caseflow.workflows.model import (
 
 
 def _acknowledge_now(
-    state: CaseState, email: InboundEmail | None, now: datetime, effects: Effects
+    state: CaseState, email: InboundEmail | None, now: datetime, effects: Effects, limit: int
 ) -> None:
     email_customer(
         state,
@@ -34,29 +35,62 @@ def _acknowledge_now(
             "queue": state.queue,
         },
         auto_submitted="auto-replied" if email is not None else "auto-generated",
+        daily_limit=limit,
     )
 
 
 def acknowledge(
     state: CaseState, new: NewCase, context: CaseContext, now: datetime, effects: Effects
 ) -> None:
-    """One acknowledgement per case, to people only, and at most N per sender per 24 h."""
+    """One acknowledgement per case, to people only, and at most N per sender per 24 h.
+
+    The context's count is a first look; the email activity counts again as it sends, one
+    address at a time, so that of cases created at the same moment only N are acknowledged
+    (`ack_withheld` says so for the others)."""
     if not new.customer_email and state.rules_version < 1:
         return
-    if new.email is not None and new.email.mail_class is not MailClass.HUMAN:
+    email = new.email
+    if email is not None and (email.mail_class is not MailClass.HUMAN or email.reason):
+        _not_a_person(email, now, effects)
         return
     sent, limit = context.acks_sent_today, context.ack_limit_per_day
     if sent >= limit:
+        _ack_suppressed(effects, now, sent, limit)
+        return
+    _acknowledge_now(state, new.email, now, effects, limit)
+
+
+def _not_a_person(email: InboundEmail, now: datetime, effects: Effects) -> None:
+    """The intake found no person behind the email (its `reason` says why): no
+    acknowledgement, and the timeline says so. (Emails of older intakes carry no reason.)"""
+    if email.reason:
         effects.event(
-            "ack_suppressed",
+            "ack_not_sent",
             now,
             "system",
-            f"No acknowledgement: {sent} already sent to this address in 24 h (limit {limit})",
-            sent=str(sent),
-            limit=str(limit),
+            f"No acknowledgement: {email.reason}"[:300],
+            reason=email.reason,
+            mail_class=str(email.mail_class),
         )
-        return
-    _acknowledge_now(state, new.email, now, effects)
+
+
+def ack_withheld(outcome: EmailOutcome, now: datetime) -> Effects:
+    """The acknowledgement the email activity did not send: its address had reached the daily
+    limit meanwhile (another case of the same sender, created at the same moment)."""
+    effects = Effects()
+    _ack_suppressed(effects, now, outcome.sent, outcome.limit)
+    return effects
+
+
+def _ack_suppressed(effects: Effects, now: datetime, sent: int, limit: int) -> None:
+    effects.event(
+        "ack_suppressed",
+        now,
+        "system",
+        f"No acknowledgement: {sent} already sent to this address in 24 h (limit {limit})",
+        sent=str(sent),
+        limit=str(limit),
+    )
 
 
 # Customer emails that people write or wait for; the loop breaker holds every other one.
@@ -123,6 +157,7 @@ def to_customer(
     auto_submitted: str = "auto-generated",
     link_purposes: list[str] | None = None,
     episode: int | None = None,
+    daily_limit: int | None = None,
 ) -> EmailRequest:
     address, name = customer_recipient(state)
     return EmailRequest(
@@ -137,6 +172,7 @@ def to_customer(
         references=state.thread[-10:],
         link_purposes=link_purposes or [],
         link_episode=state.episode if episode is None else episode,
+        daily_limit=daily_limit,
     )
 
 
