@@ -118,7 +118,9 @@ class EmailActivities:
         index = {address: i for i, address in enumerate(recipients)}
         envelopes = [
             smtp.Envelope(
-                verp.envelope_sender(secret, sender, request.case_number, request.key, i), address
+                verp.envelope_sender(secret, sender, request.case_number, request.key, i),
+                address,
+                plain=sender,
             )
             for address, i in index.items()
             if i not in done
@@ -130,7 +132,7 @@ class EmailActivities:
 
         try:
             return smtp.send_each(self._smtp, message, envelopes, handed_over)
-        except smtp.PermanentMailError:
+        except smtp.EveryRecipientRefused:
             if not done:
                 raise
             # Sent to the others already: the email stands as sent.

@@ -43,20 +43,26 @@ BOUNCE_METHOD = "bounce"
 
 # Parts that carry the message that could not be delivered, or its header.
 RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers")
-# Senders that are mail servers, list managers or gateways, not people, by the local part of
-# the address: the servers' own names; `ndr` (Exchange and GroupWise gateways); a list's owner,
-# bounce and request addresses (`x-owner`, `owner-x`, `x-bounces`, `x-request`) and its manager
-# (Mailman, Majordomo, LISTSERV); anything named a mail service or a gateway (`mailservice`,
-# `e-mail-services`, `smtp-gateway`, `gatewaymail`); Exchange's `MicrosoftExchange<hex>`; MTAs'
-# system accounts (`root`, `daemon`, `exim`); antivirus and content filters.
+# Senders that are mail servers or list managers, never people, by the local part of the
+# address alone: the servers' own names, `ndr` (Exchange and GroupWise gateways), Exchange's
+# `MicrosoftExchange<hex>`, the list managers (Mailman, Majordomo, LISTSERV) and Mailman's
+# `x-bounces`.
 SYSTEM_SENDER = re.compile(
     r"^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_master|mail\.delivery"
-    r"|ndr|ndr[-._][^@]*|[^@]*-owner|owner-[^@]+|[^@]+-bounces?|[^@]+-request"
-    r"|mailman|majordomo|listserv|listproc"
+    r"|ndr|ndr[-._][^@]*|[^@]+-bounces|mailman|majordomo|listserv|listproc"
+    r"|microsoftexchange[0-9a-f]{8,})@",
+    re.I,
+)
+# Senders that are most likely a system (a list's owner and request addresses, anything named
+# a mail service or a gateway, MTAs' accounts, antivirus and content filters), but that a team
+# or a person may be called too (`product-owner@`, `access-request@`, `payments-gateway@`,
+# `root@` of a small shop): alone, they keep an acknowledgement away; with a report's words or
+# a returned message they are a mail system's.
+SYSTEM_LIKE_SENDER = re.compile(
+    r"^([^@]*-owner|owner-[^@]+|[^@]+-bounce|[^@]+-request"
     r"|[^@]*mail[^@]*service[^@]*|[^@]*gateway[^@]*"
-    # Exchange's own sender, MTAs' system accounts, antivirus and content gateways
-    r"|microsoftexchange[0-9a-f]*|root|daemon|mdaemon|mailer|smtp|mta|exim|qmail|sendmail"
-    r"|mailsrv|[^@]*(anti-?virus|virus-?(alert|scan|wall)|mail-?scanner|amavis|clamav|quarantine"
+    r"|root|daemon|mdaemon|mailer|smtp|mta|exim|qmail|sendmail|mailsrv"
+    r"|[^@]*(anti-?virus|virus-?(alert|scan|wall)|mail-?scanner|amavis|clamav|quarantine"
     r"|mailsweeper|spam-?filter|content-?filter|barracuda|ironport|mimecast|proofpoint|sophos"
     r"|symantec|trend-?micro|fortimail|messagelabs|postini|mailmarshal|spamassassin|spamtitan"
     r")[^@]*)@",

@@ -55,25 +55,49 @@ _SYSTEM_NAME = re.compile(
     r"|groupwise( (gateway|internet agent|gwia))?|exchange (online|server)|anti-?virus"
     r"|virus ?(alert|scanner|wall)|mail ?scanner|e-?mail quarantine|spam (filter|quarantine)"
     r"|(barracuda|ironport|mimecast|proofpoint|sophos|symantec|trend ?micro|fortimail"
-    r"|messagelabs|mailmarshal)( [\w ]{0,40})?)\W*$",
+    r"|messagelabs|mailmarshal)( (e-?mail|mail|messaging) (security|gateway|protection"
+    r"|filter)( service| gateway| appliance)?)?)\W*$",
     re.I,
 )
-# How mail servers begin the reports they write: the server describing itself or its attempt,
-# in the first words of the body. A person writes first (a greeting, a question) even when they
-# paste a report, so only the very start of the body is read.
-_REPORT_OPENING = re.compile(
+# How mail transfer agents begin their reports: describing themselves, in words no person
+# writes to a support desk. Read at the very start of the body only.
+_MTA_OPENING = re.compile(
     r"^\W{0,3}(this is the (mail system|mail delivery (agent|software|subsystem)|qmail-send"
     r"|postfix program|mail transport)"
     r"|this is an automatically generated (delivery status|message|notification)"
     r"|this message was created automatically by mail delivery software"
     r"|(i'm|i am|we're|we are) sorry to (have to )?inform you that (the|your) message"
     r"|your message did not reach some or all of the intended recipients"
-    r"|delivery (to the following recipients?|has) failed|delivery failed to"
-    r"|the following (recipients?|addresses|destination addresses) (had (permanent|temporary)"
-    r"|could not|failed|were not|was not)|the following message to .{1,200}? was undeliverable"
+    r"|delivery to the following recipients? (failed|has been delayed)"
+    r"|delivery has failed to these recipients"
+    r"|the following (recipients?|addresses|destination addresses) had (permanent|temporary)"
+    r"|the following message to .{1,200}? was undeliverable"
+    r"|the message that you sent was undeliverable to the following"
+    r"|(a|the) message (that )?you sent (could not be delivered|has not yet been delivered)"
+    r"|your message to .{1,200}? (has been|was) (blocked|rejected|quarantined) by"
+    # de
+    r"|dies ist (eine automatisch|die mail-?software|das mailsystem|der mailserver)"
+    # fr
+    r"|ceci est (un message|une notification) (automatique|g[ée]n[ée]r[ée])"
+    # it
+    r"|questo [èe] un messaggio (generato )?automatic"
+    # pt
+    r"|esta [ée] uma mensagem (gerada )?autom[áa]tica"
+    # es
+    r"|este es un mensaje (generado )?autom[áa]tico)",
+    re.I,
+)
+# How reports go on, or begin where the server does not describe itself: a person may open a
+# message so too ("Delivery failed to my address twice"), so these count only beside another
+# sign that a machine wrote (a system's sender, a null Return-Path, a returned message).
+_REPORT_OPENING = re.compile(
+    r"^\W{0,3}(delivery (to the following recipients?|has) failed|delivery failed to"
+    r"|the following (recipients?|addresses|destination addresses) (could not|failed|were not"
+    r"|was not)"
     r"|(your|the) message (to .{1,200}? )?(could not|couldn't|cannot|was not|wasn't|has not"
     r"|will not|can't) (be |yet been |been )?(delivered|reach|sent)"
-    r"|(a|the) message (that )?you sent (could not|has not yet|was not|has been)"
+    r"|(a|the) message (that )?you sent( to .{1,200}?)? (could not|has not yet|was not|has been"
+    r"|was)|our (virus|malware|content) (detector|scanner|filter)"
     r"|(undeliverable|undelivered|returned mail|delivery (status notification|failure"
     r"|delayed|notification)|warning: message)\s*[:(-]"
     r"|(your )?message (is )?(awaiting|held for|pending) (moderat|approval)"
@@ -86,30 +110,31 @@ _REPORT_OPENING = re.compile(
     r" to contain|has been found to contain) (a |an )?(virus|malware|infected|dangerous|prohibited"
     r"|blocked|suspicious)"
     # de
-    r"|dies ist (eine automatisch|die mail-?software|das mailsystem|der mailserver)"
     r"|ihre nachricht (an .{1,200}? )?(konnte nicht|wurde nicht) (zugestellt|übermittelt)"
     r"|die (e-?mail|nachricht) (an .{1,200}? )?konnte nicht zugestellt werden"
     # fr
-    r"|ceci est (un message|une notification) (automatique|g[ée]n[ée]r[ée])"
     r"|votre message (à .{1,200}? )?n'a (pas pu|pas) [êe]tre (remis|distribu[ée]|d[ée]livr[ée])"
     r"|impossible de (remettre|distribuer) (le|votre) message"
     # it
-    r"|questo [èe] un messaggio (generato )?automatic"
     r"|il (tuo |suo )?messaggio (a .{1,200}? )?non ([èe] stato|pu[òo] essere) "
     r"(recapitato|consegnato)"
     r"|non [èe] stato possibile (recapitare|consegnare) (il|questo) messaggio"
     # pt
-    r"|esta [ée] uma mensagem (gerada )?autom[áa]tica"
     r"|(a sua|sua) mensagem (para .{1,200}? )?n[ãa]o (p[ôo]de ser|foi) entregue"
     r"|n[ãa]o foi poss[íi]vel entregar (a|sua) mensagem"
     # es
-    r"|este es un mensaje (generado )?autom[áa]tico"
     r"|(su|tu) mensaje (a .{1,200}? )?no (pudo ser|ha podido ser|fue) entregado"
     r"|no se (pudo|ha podido) entregar (el|su|tu) mensaje)",
     re.I,
 )
-# DSN fields, SMTP replies with enhanced status codes and transcripts, as lines of their own:
-# counted among the first lines of the body only, where a person would have written first.
+# DSN fields, as RFC 3464 writes them: a body that begins with them is a report.
+_DSN_FIELD = re.compile(
+    r"^\s*(reporting-mta|final-recipient|original-recipient|diagnostic-code|remote-mta"
+    r"|arrival-date|x-postfix-queue-id)\s*:",
+    re.I,
+)
+# SMTP replies with enhanced status codes and transcripts, as lines of their own: counted
+# among the first lines of the body only, where a person would have written first.
 _REPORT_LINE = re.compile(
     r"^\s*(reporting-mta|final-recipient|original-recipient|diagnostic-code|remote-mta"
     r"|action:\s*(failed|delayed)|status:\s*[45]\.\d{1,3}\.\d{1,3})\b"
@@ -119,14 +144,21 @@ _REPORT_LINE = re.compile(
     re.I,
 )
 _OPENING_LINES = 4
-# The subjects mail servers give their reports, whole or before a colon: a person replying to
-# or forwarding one writes `Re:` or `Fwd:` first.
-_REPORT_SUBJECT = re.compile(
-    r"^\s*(undeliverable( mail)?:|undelivered mail returned to sender|returned mail:"
-    r"|delivery status notification \((failure|delay)\)|mail delivery failed\b"
-    r"|failure notice\s*$|delivery failure:|delivery notification: delivery has failed"
+# The subjects mail transfer agents give their reports, word for word: a person replying to or
+# forwarding one writes `Re:` or `Fwd:` first.
+_MTA_SUBJECT = re.compile(
+    r"^\s*(undelivered mail returned to sender|returned mail: see transcript for details"
+    r"|delivery status notification \((failure|delay)\)"
+    r"|mail delivery failed: returning message to sender|failure notice\s*$"
     r"|delayed mail \(still being retried\)|warning: could not send message for past"
-    r"|nondeliverable mail|mail system error - returned mail|message delivery (failure|delay)"
+    r"|mail system error - returned mail|delivery notification: delivery has failed)",
+    re.I,
+)
+# Subjects that reports share with people's mail about parcels and orders ("Undeliverable:
+# order 5567"): they count only beside another sign that a machine wrote.
+_REPORT_SUBJECT = re.compile(
+    r"^\s*(undeliverable( mail)?:|returned mail:|mail delivery failed\b|delivery failure:"
+    r"|nondeliverable mail|message delivery (failure|delay)"
     r"|non remis ?:|non distribu[ée] ?:|unzustellbar ?:|nicht zustellbar ?:"
     r"|non recapitabile ?:|no se puede entregar ?:|n[ãa]o entregue ?:|onbestelbaar ?:)",
     re.I,
@@ -136,11 +168,16 @@ _WORDS = re.compile(r"\w", re.UNICODE)
 
 @dataclass(frozen=True)
 class Finding:
-    """One detector's verdict that a machine wrote the message."""
+    """One detector's verdict that a machine wrote the message, and why.
+
+    A decisive finding makes the message automatic: of no open case, it is noise. One that is
+    not (a sign people's mail may also show: a subject like a report's, a team's address like
+    a gateway's) only keeps an acknowledgement away: the case still opens, and says why."""
 
     detector: str
     mail_class: MailClass
     reason: str
+    decisive: bool = True
 
 
 @dataclass(frozen=True)
@@ -154,7 +191,8 @@ class Judgement:
 
     @property
     def automatic(self) -> bool:
-        return bool(self.findings)
+        """A machine wrote it, for certain: some finding is decisive."""
+        return any(f.decisive for f in self.findings)
 
     @property
     def acknowledgeable(self) -> bool:
@@ -183,9 +221,23 @@ def judge(parsed: ParsedEmail, support_address: str, raw: bytes = b"") -> Judgem
     msg = parsed.message if parsed.message is not None else _structure(raw)
     signs = _Signs.of(parsed, msg)
     findings = [f for detect in _DETECTORS for f in detect(parsed, signs, support_address)]
-    if findings:
-        return Judgement(findings[0].mail_class, tuple(findings))
-    return Judgement(MailClass.HUMAN, (), _no_person(parsed))
+    if not findings:
+        return Judgement(MailClass.HUMAN, (), _no_person(parsed))
+    # The class is the first decisive finding's; signs that are not decisive leave a person's
+    # message a person's (an untagged out-of-office reply stays an auto-reply, as it was).
+    findings += _agreement(findings)
+    decisive = [f for f in findings if f.decisive] or findings
+    return Judgement(decisive[0].mail_class, tuple(findings))
+
+
+def _agreement(findings: list[Finding]) -> list[Finding]:
+    """Signs that alone are not decisive are, when two detectors find them independently (a
+    report's opening and its subject; a gateway's address and a report's words)."""
+    if any(f.decisive for f in findings) or len({f.detector for f in findings}) < 2:
+        return []
+    reported = any(f.detector != "weak" for f in findings)
+    mail_class = MailClass.BOUNCE if reported else MailClass.AUTO_REPLY
+    return [Finding("agreement", mail_class, "independent signs agree")]
 
 
 def is_our_message_id(message_id: str, support_address: str) -> bool:
@@ -205,20 +257,30 @@ class _Signs:
     returned: bool
     worded: bool
     null_return_path: bool
+    # Another sign that software wrote it: a system's or list's sender, a null Return-Path, a
+    # no-reply sender. (Not a message attached: people forward reports as files.)
+    mechanical: bool
 
     @classmethod
     def of(cls, parsed: ParsedEmail, msg: Message | None) -> _Signs:
         text = bounces.report_text(msg, 5000) if msg is not None else parsed.text[:5000]
         lines = (line.strip() for line in (text or parsed.text)[:3000].splitlines())
         opening = [line for line in lines if line][:_OPENING_LINES]
+        null_sender = not parsed.sender or (msg is not None and bounces.is_null_sender(msg))
+        null_return_path = parsed.headers.get("return-path", "").strip() == "<>"
+        returned = msg is not None and bounces.has_returned_message(msg)
         return cls(
             msg=msg,
             text=text,
             opening=opening,
-            null_sender=not parsed.sender or (msg is not None and bounces.is_null_sender(msg)),
-            returned=msg is not None and bounces.has_returned_message(msg),
+            null_sender=null_sender,
+            returned=returned,
             worded=bounces.looks_like_bounce_text(parsed.subject, text),
-            null_return_path=parsed.headers.get("return-path", "").strip() == "<>",
+            null_return_path=null_return_path,
+            mechanical=null_sender
+            or null_return_path
+            or _system_sender(parsed) is not None
+            or bool(_NO_REPLY_SENDER.match(parsed.sender)),
             subject=parsed.subject,
         )
 
@@ -279,19 +341,42 @@ def _failed_recipients(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Findi
 def _mail_system(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
     """A mail system speaking for itself: a null sender, a system's address or name. With a
     returned message or a report's words (or no sender at all) it is a bounce; otherwise an
-    automatic notice."""
+    automatic notice. An address or name that a team may have too (`x-request@`, `Sophos
+    Email Security`) is decisive only with those words or that message."""
     name = parsed.sender_name
     if signs.null_sender:
-        who = f"no sender address ({name or 'From: <>'})"
+        who, certain = f"no sender address ({name or 'From: <>'})", True
     elif bounces.SYSTEM_SENDER.match(parsed.sender):
-        who = f"the sender {parsed.sender} is a mail system's address"
+        who, certain = f"the sender {parsed.sender} is a mail system's address", True
+    elif bounces.SYSTEM_LIKE_SENDER.match(parsed.sender):
+        who, certain = f"the sender {parsed.sender} looks like a mail system's address", False
     elif name and _SYSTEM_NAME.match(name):
-        who = f"the sender's name {name!r} is a mail system's"
+        who, certain = f"the sender's name {name!r} is a mail system's", False
     else:
         return []
-    if signs.null_sender or signs.returned or signs.worded:
+    # A name a team may have too needs the report itself: returned, or as the body's opening.
+    reported = signs.returned or signs.null_return_path or _opens_as_report(signs)
+    if signs.null_sender or (reported if not certain else signs.returned or signs.worded):
         return [Finding("mail_system", MailClass.BOUNCE, f"{signs.kind}: {who}")]
-    return [Finding("mail_system", MailClass.AUTO_REPLY, f"automatic notice: {who}")]
+    if certain:
+        return [Finding("mail_system", MailClass.AUTO_REPLY, f"automatic notice: {who}")]
+    return [Finding("mail_system", MailClass.HUMAN, f"perhaps automatic: {who}", decisive=False)]
+
+
+def _opens_as_report(signs: _Signs) -> bool:
+    start = " ".join(" ".join(signs.opening).split())
+    return bool(_MTA_OPENING.search(start) or _REPORT_OPENING.search(start))
+
+
+def _system_sender(parsed: ParsedEmail) -> str | None:
+    """What makes the sender look like a mail system: its address, or its name."""
+    if bounces.SYSTEM_SENDER.match(parsed.sender) or bounces.SYSTEM_LIKE_SENDER.match(
+        parsed.sender
+    ):
+        return parsed.sender
+    if parsed.sender_name and _SYSTEM_NAME.match(parsed.sender_name):
+        return parsed.sender_name
+    return None
 
 
 def _returned_by_a_robot(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
@@ -307,8 +392,11 @@ def _returned_by_a_robot(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Fin
 
 
 def _scanners(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
-    """flufl.bounce's scanners (about thirty MTAs' report formats) finding failed recipients."""
-    if signs.msg is None:
+    """flufl.bounce's scanners (about thirty MTAs' report formats) finding failed recipients,
+    in mail that shows another machine's sign."""
+    if signs.msg is None or not signs.mechanical:
+        # Some scanners take any "…, someone@example.com," line for a failure: only beside
+        # another sign that a machine wrote do they say who failed.
         return []
     temporary, permanent = bounces.detected(signs.msg)
     failed = sorted(permanent) or sorted(temporary)
@@ -319,26 +407,49 @@ def _scanners(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
 
 
 def _report_body(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
-    """A body that opens as a mail server's report, or reads as one (DSN fields, SMTP replies
-    with status codes): the server, not a person, wrote it."""
+    """A body that opens as a mail server's report: decisive when the server describes itself
+    or begins with DSN fields; a report's other openings, and SMTP replies with status codes,
+    count alone only against an acknowledgement (people open so too), and beside another sign
+    of a machine as a report."""
     start = " ".join(" ".join(signs.opening).split())
-    opening = _REPORT_OPENING.search(start)
-    if opening is not None:
-        quoted = opening.group(0).strip()[:80]
-        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: it opens {quoted!r}")]
     first, *rest = signs.opening or [""]
-    if _REPORT_LINE.search(first) and any(_REPORT_LINE.search(line) for line in rest):
-        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: SMTP and DSN lines")]
-    return []
+    strong = _MTA_OPENING.search(start)
+    if strong is not None:
+        quoted = strong.group(0).strip()[:80]
+        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: it opens {quoted!r}")]
+    if _DSN_FIELD.search(first) and any(_REPORT_LINE.search(line) for line in rest):
+        return [Finding("report_body", MailClass.BOUNCE, f"{signs.kind}: DSN fields")]
+    weak = _REPORT_OPENING.search(start)
+    if weak is not None:
+        reason = f"{signs.kind}: it opens {weak.group(0).strip()[:80]!r}"
+    elif _REPORT_LINE.search(first) and any(_REPORT_LINE.search(line) for line in rest):
+        reason = f"{signs.kind}: SMTP and DSN lines"
+        if bounces.BOUNCE_WORDS.search(parsed.subject):  # and a report's subject: a report
+            return [Finding("report_body", MailClass.BOUNCE, f"{reason} under {parsed.subject!r}")]
+    else:
+        return []
+    return [_beside_another_sign("report_body", signs, reason)]
 
 
 def _report_subject(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
-    """A subject as mail servers give their reports (`Undeliverable: …`, `Returned mail: …`)."""
-    match = _REPORT_SUBJECT.match(parsed.subject)
-    if match is None:
+    """A subject as mail servers give their reports: word for word an MTA's (`Undelivered Mail
+    Returned to Sender`), decisive; one that people's mail shares (`Undeliverable: …`), beside
+    another sign of a machine."""
+    strong = _MTA_SUBJECT.match(parsed.subject)
+    if strong is not None:
+        quoted = strong.group(0).strip()
+        return [Finding("report_subject", MailClass.BOUNCE, f"{signs.kind}: subject {quoted!r}")]
+    weak = _REPORT_SUBJECT.match(parsed.subject)
+    if weak is None:
         return []
-    quoted = match.group(0).strip()
-    return [Finding("report_subject", MailClass.BOUNCE, f"{signs.kind}: subject {quoted!r}")]
+    reason = f"{signs.kind}: subject {weak.group(0).strip()!r}"
+    return [_beside_another_sign("report_subject", signs, reason)]
+
+
+def _beside_another_sign(detector: str, signs: _Signs, reason: str) -> Finding:
+    if signs.mechanical:
+        return Finding(detector, MailClass.BOUNCE, reason)
+    return Finding(detector, MailClass.HUMAN, f"perhaps a report: {reason}", decisive=False)
 
 
 def _auto_reply(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
@@ -359,7 +470,10 @@ def _auto_reply(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
         return [Finding("precedence", MailClass.AUTO_REPLY, "Precedence: auto_reply")]
     weak = _weak_signs(parsed, signs.text)
     if len(weak) >= 2:
-        return [Finding("weak", MailClass.AUTO_REPLY, "out-of-office: " + ", ".join(weak))]
+        # Two weak signs may be a person's ("Vacation rental refund … we were on vacation"):
+        # an auto-reply never acknowledged, yet a case; three are a machine's.
+        reason = "out-of-office: " + ", ".join(weak)
+        return [Finding("weak", MailClass.AUTO_REPLY, reason, decisive=len(weak) >= 3)]
     return []
 
 
@@ -377,7 +491,11 @@ def _weak_signs(parsed: ParsedEmail, text: str) -> list[str]:
     return [name for name, present in signs.items() if present]
 
 
-def _bulk(parsed: ParsedEmail, signs: _Signs, _: str) -> list[Finding]:
+def _bulk(parsed: ParsedEmail, signs: _Signs, support_address: str) -> list[Finding]:
+    """List mail, unless the list is the support address itself (a Google Group or a Mailman
+    list that the support address is, whose every message carries list headers)."""
+    if _through_our_own_list(parsed, signs.msg, support_address):
+        return []
     precedence = _precedence(parsed, signs.msg)
     if precedence in _BULK_PRECEDENCE:
         return [Finding("precedence", MailClass.BULK, f"list mail: Precedence: {precedence}")]
@@ -402,6 +520,19 @@ _DETECTORS = (
 )
 
 
+def _through_our_own_list(parsed: ParsedEmail, msg: Message | None, support_address: str) -> bool:
+    """Whether the list headers name the support address's own list (its domain)."""
+    domain = support_address.rpartition("@")[2].lower()
+    if not domain:
+        return False
+    names = [parsed.headers.get("list-id", ""), parsed.headers.get("mailing-list", "")]
+    if msg is not None:
+        names += [_header(msg, "list-id"), _header(msg, "list-post"), _header(msg, "mailing-list")]
+    local = support_address.rpartition("@")[0].lower()
+    own = (f"{local}@{domain}", f"{local}.{domain}", f"<{local}.{domain}>")
+    return any(o in name.lower() for name in names for o in own)
+
+
 def _no_person(parsed: ParsedEmail) -> str:
     """Why a message without machine signs still shows no person ("" when one shows)."""
     if _NO_REPLY_SENDER.match(parsed.sender):
@@ -413,10 +544,20 @@ def _no_person(parsed: ParsedEmail) -> str:
 
 
 def _has_part(msg: Message, content_type: str) -> bool:
+    """Whether the message's own structure has such a part: attached messages (a bounce a
+    person forwards as a file) are not looked into."""
     try:
-        return any(part.get_content_type() == content_type for part in msg.walk())
+        stack = [msg]
+        while stack:
+            part = stack.pop()
+            if part.get_content_type() == content_type:
+                return True
+            payload = part.get_payload()
+            if part.get_content_type() != "message/rfc822" and isinstance(payload, list):
+                stack.extend(p for p in payload if isinstance(p, Message))
     except Exception:  # the email package raises many kinds on hostile input
         return False
+    return False
 
 
 def _structure(raw: bytes) -> Message | None:

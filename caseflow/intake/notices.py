@@ -118,7 +118,7 @@ def send_notice(
         delivered = messages.send_once_within(
             sessions,
             _outbox_row(notice, message["Message-ID"]),
-            lambda: smtp.send(config, message, _envelope_sender(settings, notice), [notice.to]),
+            lambda: smtp.send_each(config, message, [_envelope(settings, notice)], _nothing),
             limit,
             permanent=(smtp.PermanentMailError,),
             again_after_failure=False,
@@ -132,11 +132,17 @@ def send_notice(
     return True
 
 
-def _envelope_sender(settings: Settings, notice: Notice) -> str:
+def _envelope(settings: Settings, notice: Notice) -> smtp.Envelope:
     """VERP, as for the cases' emails: a notice names no case, so its token carries its
     reference, and a bounce of it is recorded but lands on no case."""
     secret = settings.secret_key.get_secret_value()
-    return verp.envelope_sender(secret, settings.support_address, notice.reference, notice.key, 0)
+    support = settings.support_address
+    sender = verp.envelope_sender(secret, support, notice.reference, notice.key, 0)
+    return smtp.Envelope(sender, notice.to, plain=support)
+
+
+def _nothing(_: smtp.Envelope) -> None:
+    """A notice has one recipient: its outbox row records it sent."""
 
 
 def _outbox_row(notice: Notice, message_id: str) -> dict[str, Any]:

@@ -468,8 +468,7 @@ class Intake:
         A failure quarantines it again at once, with the new reason. The copy in the IMAP
         `Quarantine` folder stays there, for the record.
         """
-        raw, old_key = await asyncio.to_thread(self._reopen, row_id, messages.QUARANTINED)
-        outcome = await self.take_in(raw, last_attempt=True)
+        raw, old_key, outcome = await self._again(row_id, messages.QUARANTINED)
         if outcome.folder == PROCESSED:
             # A message that failed to parse was kept under a key of its raw bytes; it now
             # has its real key, so the old row records where it went.
@@ -480,8 +479,22 @@ class Intake:
         """Take a message recorded as noise in again as a person's: it runs the normal path
         (thread, record creation rules, a case), and its timeline says who promoted it and
         what the detectors had found. No acknowledgement goes to a sender judged automatic."""
-        raw, _ = await asyncio.to_thread(self._reopen, row_id, messages.NOISE)
-        return await self.take_in(raw, last_attempt=True, promoted_by=supervisor or "supervisor")
+        promoted_by = supervisor or "supervisor"
+        return (await self._again(row_id, messages.NOISE, promoted_by=promoted_by))[2]
+
+    async def _again(
+        self, row_id: int, status: str, promoted_by: str = ""
+    ) -> tuple[bytes, str, Outcome]:
+        """Take the stored message in again; its row goes back to `status` (with its reason)
+        if that fails through an outage, so that it can be tried again later: its IMAP copy
+        has left INBOX, and nothing else would take it in."""
+        raw, key, before = await asyncio.to_thread(self._reopen, row_id, status)
+        try:
+            outcome = await self.take_in(raw, last_attempt=True, promoted_by=promoted_by)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._restore, row_id, before))
+            raise
+        return raw, key, outcome
 
     async def _new_case(
         self, examined: Examined, parsed: ParsedEmail, decision: Decision, promoted_by: str
@@ -602,7 +615,7 @@ class Intake:
             messages.schedule_retry(session, key, reason, retry_at)
             return row.attempts, retry_at
 
-    def _reopen(self, row_id: int, status: str) -> tuple[bytes, str]:
+    def _reopen(self, row_id: int, status: str) -> tuple[bytes, str, tuple[str, str, int]]:
         """The bytes and key of a quarantined message (or noise), made ready to take in again."""
         with transaction(self._sessions) as session:
             row = messages.inbound_by_id(session, row_id)
@@ -615,8 +628,15 @@ class Intake:
             raw = messages.raw_message(session, row.raw_sha256)
             if raw is None:
                 raise NotReprocessable(f"the bytes of message {row_id} are missing")
+            before = (row.status, row.reason, row.attempts)
             messages.reopen(session, row)
-            return raw, row.dedup_key
+            return raw, row.dedup_key, before
+
+    def _restore(self, row_id: int, before: tuple[str, str, int]) -> None:
+        with transaction(self._sessions) as session:
+            row = messages.inbound_by_id(session, row_id)
+            if row is not None and row.status == messages.RECEIVED:
+                row.status, row.reason, row.attempts = before
 
     def _settle(self, old_key: str, outcome: Outcome) -> None:
         with transaction(self._sessions) as session:

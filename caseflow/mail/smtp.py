@@ -18,6 +18,11 @@ class PermanentMailError(Exception):
     """The server refused the message or every recipient for good (5xx)."""
 
 
+class EveryRecipientRefused(PermanentMailError):
+    """Each envelope's recipient was refused for good, one by one (not the connection or the
+    login): an earlier attempt that handed the email to others has sent all it can."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str
@@ -49,10 +54,12 @@ def send(
 
 @dataclass(frozen=True)
 class Envelope:
-    """One SMTP transaction: its envelope sender (VERP, see `mail.verp`) and its one recipient."""
+    """One SMTP transaction: its envelope sender (VERP, see `mail.verp`) and its one recipient;
+    `plain`, the sender without its token, for a server that refuses the tokened one."""
 
     sender: str
     recipient: str
+    plain: str = ""
 
 
 def send_each(
@@ -86,23 +93,36 @@ def send_each(
     except (OSError, smtplib.SMTPException) as err:
         raise TransientMailError(f"{type(err).__name__}: {err}") from err
     if len(refused) == len(envelopes):
-        _raise_for_codes([code for code, _ in refused.values()], str(refused))
+        codes = [code for code, _ in refused.values()]
+        if all(500 <= code < 600 for code in codes):
+            raise EveryRecipientRefused(str(refused))
+        _raise_for_codes(codes, str(refused))
     return refused
 
 
 def _transaction(
     smtp: smtplib.SMTP, msg: EmailMessage, envelope: Envelope
 ) -> tuple[int, bytes] | None:
-    """One MAIL FROM, RCPT TO and DATA; the server's refusal, or None once it accepted."""
+    """One MAIL FROM, RCPT TO and DATA; the server's refusal, or None once it accepted. A
+    server that refuses the tokened sender (a submission server that allows only the account's
+    own address) gets the plain one: the email goes, its bounce is matched the older way."""
     try:
         smtp.send_message(msg, from_addr=envelope.sender, to_addrs=[envelope.recipient])
     except smtplib.SMTPRecipientsRefused as err:
         return next(iter(err.recipients.values()))
-    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
-        detail = err.smtp_error
-        # smtplib has reset the transaction: the connection serves the next one.
-        return err.smtp_code, detail if isinstance(detail, bytes) else detail.encode()
+    except smtplib.SMTPSenderRefused as err:
+        if envelope.plain and envelope.plain != envelope.sender:
+            return _transaction(smtp, msg, Envelope(envelope.plain, envelope.recipient))
+        return _refusal(err)
+    except smtplib.SMTPDataError as err:
+        return _refusal(err)
     return None
+
+
+def _refusal(err: smtplib.SMTPResponseException) -> tuple[int, bytes]:
+    """The server's answer; smtplib has reset the transaction: the connection serves the next."""
+    detail = err.smtp_error
+    return err.smtp_code, detail if isinstance(detail, bytes) else str(detail).encode()
 
 
 def _connect(config: SmtpConfig) -> smtplib.SMTP:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow.api.app import create_app
 from caseflow.intake import service
@@ -169,3 +170,31 @@ async def test_automatic_mail_on_a_case_says_on_its_timeline_why_it_is_automatic
     assert emails[0].data["mail_class"] == "auto_reply"
     assert emails[0].data["reason"] == "Auto-Submitted: auto-replied"
     assert "reason" not in timeline(desk, number, "email_in")[0].data  # the person's own email
+
+
+async def test_a_promotion_that_meets_an_outage_leaves_the_message_noise_to_promote_again(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bob = customer()
+    desk.deliver(auto_reply(bob, desk.address))
+    await drain_once(desk)
+    [row] = desk.inbound()
+    reason = row.reason
+
+    async def away(*args: object, **kwargs: object) -> None:
+        raise RPCError("UNAVAILABLE from a test", RPCStatusCode.UNAVAILABLE, b"")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "start_case", away)
+        with pytest.raises(RPCError):
+            await service.promote_noise(
+                desk.settings, desk.harness.sessions, desk.env.client, row.id, "sam"
+            )
+    [kept] = desk.inbound()
+    assert (kept.status, kept.reason) == (messages.NOISE, reason)
+
+    outcome = await service.promote_noise(
+        desk.settings, desk.harness.sessions, desk.env.client, row.id, "sam"
+    )
+    assert outcome.case_number is not None
+    await eventually(lambda: desk.case(outcome.case_number or ""))

@@ -42,12 +42,21 @@ class PickySink(SmtpSink):
         super().__init__()
         self.defer_once: set[str] = set()
         self.refuse: set[str] = set()
+        self.refuse_tokened_senders = False  # a submission server that allows no `+` sender
         self._controller = Controller(_Picky(self), hostname="127.0.0.1", port=self.port)
 
 
 class _Picky:
     def __init__(self, sink: PickySink) -> None:
         self._sink = sink
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self._sink.refuse_tokened_senders and "+" in address:
+            return "553 5.7.1 sender address not owned by the user"
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -154,6 +163,19 @@ def test_a_recipient_refused_for_good_does_not_keep_the_email_from_the_others(
 
     assert picky.envelopes == [(envelope_of(mail_settings, request, 1), [BOB])]
     assert outbox(sessions, request.key) == ("sent", {1})
+
+
+def test_a_server_that_refuses_the_tokened_sender_gets_the_plain_address(
+    mail_settings: Settings, sessions: sessionmaker[Session], picky: PickySink
+) -> None:
+    request = reply_to_both()
+    picky.refuse_tokened_senders = True
+
+    send_email(mail_settings, sessions, request)
+
+    plain = mail_settings.support_address
+    assert picky.envelopes == [(plain, [ANA]), (plain, [BOB])]
+    assert outbox(sessions, request.key) == ("sent", {0, 1})
 
 
 def test_a_notice_goes_out_from_an_address_naming_its_reference(

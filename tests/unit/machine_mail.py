@@ -546,6 +546,87 @@ Disposition: manual-action/MDN-sent-manually; displayed
 
 # Persons' messages that share a word or a shape with the machines' above.
 PEOPLE: dict[str, bytes] = {
+    "a colleague copied in a sentence": mail(
+        f"""
+From: Nora Quinn <nora@acme.example>
+To: {SUPPORT}
+Subject: Still broken
+Date: Mon, 7 Dec 2026 10:00:00 +0000
+Message-ID: <p20@acme.example>
+""",
+        """
+It is still broken. My colleague, bob@acme.example, saw it too.
+Please copy my colleague, bob@acme.example, on the reply.
+""",
+    ),
+    "a renewal from a vendor's team": mail(
+        f"""
+From: Sophos Renewals <renewals@vendor.example>
+To: {SUPPORT}
+Subject: Your quote
+Date: Mon, 7 Dec 2026 10:05:00 +0000
+Message-ID: <p21@vendor.example>
+""",
+        """
+Hello, please find our quote for next year. Can you confirm the number of seats?
+""",
+    ),
+    "a bounce forwarded as a file": mail(
+        f"""
+From: Olga Berg <olga@example.org>
+To: {SUPPORT}
+Subject: Fwd: this bounced
+Date: Mon, 7 Dec 2026 10:10:00 +0000
+Message-ID: <p22@example.org>
+Content-Type: multipart/mixed; boundary="fw"
+""",
+        """
+--fw
+Content-Type: text/plain
+
+Hi, my mail to your billing team bounced, the report is attached. What is the right address?
+--fw
+Content-Type: message/rfc822
+
+From: MAILER-DAEMON@example.org
+To: olga@example.org
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <b1@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="r"
+
+--r
+Content-Type: text/plain
+
+This is the mail system at host example.org. I'm sorry to have to inform you that your message
+could not be delivered to one or more recipients.
+--r
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; example.org
+
+Final-Recipient: rfc822; billing@caseflow.test
+Action: failed
+Status: 5.1.1
+--r--
+--fw--
+""",
+    ),
+    "through the support address's own group": mail(
+        f"""
+From: Pia Lund <pia@example.se>
+To: {SUPPORT}
+Subject: Printer on fire
+Date: Mon, 7 Dec 2026 10:15:00 +0000
+Message-ID: <p23@example.se>
+List-Id: <support.caseflow.test>
+Mailing-list: list support@caseflow.test; contact support+owners@caseflow.test
+Precedence: list
+""",
+        """
+Hello, my printer is on fire.
+""",
+    ),
     "parcel-could-not-be-delivered": mail(
         f"""
 From: Vera Lima <vera@example.com>
@@ -693,4 +774,81 @@ Message-ID: <p11@example.com>
 """,
         "",
     ),
+}
+
+
+# People's messages that a report's sign alone would have taken for a machine's: each opens a
+# case (never noise), though it may get no acknowledgement (a sign keeps it away).
+LOOK_LIKE_REPORTS: dict[str, bytes] = {
+    name: mail(
+        f"From: {sender}\nTo: {SUPPORT}\nSubject: {subject}\nMessage-ID: <lr.{n}@example.com>\n",
+        body,
+    )
+    for n, (name, sender, subject, body) in enumerate(
+        [
+            (
+                "delivery failed",
+                "Ann <ann@example.com>",
+                "Parcel",
+                "Delivery failed to my address twice.",
+            ),
+            (
+                "delivery delayed",
+                "Ben <ben@example.com>",
+                "Parcel",
+                "Delivery delayed: still no parcel.",
+            ),
+            (
+                "message cannot be sent",
+                "Cy <cy@example.com>",
+                "App",
+                "The message cannot be sent when I attach a PDF in your app.",
+            ),
+            (
+                "threat detected",
+                "Di <di@example.com>",
+                "Update",
+                "Threat detected when I install your update.",
+            ),
+            (
+                "undeliverable order",
+                "Ed <ed@example.com>",
+                "Undeliverable: order 5567",
+                "Where is it?",
+            ),
+            ("nicht zustellbar", "Fe <fe@example.de>", "Nicht zustellbar: Paket 123", "Wo ist es?"),
+            ("initials mta", "Mia T. Andersen <mta@example.dk>", "Login", "I cannot log in."),
+            ("sysadmin root", "Root Admin <root@shop.example>", "Server", "Our shop is down."),
+            (
+                "payments gateway team",
+                "Payments <payments-gateway@shop.example>",
+                "Refund",
+                "Refund for order 7?",
+            ),
+            (
+                "product owner",
+                "Po <product-owner@shop.example>",
+                "Feature",
+                "Can we have dark mode?",
+            ),
+            (
+                "access request",
+                "IT <access-request@corp.example>",
+                "Access",
+                "Please give Tim access.",
+            ),
+            (
+                "email services team",
+                "Mail team <emailservices@corp.example>",
+                "DNS",
+                "Which SPF record do we need?",
+            ),
+            (
+                "vacation rental",
+                "Gil <gil@example.com>",
+                "Vacation rental refund",
+                "We were on vacation and the flat was dirty.",
+            ),
+        ]
+    )
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from caseflow.intake import bounces
-from caseflow.intake.classify import classify
+from caseflow.intake.classify import classify, judge
 from caseflow.intake.parse import MalformedEmail, parse
 from caseflow.workflows.model import MailClass
 from tests.unit import emails
@@ -168,22 +168,38 @@ def test_sender_merely_containing_postmaster_is_human() -> None:
     [
         "ndr@groupwise.example.net",
         "NDR-gateway@mx.example.net",
-        "support-owner@lists.example.org",
-        "owner-support@lists.example.org",
         "support-bounces@lists.example.org",
-        "support-request@lists.example.org",
         "mailman@lists.example.org",
         "MAJORDOMO@lists.example.org",
         "listserv@lists.example.org",
+    ],
+)
+def test_mail_servers_and_list_managers_are_never_people(sender: str) -> None:
+    # Without any other sign: their address alone says that no person wrote.
+    assert _class_of(message(sender=sender)) is MailClass.AUTO_REPLY
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "support-owner@lists.example.org",
+        "owner-support@lists.example.org",
+        "support-request@lists.example.org",
         "MailService@isp.example.net",
         "e-mail-services@isp.example.net",
         "smtp-gateway@corp.example.com",
         "GatewayMail@corp.example.com",
     ],
 )
-def test_mail_servers_list_managers_and_gateways_are_never_people(sender: str) -> None:
-    # Without any other sign: their address alone says that no person wrote.
-    assert _class_of(message(sender=sender)) is MailClass.AUTO_REPLY
+def test_list_owners_mail_services_and_gateways_are_never_acknowledged(sender: str) -> None:
+    # A team may be called so too (`product-owner@`, `payments-gateway@`): alone, the address
+    # keeps the acknowledgement away, and the message still opens a case (issue 12).
+    judgement = judge(parse(message(sender=sender)), SUPPORT)
+    assert not judgement.acknowledgeable and not judgement.automatic
+    assert sender.lower() in judgement.reason
+    # With a report's words as its opening, they are a mail system's.
+    worded = message(sender=sender, body="Your message could not be delivered.\r\n")
+    assert _class_of(worded) is MailClass.BOUNCE
 
 
 # People's addresses that look like a mail system's name in part.
