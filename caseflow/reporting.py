@@ -387,38 +387,41 @@ def breakdown_table(breakdown: metrics.Breakdown) -> str:
         "resolution",
         "CSAT",
     ]
-    cells = [
-        [
-            row.name,
-            str(row.cases_opened),
-            str(row.cases_resolved),
-            str(row.cases_in_progress),
-            format_percent(row.sla_compliance.percent),
-            format_duration(row.mean_first_response.wall_clock_seconds),
-            format_duration(row.mean_resolution_time.wall_clock_seconds),
-            _csat_text(row.csat),
-        ]
-        for row in breakdown.rows
-    ]
+    cells = [breakdown_cells(row) for row in breakdown.rows]
     return f"{_period(breakdown.start, breakdown.end)}\n\n" + render_table(headers, cells)
+
+
+def breakdown_cells(row: metrics.GroupFigures) -> list[str]:
+    """One row of a breakdown as people read it (the report's table, the metrics page's)."""
+    return [
+        row.name,
+        str(row.cases_opened),
+        str(row.cases_resolved),
+        str(row.cases_in_progress),
+        format_percent(row.sla_compliance.percent),
+        format_duration(row.mean_first_response.wall_clock_seconds),
+        format_duration(row.mean_resolution_time.wall_clock_seconds),
+        _csat_text(row.csat),
+    ]
 
 
 def goals_table(progress: list[GoalProgress]) -> str:
     headers = ["goal", "metric", "for", "period", "target", "actual", "% of target", "met"]
-    cells = [
-        [
-            p.name,
-            p.metric + (" (business)" if p.basis == BUSINESS else ""),
-            p.scope_name if p.scope_name else p.scope,
-            f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}",
-            ("≥ " if p.comparison == AT_LEAST else "≤ ") + format_value(p.unit, p.target),
-            format_value(p.unit, p.actual),
-            format_percent(p.percent_of_target),
-            {True: "yes", False: "no", None: "-"}[p.met] + ("" if p.final else " so far"),
-        ]
-        for p in progress
+    return render_table(headers, [goal_cells(p) for p in progress])
+
+
+def goal_cells(p: GoalProgress) -> list[str]:
+    """Where a goal stands, as people read it (the report's table, the metrics page's)."""
+    return [
+        p.name,
+        p.metric + (" (business)" if p.basis == BUSINESS else ""),
+        p.scope_name if p.scope_name else p.scope,
+        f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}",
+        ("≥ " if p.comparison == AT_LEAST else "≤ ") + format_value(p.unit, p.target),
+        format_value(p.unit, p.actual),
+        format_percent(p.percent_of_target),
+        {True: "yes", False: "no", None: "-"}[p.met] + ("" if p.final else " so far"),
     ]
-    return render_table(headers, cells)
 
 
 def _period(start: datetime, end: datetime) -> str:

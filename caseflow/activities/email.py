@@ -185,6 +185,8 @@ class EmailActivities:
                 "links": links,
                 # The case's page for a person (sign-in first), not the API's JSON.
                 "case_url": f"{s.public_url}/agent/cases/{request.case_number}",
+                # The customer's page of the case (a sign-in link first), in their emails.
+                "portal_url": f"{s.public_url}/portal/cases/{request.case_number}",
             },
             date=datetime.now(UTC),
             auto_submitted=request.auto_submitted,

@@ -26,10 +26,13 @@ from caseflow.api.routes import (
     links,
     metrics,
     noise,
+    portal,
     quarantine,
     queues,
     related,
+    supervision,
     workspace,
+    workspace_cases,
 )
 from caseflow.client import connect
 from caseflow.settings import Settings
@@ -120,5 +123,8 @@ def create_app(
     app.include_router(queues.router)
     app.include_router(metrics.router)
     app.include_router(workspace.router)
+    app.include_router(portal.router)
+    app.include_router(workspace_cases.router)
+    app.include_router(supervision.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -23,10 +23,15 @@ AGENT_POLICY = (
 )
 
 
+# The customer portal's pages, which show what agents and customers wrote, likewise.
+PORTAL_PAGES = "/portal"
+
+
 def policy_for(path: str) -> str:
     """The Content-Security-Policy of the page at `path`."""
-    if path == AGENT_PAGES or path.startswith(AGENT_PAGES + "/"):
-        return AGENT_POLICY
+    for pages in (AGENT_PAGES, PORTAL_PAGES):
+        if path == pages or path.startswith(pages + "/"):
+            return AGENT_POLICY
     return POLICY
 
 

@@ -4,7 +4,8 @@
 accounts:
   - {name: Acme Corporation, domain: acme.example}   # mail from @acme.example is Acme's
 contacts:
-  - {email: alice@acme.example, name: Alice Martin, account: Acme Corporation, primary: true}
+  - {email: alice@acme.example, name: Alice Martin, account: Acme Corporation, primary: true,
+     account_admin: true}           # sees every case of Acme in the customer portal
 entitlements:
   - name: Acme Gold
     account: Acme Corporation        # or contact: an address (exactly one of the two)
@@ -125,6 +126,9 @@ class ContactConfig(BaseModel):
     name: str = Field(default="", max_length=200)
     account: str | None = None
     primary: bool = Field(default=False, description="the account's primary contact")
+    account_admin: bool = Field(
+        default=False, description="sees all the account's cases in the customer portal"
+    )
 
     _normalise = field_validator("email", mode="before")(_lower)
 
@@ -137,6 +141,8 @@ def _save_contact(session: Session, spec: ContactConfig) -> None:
             raise ConfigError("unknown_reference", f"unknown account {spec.account!r}")
     if spec.primary and account is None:
         raise ConfigError("invalid", "only a contact of an account can be its primary contact")
+    if spec.account_admin and account is None:
+        raise ConfigError("invalid", "only a contact of an account can be its administrator")
     row = contact_by_email(session, spec.email) or Contact(email=spec.email)
     if spec.primary and account is not None and not (row.primary and row.account_id == account.id):
         previous = primary_contact(session, account.id)
@@ -146,6 +152,7 @@ def _save_contact(session: Session, spec: ContactConfig) -> None:
     row.name = spec.name
     row.account_id = account.id if account else None
     row.primary = spec.primary
+    row.account_admin = spec.account_admin
     session.add(row)
 
 
@@ -159,6 +166,7 @@ def _dump_contacts(session: Session) -> list[ContactConfig]:
             name=r.name,
             account=r.account.name if r.account else None,
             primary=r.primary,
+            account_admin=r.account_admin,
         )
         for r in rows
     ]

@@ -217,6 +217,7 @@ class CaseFilter:
     customer: str | None = None
     priority: int | None = None
     sla_status: str | None = None
+    search: str | None = None  # words of the number, the subject or the customer
 
 
 def get_case(session: Session, number: str) -> Case | None:
@@ -239,9 +240,31 @@ def list_cases(
         query = query.where(Case.priority == filters.priority)
     if filters.sla_status:
         query = query.where(Case.sla_status == filters.sla_status)
+    if filters.search and filters.search.strip():
+        query = query.where(_found_by(filters.search.strip()))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.order_by(Case.priority, Case.created_at, Case.number).limit(limit).offset(offset)
+    page = query.order_by(*MOST_URGENT).limit(limit).offset(offset)
     return list(session.scalars(page)), total
+
+
+# Most urgent first: priority, then the next SLA due time (none last), then age.
+MOST_URGENT = (
+    Case.priority,
+    Case.sla_due_at.is_(None),
+    Case.sla_due_at,
+    Case.created_at,
+    Case.number,
+)
+
+
+def _found_by(text: str) -> ColumnElement[bool]:
+    """Cases whose number, subject, customer address or name contains the text (any case)."""
+    return or_(
+        Case.number.icontains(text, autoescape=True),
+        Case.subject.icontains(text, autoescape=True),
+        Case.customer_email.icontains(text, autoescape=True),
+        Case.customer_name.icontains(text, autoescape=True),
+    )
 
 
 def case_events(session: Session, number: str) -> list[CaseEvent]:

@@ -27,17 +27,32 @@ The definitions, as an administrator reads them:
   creation to the standing resolution, wall-clock and in business time (the resolution clock).
 - **CSAT**: surveys answered in the period: how many, the mean rating (1-5) and the share of
   satisfied answers (4 or 5).
+
+A queue's health is read now, not over a period: its open cases (being worked, as cases in
+progress), those of them whose SLA next breaches within the hour (the case's `sla_due_at`, the
+next failure instant of its running clocks; one already past and not yet recorded as failed
+counts too), and when its oldest open case was created.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from caseflow.store.cases import ACTIVE_STATUSES, RESOLVED_STATUSES
@@ -344,6 +359,66 @@ def breakdown(session: Session, window: Window, scope: Scope, by: str, now: date
         for name in sorted(names, key=_group_order)
     ]
     return Breakdown(by, window.start, window.end, at, rows)
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    """One queue now: open cases, how many breach their SLA within the hour, the oldest."""
+
+    queue: str
+    open: int
+    breaching_soon: int
+    oldest_opened_at: datetime | None
+
+
+BREACHING_WITHIN = timedelta(hours=1)
+
+
+def queue_health(
+    session: Session, now: datetime, within: timedelta = BREACHING_WITHIN
+) -> list[QueueHealth]:
+    """Every configured queue (idle ones with zeros) and any other a case names, in name
+    order: its cases being worked, those due to breach before `now + within`, the oldest."""
+    soon = case((Case.sla_due_at < now + within, 1), else_=0)
+    query = (
+        select(Case.queue, func.count(), func.sum(soon), func.min(Case.created_at))
+        .where(Case.status.in_(ACTIVE_STATUSES))
+        .group_by(Case.queue)
+    )
+    found = {
+        queue: QueueHealth(queue, int(count), int(due or 0), oldest)
+        for queue, count, due, oldest in session.execute(query)
+    }
+    names = set(_configured(session, "queue", Scope())).union(found)
+    idle = QueueHealth("", 0, 0, None)
+    return [found.get(name, replace(idle, queue=name)) for name in sorted(names, key=_group_order)]
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """Cases opened and resolved on one UTC day (resolved: standing resolutions, as above)."""
+
+    day: datetime
+    cases_opened: int
+    cases_resolved: int
+
+
+MOST_DAYS = 92
+
+
+def per_day(session: Session, window: Window, scope: Scope) -> list[DayFigures]:
+    """Cases opened and resolved on each UTC day the window touches (its first and last day
+    cut to the window), at most the last MOST_DAYS days, by the definitions above."""
+    first = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [first + timedelta(days=n) for n in range((window.end - first).days + 1)]
+    days = [d for d in days if d < window.end][-MOST_DAYS:]
+    figures = []
+    for day in days:
+        cut = Window(max(day, window.start), min(day + timedelta(days=1), window.end))
+        opened = cases_opened(session, cut, scope).get(ALL, 0)
+        resolved = cases_resolved(session, cut, scope).get(ALL, 0)
+        figures.append(DayFigures(day, opened, resolved))
+    return figures
 
 
 def known_product(session: Session, name: str) -> bool:

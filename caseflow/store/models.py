@@ -103,6 +103,8 @@ class Contact(Base):
     # The account's primary contact (at most one per account): the account's own cases, those
     # with no contact, email them.
     primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # An administrator of the account sees all the account's cases in the portal, not only theirs.
+    account_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
 
@@ -583,3 +585,51 @@ class OutboundEmail(Base):
     # transaction of their own (VERP), and a retry sends only to those not reached yet. NULL
     # (rows from before it) is none.
     handed_over: Mapped[list[Any] | None] = mapped_column(default=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# The customer portal
+
+
+class PortalLink(Base):
+    """A one-time sign-in link emailed to a contact: only the keyed hash of its secret is kept,
+    and it signs in once (`used_at`), before `expires_at`."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class PortalSession(Base):
+    """A customer's signed-in browser: the cookie holds a random token, only its hash is here."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class PortalArticleView(Base):
+    """A knowledge article opened from the new-case form's suggestions, by one browser
+    (`visitor`: a keyed hash of its CSRF value); `case_number` once that browser opened a case
+    afterwards. Opened without a case: a deflection."""
+
+    __tablename__ = "portal_article_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visitor: Mapped[str] = mapped_column(String(64), index=True)
+    article_id: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    case_number: Mapped[str | None] = mapped_column(String(32))

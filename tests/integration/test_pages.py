@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -17,13 +18,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session, sessionmaker
 
+from caseflow.api import portal_auth
 from caseflow.api.app import create_app
 from caseflow.api.pages import AGENT_POLICY, POLICY, policy_for
 from caseflow.passwords import hash_password
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import LinkClaims, sign_link, token_hash
-from caseflow.store import directory
+from caseflow.store import directory, portal
 from caseflow.store.db import make_engine, session_factory, transaction
 from tests.support.api import BASE_URL, bearer, serving
 from tests.support.pages import Reference, css_references, html_references
@@ -35,6 +38,8 @@ SURVEYED, PROPOSED = "CAS-000001", "CAS-000002"  # closed, survey sent; resolved
 KNOWN_PAGES = {
     "/docs", "/docs/oauth2-redirect", "/survey/{token}", "/resolution/{token}",
     "/agent", "/agent/sign-in", "/agent/cases/{number}",
+    "/portal", "/portal/sign-in", "/portal/link/{token}", "/portal/cases/{number}",
+    "/portal/new", "/portal/articles", "/portal/articles/{article_id}",
 }  # fmt: skip
 PASSWORD = "a password for the pages"
 HOST = urlsplit(BASE_URL).netloc
@@ -76,11 +81,28 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     tokens = {
         "survey": sign_link(secret, LinkClaims(SURVEYED, "survey", 1)),
         "resolution": sign_link(secret, LinkClaims(PROPOSED, "resolution", 1)),
+        "portal": portal_link(sessions_of(sqlite_url), secret),
     }
     app = create_app(settings)
     async with serving(app) as http:
         await signed_in(http)  # the agent's pages as a signed-in agent sees them
         yield Site(app, http, tokens)
+
+
+def sessions_of(url: str) -> sessionmaker[Session]:
+    return session_factory(make_engine(url))
+
+
+def portal_link(sessions: sessionmaker[Session], secret: str) -> str:
+    """A genuine, unused sign-in link of the customer portal, for a seeded contact."""
+    link = portal_auth.new_secret()
+    with transaction(sessions) as session:
+        contact = portal.contact_for_sign_in(session, "alice@acme.example")
+        assert contact is not None
+        key = portal_auth.link_hash(secret, link)
+        portal.issue_link(session, contact.id, key, datetime.now(UTC), portal_auth.LINK_LIFETIME)
+    sessions.kw["bind"].dispose()
+    return portal_auth.link_token(secret, link)
 
 
 async def signed_in(http: httpx.AsyncClient) -> None:

@@ -617,6 +617,22 @@ def test_cases_are_filtered_by_customer_priority_and_sla_status(
     assert listed(db, both) == ([n["gold_urgent"]], 1)
 
 
+def test_cases_are_found_by_a_part_of_their_number_subject_or_customer(
+    db: sessionmaker[Session], listed_cases: dict[str, str]
+) -> None:
+    n = listed_cases
+
+    def found(text: str) -> set[str]:
+        return set(listed(db, cases.CaseFilter(search=text))[0])
+
+    assert found(n["picked"].lower()) == {n["picked"]}
+    assert found(STANDARD_CUSTOMER.split("@")[0].upper()) == {n["standard"], n["picked"]}
+    assert found("%") == found("_") == set()  # LIKE's wildcards are the characters themselves
+    with db() as session:
+        subject = cases.get_case(session, n["standard"]).subject  # type: ignore[union-attr]
+    assert n["standard"] in found(subject[2:-2].swapcase())
+
+
 def test_cases_are_paged_by_priority_then_age(
     db: sessionmaker[Session], listed_cases: dict[str, str]
 ) -> None:

@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caseflow.activities.email import EmailActivities
 from caseflow.api import auth
 from caseflow.api.app import create_app
+from caseflow.api.routes import workspace_cases
 from caseflow.configuration import apply, kind_named
 from caseflow.passwords import hash_password
 from caseflow.settings import Settings
@@ -293,3 +295,113 @@ async def test_a_sign_out_from_another_sites_form_changes_nothing(site: Site) ->
 
     assert (forged.status_code, forged.headers["location"]) == (303, "/agent")
     assert (await site.http.get("/agent")).status_code == 200
+
+
+ROW = re.compile(r'<tr>\s*<td><a href="/agent/cases/(CAS-\d+)">')
+
+
+def listed(page: httpx.Response) -> list[str]:
+    assert page.status_code == 200, page.text
+    return ROW.findall(page.text)
+
+
+@pytest.fixture
+def queue_of_cases(db: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    with transaction(db) as session:
+        add_case(
+            session,
+            "CAS-000011",
+            priority=2,
+            sla_due_at=now + timedelta(hours=5),
+            sla_status="in_progress",
+            subject="Toner low",
+            owner="ann",
+        )
+        add_case(
+            session,
+            "CAS-000012",
+            priority=2,
+            sla_due_at=now + timedelta(minutes=20),
+            sla_status="nearing_noncompliance",
+            subject="Paper jam",
+            customer_email="bob@initech.example",
+            customer_name="Bob Porter",
+        )
+        add_case(session, "CAS-000013", priority=2, subject="Scanner", status="open")
+        add_case(
+            session,
+            "CAS-000014",
+            priority=1,
+            sla_due_at=now - timedelta(minutes=7),
+            sla_status="in_progress",
+            subject="Server down",
+            status="open",
+        )
+        add_case(session, "CAS-000015", priority=1, status="cancelled", subject="Gone")
+    # fmt: skip
+
+
+@pytest.mark.usefixtures("queue_of_cases")
+async def test_the_list_is_most_urgent_first_with_the_sla_as_a_countdown(site: Site) -> None:
+    await sign_in(site.http)
+
+    page = await site.http.get("/agent")
+
+    # Priority, then the SLA due time (none last), then age; cancelled and gold cases left out.
+    assert listed(page) == ["CAS-000014", "CAS-000012", "CAS-000011", "CAS-000013", "CAS-000001"]
+    assert re.search(r'class="countdown breached" data-due="[^"]+">breached 7 min ago', page.text)
+    assert re.search(r'class="countdown nearing" data-due="[^"]+">due in 1[89] min', page.text)
+    assert re.search(r'class="countdown " data-due="[^"]+">due in 4 h 5\d min', page.text)
+    assert "Bob Porter" not in page.text and "bob@initech.example" in page.text
+
+
+@pytest.mark.usefixtures("queue_of_cases")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"q": "cas-000012"}, ["CAS-000012"]),
+        ({"q": "JAM"}, ["CAS-000012"]),
+        ({"q": "Bob Porter"}, ["CAS-000012"]),
+        ({"q": "initech"}, ["CAS-000012"]),
+        ({"q": "100%"}, []),
+        ({"owner": "ann"}, ["CAS-000011"]),
+        ({"state": ["open"]}, ["CAS-000014", "CAS-000013"]),
+        ({"state": ["cancelled", "nonsense"]}, ["CAS-000015"]),
+        ({"sla": "nearing_noncompliance"}, ["CAS-000012"]),
+        ({"queue": "gold"}, []),  # not the agent's: the scope still holds
+        ({"queue": "standard", "q": "printer"}, ["CAS-000001"]),
+    ],
+)
+async def test_the_list_filters_and_searches_as_get_forms(
+    site: Site, query: dict[str, Any], expected: list[str]
+) -> None:
+    await sign_in(site.http)
+
+    assert listed(await site.http.get("/agent", params=query)) == expected
+
+
+@pytest.mark.usefixtures("queue_of_cases")
+async def test_the_list_pages_keep_their_filters(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workspace_cases, "PER_PAGE", 2)
+    await sign_in(site.http)
+
+    first = await site.http.get("/agent", params={"state": ["new", "open"]})
+    following = NEXT.search(first.text)
+    assert following
+    second = await site.http.get(following.group(1).replace("&amp;", "&"))
+
+    assert listed(first) == ["CAS-000014", "CAS-000012"]
+    assert listed(second) == ["CAS-000011", "CAS-000013"]
+    assert 'rel="prev"' in second.text and "5 cases, 3–4 shown" in second.text
+
+
+async def test_the_lists_ask_to_sign_in_and_keep_the_query(site: Site) -> None:
+    asked = await site.http.get("/agent", params={"q": "jam"})
+
+    assert asked.headers["location"] == "/agent/sign-in?next=/agent%3Fq%3Djam"
+
+
+NEXT = re.compile(r'<a href="([^"]+)" rel="next">')

@@ -4,13 +4,15 @@ uvicorn on a free port of 127.0.0.1 for it to open."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support.servers import free_port
 
@@ -55,3 +57,18 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+# Where browser tests save a screenshot of each page they see (CI keeps the folder in its log).
+SCREENSHOTS = Path(
+    os.environ.get("CASEFLOW_SCREENSHOTS")
+    or Path(__file__).resolve().parent.parent / "browser" / "screenshots"
+)
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot, `<folder>/<name>.png`."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -50,6 +50,7 @@ ALLOWED = {
         "client",
         "admission",
         "store",
+        "mail",
         "settings",
         "signing",
         "configuration",

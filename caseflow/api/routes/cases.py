@@ -158,13 +158,17 @@ def list_cases(
     customer: Annotated[str | None, Query(max_length=320)] = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
     sla_status: schemas.SlaStatus | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="in the number, subject or customer")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> schemas.CasePage:
-    """The cases the caller sees, from the read model (no worker needed), most urgent first:
-    an agent's are those of their queues and those they own; a supervisor's or admin's, all."""
+    """The cases the caller sees, from the read model (no worker needed), most urgent first
+    (priority, then the next SLA due time, then age): an agent's are those of their queues and
+    those they own; a supervisor's or admin's, all."""
     statuses = [str(s) for s in state or []]
-    filters = cases.CaseFilter(statuses, queue, owner, customer, priority, sla_status)
+    filters = cases.CaseFilter(statuses, queue, owner, customer, priority, sla_status, q)
     rows, total = cases.list_cases(session, filters, limit, offset, scope)
     items = [schemas.CaseSummary.of(r) for r in rows]
     return schemas.CasePage(items=items, total=total, limit=limit, offset=offset)
@@ -267,15 +271,22 @@ async def acting(
 ActingDep = Annotated[Acting, Depends(acting)]
 
 
+async def carry_out(
+    offered: surfaces.Offered, case: Acting, body: surfaces.Body | None
+) -> schemas.CaseDetail:
+    """An action of the registry on the case (its route's and the agent pages' alike): its body
+    made the update's request, what it names checked to exist, then the update of its name."""
+    request = offered.request_of(case.agent, body)
+    for what, name in offered.references(request):
+        await case.known(what, name)
+    return await case.update(getattr(CaseWorkflow, offered.name), request)
+
+
 def action_route(offered: surfaces.Offered) -> Callable[..., Awaitable[schemas.CaseDetail]]:
-    """The route of an agent action of the registry: its body (`surfaces`) made the update's
-    request, what it names checked to exist, then the update of the same name."""
+    """The route of an agent action of the registry (`carry_out`), its body from `surfaces`."""
 
     async def route(case: Acting, body: surfaces.Body | None = None) -> schemas.CaseDetail:
-        request = offered.request_of(case.agent, body)
-        for what, name in offered.references(request):
-            await case.known(what, name)
-        return await case.update(getattr(CaseWorkflow, offered.name), request)
+        return await carry_out(offered, case, body)
 
     # FastAPI reads the parameters from the signature: here, this action's own body type.
     body = inspect.Parameter(

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from caseflow.api import schemas
@@ -28,7 +29,7 @@ from caseflow.reporting import (
     goals,
     report_window,
 )
-from caseflow.store import metrics
+from caseflow.store import metrics, portal
 from caseflow.store.metrics import Breakdown, Scope, Summary, Window
 from caseflow.store.models import Goal
 from caseflow.workflows import visibility
@@ -169,6 +170,41 @@ async def per_agent(
     """Per owner (unowned cases under "(unassigned)"); an agent sees their own row."""
     scope = Scope(queue, None, product, _text(channel))
     return await _breakdown(actor, sessions, "agent", start, end, scope)
+
+
+class Deflections(BaseModel):
+    """The customer portal's knowledge articles opened from the new-case form over the period:
+    `deflected` are those after which that browser opened no case within the portal's window
+    (`api.routes.portal.DEFLECTION_WINDOW`)."""
+
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    articles_opened: int
+    followed_by_case: int
+    deflected: int
+
+
+@router.get("/deflection", responses=ERRORS)
+async def deflection(
+    actor: AgentDep, sessions: SessionsDep, start: From = None, end: To = None
+) -> Deflections:
+    """Deflections by the portal's knowledge suggestions; supervisors and admins only (they
+    belong to no queue)."""
+    if not visibility.scope_of(actor).everything:
+        raise ApiError(403, "forbidden", "deflections are the organisation's: supervisors only")
+
+    def query(session: Session) -> Deflections:
+        window, _ = _checked(session, start, end, Scope(None, None, None, None))
+        found = portal.deflection(session, window.start, window.end)
+        return Deflections(
+            start=window.start,
+            end=window.end,
+            articles_opened=found.articles_opened,
+            followed_by_case=found.followed_by_case,
+            deflected=found.deflected,
+        )
+
+    return await read(sessions, query)
 
 
 class GoalPage(schemas.Page[GoalProgress]):

@@ -1,8 +1,7 @@
-"""The agent's pages (`/agent`): signing in and out, and a read-only page for each case.
+"""The agent's pages (`/agent`): signing in and out, and what every page shares (who the
+browser is signed in as, rendering, CSRF). The lists and the case page are `workspace_cases`.
 
-Agents' emails link here, so a person who follows one sees the case once signed in. What a page
-shows is what the API answers the same agent (the same read, the same visibility rule); the
-pages change nothing but the browser's own session.
+Agents' emails link to a case's page, so a person who follows one sees the case once signed in.
 """
 
 from __future__ import annotations
@@ -30,15 +29,11 @@ from caseflow.api.deps import (
     read,
     write,
 )
-from caseflow.api.errors import ApiError
 from caseflow.api.ratelimits import SIGN_IN, retry_sentence
-from caseflow.api.routes.cases import case_detail
-from caseflow.api.schemas import CaseDetail, CaseSummary
 from caseflow.settings import Settings
 from caseflow.signing import session_hash
-from caseflow.store import cases, signins
+from caseflow.store import signins
 from caseflow.store.models import Agent
-from caseflow.workflows import visibility
 from caseflow.workflows.model import Actor, Role
 
 router = APIRouter(prefix="/agent", tags=["agent pages"], include_in_schema=False)
@@ -126,11 +121,11 @@ def _set_cookie(response: Response, settings: Settings, name: str, value: str, s
     )
 
 
-def _to_sign_in(target: str) -> RedirectResponse:
+def to_sign_in(target: str) -> RedirectResponse:
     return RedirectResponse(f"/agent/sign-in?next={quote(auth.safe_next(target))}", 303)
 
 
-def _csrf_ok(settings: Settings, seen: Browser, token: str) -> bool:
+def csrf_ok(settings: Settings, seen: Browser, token: str) -> bool:
     nonce = None if seen.new_nonce else seen.csrf_nonce
     return auth.csrf_valid(settings.secret_key.get_secret_value(), nonce, token)
 
@@ -172,7 +167,7 @@ async def sign_in(
         refused = again(429, retry_sentence(wait))
         refused.headers["Retry-After"] = str(wait)
         return refused
-    if not _csrf_ok(settings, seen, csrf):
+    if not csrf_ok(settings, seen, csrf):
         return again(403, "This form had expired; please sign in again.")
     outcome = await _signed_in(settings, sessions, login, password)
     if isinstance(outcome, SignInRefused):
@@ -257,7 +252,7 @@ async def sign_out(
 ) -> Response:
     """End this browser's session (the cookie is cleared, the session row deleted)."""
     token = seen.session_token
-    if not _csrf_ok(settings, seen, csrf):  # another site's form: change nothing
+    if not csrf_ok(settings, seen, csrf):  # another site's form: change nothing
         return RedirectResponse(auth.HOME, 303)
     if token is not None:
         key = session_hash(settings.secret_key.get_secret_value(), token)
@@ -265,48 +260,3 @@ async def sign_out(
     response = RedirectResponse("/agent/sign-in", 303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
-
-
-# -- pages -----------------------------------------------------------------------------------
-
-
-@router.get("", response_class=HTMLResponse)
-async def home(
-    request: Request, settings: SettingsDep, sessions: SessionsDep, seen: BrowserDep
-) -> Response:
-    """The signed-in agent's open cases, most urgent first, and a way to open any by number."""
-    if seen.agent is None:
-        return _to_sign_in(auth.HOME)
-    scope = visibility.scope_of(seen.agent)
-    open_now = cases.CaseFilter(status=list(cases.RUNNING_STATUSES))
-
-    def listed(session: Session) -> tuple[list[CaseSummary], int]:
-        rows, total = cases.list_cases(session, open_now, HOME_CASES, 0, scope)
-        return [CaseSummary.of(r) for r in rows], total
-
-    found, total = await read(sessions, listed)
-    return render(request, settings, seen, "agent/home.html", cases=found, total=total)
-
-
-@router.get("/find")
-async def find(number: str = "") -> RedirectResponse:
-    """The number typed in the home page's box, as the case's page."""
-    return RedirectResponse(f"/agent/cases/{quote(number.strip()[:40])}", 303)
-
-
-@router.get("/cases/{number}", response_class=HTMLResponse)
-async def case_page(
-    number: str, request: Request, settings: SettingsDep, sessions: SessionsDep, seen: BrowserDep
-) -> Response:
-    """One case as the API answers it to this agent: state, KPIs, timeline, emails, audit."""
-    if seen.agent is None:
-        return _to_sign_in(f"/agent/cases/{quote(number)}")
-    scope = visibility.scope_of(seen.agent)
-    wanted = number.strip().upper()
-    try:
-        detail: CaseDetail = await read(sessions, lambda s: case_detail(s, wanted, scope))
-    except ApiError as missing:
-        return render(
-            request, settings, seen, "agent/missing.html", missing.status, number=wanted[:40]
-        )
-    return render(request, settings, seen, "agent/case.html", case=detail)
