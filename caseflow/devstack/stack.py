@@ -387,6 +387,8 @@ Caseflow is running. Ctrl-C stops everything; state is kept in {home}.
 
   API            {settings.public_url}   (docs: {settings.public_url}/docs)
   Agent pages    {settings.public_url}/agent   (sign in: {DEMO_AGENT} / {DEMO_PASSWORD})
+  Portal         {settings.public_url}/portal   (customers sign in by an emailed link: ask for
+                 one as alice@acme.example, then read it in her IMAP mailbox)
   Temporal UI    http://{temporal_host_port(settings)[0]}:{settings.temporal_ui_port}
   Temporal       {settings.temporal_address}
   SMTP           {settings.smtp_host}:{settings.smtp_port}   (accepts mail for any address)

@@ -29,7 +29,7 @@ from caseflow.signing import LinkClaims, sign_link, token_hash
 from caseflow.store import directory, portal
 from caseflow.store.db import make_engine, session_factory, transaction
 from tests.support.api import BASE_URL, bearer, serving
-from tests.support.pages import Reference, css_references, html_references
+from tests.support.pages import Reference, css_references, html_references, unlabelled_controls
 from tests.support.read_model import add_case
 from tests.support.servers import free_port
 
@@ -234,6 +234,25 @@ async def test_every_page_tells_browsers_to_load_nothing_from_elsewhere(site: Si
     for policy in (POLICY, AGENT_POLICY):
         assert "default-src 'self'" in policy and "http" not in policy
     assert "unsafe-inline" not in AGENT_POLICY
+
+
+def test_the_label_check_finds_a_control_without_one() -> None:
+    html = """<form><label>Name <input name="a"></label><label for="b">B</label><input id="b">
+    <input name="c"><select name="d"></select><textarea aria-label="E" name="e"></textarea>
+    <input type="hidden" name="csrf"><button type="submit">Go</button></form>"""
+    assert unlabelled_controls(html) == ["<input name='c'>", "<select name='d'>"]
+
+
+async def test_every_control_of_every_page_has_a_label(site: Site) -> None:
+    # /docs is Swagger UI's own page, drawn by its script.
+    pages = await html_pages(site)
+    assert any("<input" in answer.text for _, answer in pages.values())
+    problems = {
+        key: missing
+        for key, (_, answer) in pages.items()
+        if not key.startswith("/docs") and (missing := unlabelled_controls(answer.text))
+    }
+    assert problems == {}
 
 
 async def test_the_documentation_page_works_offline(site: Site) -> None:

@@ -76,3 +76,49 @@ def html_references(html: str) -> list[Reference]:
 def css_references(css: str, where: str) -> list[Reference]:
     urls = [m["url"] for m in CSS_URL.finditer(css)] + [m["url"] for m in CSS_IMPORT.finditer(css)]
     return [Reference(url, where, loaded=True) for url in urls if url]
+
+
+# -- labels ---------------------------------------------------------------------------------------
+
+# Controls a person fills in or chooses, which need a name a screen reader can say.
+_UNNAMED_OK = {"hidden", "submit", "button", "reset", "image"}
+
+
+class _Controls(HTMLParser):
+    """The page's form controls, and the ids its labels name."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.controls: list[tuple[str, dict[str, str], bool]] = []  # tag, attributes, in a label
+        self.labelled: set[str] = set()
+        self._labels = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "label":
+            self._labels += 1
+            if values.get("for"):
+                self.labelled.add(values["for"])
+        elif tag in ("input", "select", "textarea"):
+            self.controls.append((tag, values, self._labels > 0))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._labels:
+            self._labels -= 1
+
+
+def unlabelled_controls(html: str) -> list[str]:
+    """The controls of a page that have no label: none wraps them, none names their id, and
+    they have no aria-label or title either."""
+    parser = _Controls()
+    parser.feed(html)
+    missing = []
+    for tag, attrs, wrapped in parser.controls:
+        if tag == "input" and attrs.get("type", "text").lower() in _UNNAMED_OK:
+            continue
+        named = wrapped or attrs.get("id", "") in parser.labelled
+        if not (
+            named or attrs.get("aria-label") or attrs.get("aria-labelledby") or attrs.get("title")
+        ):
+            missing.append(f"<{tag} name={attrs.get('name', '')!r}>")
+    return missing
