@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint typecheck unit bench fmt clean
+.PHONY: run test lint typecheck unit bench fmt messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(VENV)/.dev-installed
 fmt: $(VENV)/.dev-installed
 	$(BIN)/ruff format caseflow tests benchmarks
 	$(BIN)/ruff check --fix caseflow tests benchmarks
+
+# The customers' languages: extract the marked messages, update caseflow/locale/*/caseflow.po.
+messages: $(VENV)/.dev-installed
+	$(BIN)/python -m caseflow.i18n
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
 
     support_address: str = "support@caseflow.test"
     support_name: str = "Caseflow Support"
+    # The language of customers' pages and emails when neither the contact nor the browser
+    # names one Caseflow speaks (en, it or pt).
+    default_language: Literal["en", "it", "pt"] = "en"
     imap_host: str = "127.0.0.1"
     imap_port: int = 1143
     imap_ssl: bool = False

@@ -1,4 +1,8 @@
-"""The email activity: render, claim in the outbox, send over SMTP, once per business key."""
+"""The email activity: render, claim in the outbox, send over SMTP, once per business key.
+
+A customer's email speaks the customer's language: their contact's, else the organisation's
+default (`caseflow.i18n.choose_language`); agents' emails are in English.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from caseflow import signing
+from caseflow import i18n, signing
 from caseflow.mail import compose, smtp, verp
 from caseflow.settings import Settings
 from caseflow.store import directory, messages
@@ -26,7 +30,10 @@ class EmailActivities:
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._templates = templates or compose.Templates()
+        given = templates or compose.Templates()
+        self._directory = given.directory
+        # One per language, made when first needed.
+        self._templates: dict[str, compose.Templates] = {given.language: given}
         self._smtp = smtp.SmtpConfig(
             host=settings.smtp_host,
             port=settings.smtp_port,
@@ -49,6 +56,7 @@ class EmailActivities:
             )
             failing = directory.failing_addresses(session, request.to.addresses)
             signature = _signature(session, request.context)
+            language = self._language(session, request)
         if not recipients:
             raise ApplicationError(
                 f"nobody to send {request.template} to ({request.to})",
@@ -62,8 +70,24 @@ class EmailActivities:
                 type="InvalidRecipient",
                 non_retryable=True,
             )
-        message = self._build(request, recipients, references, signature)
+        message = self._build(request, recipients, references, signature, language)
         return self._deliver(request, message, recipients)
+
+    def _language(self, session: Session, request: EmailRequest) -> str:
+        """A customer's email: the language of the contact it is addressed to first, else the
+        default; agents' emails: English."""
+        if not request.to.addresses:
+            return i18n.ENGLISH
+        contact = directory.language_of(session, request.to.addresses[0])
+        return i18n.choose_language(contact, None, self._settings.default_language)
+
+    def _templates_in(self, language: str) -> compose.Templates:
+        found = self._templates.get(language)
+        if found is None:
+            found = self._templates.setdefault(
+                language, compose.Templates(self._directory, language)
+            )
+        return found
 
     def _deliver(
         self, request: EmailRequest, message: EmailMessage, recipients: list[str]
@@ -156,6 +180,7 @@ class EmailActivities:
         recipients: list[str],
         references: list[str],
         signature: dict[str, str],
+        language: str = i18n.ENGLISH,
     ) -> EmailMessage:
         s = self._settings
         secret = s.secret_key.get_secret_value()
@@ -194,7 +219,7 @@ class EmailActivities:
             in_reply_to=request.in_reply_to if customer_facing else "",
             references=_dedupe(references) if customer_facing else [],
         )
-        return compose.build(outgoing, self._templates, s.support_domain)
+        return compose.build(outgoing, self._templates_in(language), s.support_domain)
 
 
 def _outbox_row(

@@ -19,7 +19,7 @@ from caseflow.workflows import lifecycle
 from caseflow.workflows.model import CaseStatus, Role
 
 STAGE_FIELD = "fields."  # a stage field's input is `fields.<name>`
-STALE = "stale_version"
+STALE = lifecycle.STALE  # the case refuses an action from an older page (`Actor.saw`)
 # Text longer than this is a text area rather than a line.
 LINE = 1000
 

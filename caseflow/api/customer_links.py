@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from caseflow.i18n import N_, Said
 from caseflow.signing import LinkClaims
 from caseflow.workflows import lifecycle
 from caseflow.workflows.lifecycle import LinkState
@@ -43,15 +44,19 @@ class LinkedCase:
     closed_at: datetime | None
     outcome: str = ""  # the latest of RESOLUTION_OUTCOMES, if any
     outcome_by: str = ""  # who brought it about: customer, system or an agent
+    language: str = ""  # the customer's own (`contacts.language`), if they named one
 
 
 # -- what a link may still do: pure, from what the case has become ---------------------------
 
 
 SURVEY_PAGES = {
-    LinkState.REPLACED: ("Link no longer valid", "This survey link is no longer valid."),
-    LinkState.ANSWERED: ("Already answered", "You have already answered this survey. Thank you!"),
-    LinkState.EXPIRED: ("Survey closed", "This survey has closed. Thank you anyway!"),
+    LinkState.REPLACED: (N_("Link no longer valid"), N_("This survey link is no longer valid.")),
+    LinkState.ANSWERED: (
+        N_("Already answered"),
+        N_("You have already answered this survey. Thank you!"),
+    ),
+    LinkState.EXPIRED: (N_("Survey closed"), N_("This survey has closed. Thank you anyway!")),
 }
 
 
@@ -83,9 +88,11 @@ def resolution_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | No
     if link is LinkState.REPLACED:
         return LinkProblem(
             409,
-            "A newer proposal",
-            "We have proposed another resolution since this email: please use the link in the "
-            "latest one.",
+            N_("A newer proposal"),
+            N_(
+                "We have proposed another resolution since this email: please use the link in "
+                "the latest one."
+            ),
             number,
         )
     return LinkProblem(409, *_became(case), number)
@@ -93,20 +100,44 @@ def resolution_problem(claims: LinkClaims, case: LinkedCase) -> LinkProblem | No
 
 def _became(case: LinkedCase) -> tuple[str, str]:
     """Title and sentence for a resolution no longer waiting on the customer."""
-    closed_on = f" on {case.closed_at:%d %B %Y}" if case.closed_at else ""
     if case.outcome == "accepted":
-        return "Already answered", "You accepted this resolution and the case is closed. Thank you!"
+        return N_("Already answered"), N_(
+            "You accepted this resolution and the case is closed. Thank you!"
+        )
     if case.outcome == "auto_closed":
-        return (
-            "Case closed",
-            f"This case was closed{closed_on} because we did not hear back. If the problem is "
-            "still there, reply to any of our emails and we will open a follow-up case.",
+        again = N_(
+            "If the problem is still there, reply to any of our emails and we will open a "
+            "follow-up case."
+        )
+        if case.closed_at is None:
+            return N_("Case closed"), Said(
+                "This case was closed because we did not hear back. %(again)s", again=again
+            )
+        return N_("Case closed"), Said(
+            "This case was closed on %(day)s because we did not hear back. %(again)s",
+            day=case.closed_at.date(),
+            again=again,
         )
     if case.outcome == "reopened" and case.outcome_by == "customer":
-        return "Already answered", "You told us the problem is not solved: we are working on it."
+        return N_("Already answered"), N_(
+            "You told us the problem is not solved: we are working on it."
+        )
     if case.status in ("cancelled", "merged"):
-        return "Case closed", f"This case was {case.status}{closed_on}; this link changes nothing."
-    return "Case reopened", "We reopened this case and are working on it again."
+        return N_("Case closed"), _ended(case)
+    return N_("Case reopened"), N_("We reopened this case and are working on it again.")
+
+
+ENDED = {
+    ("cancelled", False): N_("This case was cancelled; this link changes nothing."),
+    ("cancelled", True): N_("This case was cancelled on %(day)s; this link changes nothing."),
+    ("merged", False): N_("This case was merged; this link changes nothing."),
+    ("merged", True): N_("This case was merged on %(day)s; this link changes nothing."),
+}
+
+
+def _ended(case: LinkedCase) -> str:
+    sentence = ENDED[case.status, case.closed_at is not None]
+    return Said(sentence, day=case.closed_at.date()) if case.closed_at else sentence
 
 
 # -- the forms: what the customer sent, or what to change --------------------------------------
@@ -118,19 +149,26 @@ class SurveyForm:
     comment: str
 
 
+def _too_long() -> str:
+    return Said(
+        "Your comment is longer than %(count)s characters: please shorten it.",
+        count=format(MAX_COMMENT, ","),
+    )
+
+
 def read_survey_form(rating: str, comment: str) -> SurveyForm | str:
     """The answer, or a sentence saying what to change."""
     if rating.strip() not in RATINGS:
-        return "Please choose a rating from 1 (very dissatisfied) to 5 (very satisfied)."
+        return N_("Please choose a rating from 1 (very dissatisfied) to 5 (very satisfied).")
     if len(comment) > MAX_COMMENT:
-        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
+        return _too_long()
     return SurveyForm(int(rating), comment.strip())
 
 
 def read_resolution_form(decision: str, comment: str) -> ResolutionResponse | str:
     """The customer's answer (episode filled in by the caller), or what to change."""
     if decision not in DECISIONS:
-        return "Please tell us whether the proposed resolution solved your problem."
+        return N_("Please tell us whether the proposed resolution solved your problem.")
     if len(comment) > MAX_COMMENT:
-        return f"Your comment is longer than {MAX_COMMENT:,} characters: please shorten it."
+        return _too_long()
     return ResolutionResponse(episode=0, accept=decision == "accept", comment=comment.strip())

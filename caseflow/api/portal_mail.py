@@ -3,7 +3,8 @@
 Sent once (its outbox row's key names the link), claimed as every email is
 (`store.messages.send_once_within`), and at most `portal_auth.LINKS_PER_WINDOW` to one address
 in `LINK_WINDOW`, counted as the row is created, so that a burst of requests cannot flood a
-mailbox. Its audience is `notice`: a reply to it threads onto no case.
+mailbox. Its audience is `notice`: a reply to it threads onto no case. In the language of the
+page that asked for it (the caller's `language`), else the organisation's default.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from caseflow import i18n
 from caseflow.api import portal_auth
 from caseflow.mail import compose, smtp, verp
 from caseflow.settings import Settings
@@ -22,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = "portal_sign_in"
 AUDIENCE = "notice"
-SUBJECT = "Your sign-in link"
+SUBJECT = "Your sign-in link"  # compose.SUBJECTS["portal_sign_in"], translated there
 
 
 def send_sign_in_link(
@@ -33,9 +35,12 @@ def send_sign_in_link(
     name: str,
     url: str,
     link_hash: str,
+    language: str | None = None,
 ) -> bool:
     """Email the link unless the address had its hour's worth; whether it went out now.
-    Blocking (SMTP): run it in the thread pool."""
+    Blocking (SMTP): run it in the thread pool. In `language` (a language tag: the page's;
+    one Caseflow does not speak, or None, is the organisation's default)."""
+    language = i18n.choose_language(language, None, settings.default_language)
     key = f"portal:sign-in:{link_hash}"
     reference = "LNK-" + link_hash[:10].upper()
     minutes = int(portal_auth.LINK_LIFETIME.total_seconds() // 60)
@@ -50,8 +55,9 @@ def send_sign_in_link(
         context={"customer_name": name, "sign_in_url": url, "minutes": str(minutes)},
         date=datetime.now(UTC),
     )
-    message = compose.build(outgoing, compose.Templates(), settings.support_domain)
-    message.replace_header("Subject", f"{SUBJECT} · {settings.support_name}")
+    message = compose.build(outgoing, compose.Templates(language=language), settings.support_domain)
+    subject = compose.localized_subject(TEMPLATE, SUBJECT, language)
+    message.replace_header("Subject", f"{subject} · {settings.support_name}")
     secret = settings.secret_key.get_secret_value()
     sender = verp.envelope_sender(secret, settings.support_address, reference, key, 0)
     row = {

@@ -14,6 +14,8 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from caseflow.i18n import Said
+
 LINKS = "links"  # the customer's survey and resolution pages
 SIGN_IN = "sign_in"  # sign-in attempts at the agent pages
 
@@ -33,5 +35,12 @@ class RateLimits:
 
 
 def retry_sentence(seconds: int) -> str:
-    wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-    return f"Too many requests from your address: please try again in {wait}."
+    if seconds < 120:
+        return Said(
+            "Too many requests from your address: please try again in %(seconds)d seconds.",
+            seconds=seconds,
+        )
+    return Said(
+        "Too many requests from your address: please try again in %(minutes)d minutes.",
+        minutes=math.ceil(seconds / 60),
+    )

@@ -5,7 +5,8 @@ accounts:
   - {name: Acme Corporation, domain: acme.example}   # mail from @acme.example is Acme's
 contacts:
   - {email: alice@acme.example, name: Alice Martin, account: Acme Corporation, primary: true,
-     account_admin: true}           # sees every case of Acme in the customer portal
+     account_admin: true,           # sees every case of Acme in the customer portal
+     language: it}                  # reads the portal and our emails in Italian (en, it, pt)
 entitlements:
   - name: Acme Gold
     account: Acme Corporation        # or contact: an address (exactly one of the two)
@@ -24,7 +25,7 @@ the total and of its channel's count) and gets it back when reopened or cancelle
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
@@ -129,6 +130,11 @@ class ContactConfig(BaseModel):
     account_admin: bool = Field(
         default=False, description="sees all the account's cases in the customer portal"
     )
+    language: Literal["", "en", "it", "pt"] = Field(
+        default="",
+        description="the language of their portal pages and emails; empty: their browser's, "
+        "else the organisation's default",
+    )
 
     _normalise = field_validator("email", mode="before")(_lower)
 
@@ -153,6 +159,7 @@ def _save_contact(session: Session, spec: ContactConfig) -> None:
     row.account_id = account.id if account else None
     row.primary = spec.primary
     row.account_admin = spec.account_admin
+    row.language = spec.language
     session.add(row)
 
 
@@ -167,6 +174,7 @@ def _dump_contacts(session: Session) -> list[ContactConfig]:
             account=r.account.name if r.account else None,
             primary=r.primary,
             account_admin=r.account_admin,
+            language=r.language,  # checked when saved
         )
         for r in rows
     ]

@@ -4,6 +4,9 @@ record creation rule refused it (an unknown sender, an exhausted entitlement).
 Sent once per message: the outbox row's key (`notice:oversized:<dedup key>`) is the business
 key, so a re-read of the message, or a second intake, sends nothing more. Never sent to
 automatic senders (the caller checks the message's class).
+
+In the sender's language: their contact's, if they are a contact who said, else the
+organisation's default (the subject too: `compose.SUBJECTS`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from caseflow import i18n
 from caseflow.intake.parse import ParsedEmail
 from caseflow.mail import compose, smtp, verp
 from caseflow.settings import Settings
-from caseflow.store import messages
+from caseflow.store import directory, messages
+from caseflow.store.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +106,14 @@ def send_notice(
     moment, one sends. A transient SMTP failure, or another intake sending it right now,
     propagates (the message stays for the next pass, which tries again); a permanent failure
     is recorded on the outbox row and not retried.
+
+    In the language of `templates` when given, else the sender's (`language_for`).
     """
-    message = compose.build(
-        _outgoing(settings, notice), templates or compose.Templates(), settings.support_domain
-    )
-    message.replace_header("Subject", notice.subject)
+    if templates is None:
+        templates = compose.Templates(language=language_for(settings, sessions, notice.to))
+    message = compose.build(_outgoing(settings, notice), templates, settings.support_domain)
+    subject = compose.localized_subject(notice.template, notice.subject, templates.language)
+    message.replace_header("Subject", subject[:990])
     config = smtp.SmtpConfig(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -117,7 +125,7 @@ def send_notice(
     try:
         delivered = messages.send_once_within(
             sessions,
-            _outbox_row(notice, message["Message-ID"]),
+            _outbox_row(notice, message["Message-ID"], subject[:990]),
             lambda: smtp.send_each(config, message, [_envelope(settings, notice)], _nothing),
             limit,
             permanent=(smtp.PermanentMailError,),
@@ -130,6 +138,13 @@ def send_notice(
         return False
     logger.info("notice %s sent (%s)", notice.reference, notice.template)
     return True
+
+
+def language_for(settings: Settings, sessions: sessionmaker[Session], address: str) -> str:
+    """The language a notice to this address speaks: its contact's, else the default."""
+    with transaction(sessions, writes=False) as session:
+        contact = directory.language_of(session, address)
+    return i18n.choose_language(contact, None, settings.default_language)
 
 
 def _envelope(settings: Settings, notice: Notice) -> smtp.Envelope:
@@ -145,7 +160,7 @@ def _nothing(_: smtp.Envelope) -> None:
     """A notice has one recipient: its outbox row records it sent."""
 
 
-def _outbox_row(notice: Notice, message_id: str) -> dict[str, Any]:
+def _outbox_row(notice: Notice, message_id: str, subject: str) -> dict[str, Any]:
     return {
         "key": notice.key,
         "case_number": "",
@@ -154,7 +169,7 @@ def _outbox_row(notice: Notice, message_id: str) -> dict[str, Any]:
         "audience": AUDIENCE,
         "recipients": [notice.to],
         "to_address": notice.to,
-        "subject": notice.subject,
+        "subject": subject,
     }
 
 

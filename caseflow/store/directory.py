@@ -59,6 +59,14 @@ def contact_by_email(session: Session, email: str) -> Contact | None:
     return session.scalar(query.where(Contact.email == email.strip().lower()))
 
 
+def language_of(session: Session, email: str) -> str:
+    """The language the contact of this address reads (empty: not said, or no such contact)."""
+    address = email.strip().lower()
+    if not address:
+        return ""
+    return session.scalar(select(Contact.language).where(Contact.email == address)) or ""
+
+
 def account_by_domain(session: Session, email: str) -> Account | None:
     domain = email.strip().lower().rpartition("@")[2]
     return session.scalar(select(Account).where(Account.domain == domain)) if domain else None

@@ -105,6 +105,9 @@ class Contact(Base):
     primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # An administrator of the account sees all the account's cases in the portal, not only theirs.
     account_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The language the customer reads (caseflow.i18n.LANGUAGES); empty: their browser's, else
+    # the organisation's default.
+    language: Mapped[str] = mapped_column(String(10), default="", server_default=text("''"))
 
     account: Mapped[Account | None] = relationship(back_populates="contacts")
 

@@ -24,6 +24,7 @@ class Customer:
     account_id: int | None
     account_name: str
     account_admin: bool
+    language: str = ""  # empty: the browser's, else the organisation's default
 
 
 def customer_of(contact: Contact) -> Customer:
@@ -34,6 +35,7 @@ def customer_of(contact: Contact) -> Customer:
         account_id=contact.account_id,
         account_name=contact.account.name if contact.account else "",
         account_admin=contact.account_admin and contact.account_id is not None,
+        language=contact.language,
     )
 
 

@@ -373,6 +373,8 @@ class CaseWorkflow(StateRunner):
         await workflow.wait_condition(lambda: self._state is not None)
         if self._acted_before() is not None:
             return views.view(self.state)
+        # Again here: updates admitted in one task all passed their validators before any ran.
+        refusing(lambda: lifecycle.check_seen(self.state, request.actor))
         self._fire_timers()
         effects = refusing(lambda: lifecycle.perform(self.state, name, request, workflow.now()))
         self._remember()
@@ -384,6 +386,8 @@ class CaseWorkflow(StateRunner):
         self._refuse_once_ended()
         self._refuse_while_relating()
         if self._state is not None:
+            committed = self._state
+            refusing(lambda: lifecycle.check_seen(committed, request.actor))
             state = self._as_it_is_now()
             refusing(lambda: lifecycle.validate(state, name, request))
 
@@ -408,6 +412,7 @@ class CaseWorkflow(StateRunner):
         await workflow.wait_condition(lambda: self._state is not None)
         if (done := self._acted_before()) is not None:
             return ActivityAdded(activity_id=done.activity_id or 0, case=views.view(self.state))
+        refusing(lambda: lifecycle.check_seen(self.state, request.actor))
         self._fire_timers()
         effects = refusing(
             lambda: lifecycle.perform(self.state, "add_activity", request, workflow.now())
@@ -528,6 +533,7 @@ class CaseWorkflow(StateRunner):
         self._relating = True
         try:
             await workflow.wait_condition(lambda: self._state is not None)
+            refusing(lambda: lifecycle.check_seen(self.state, request.actor))
             self._fire_timers()
             refusing(lambda: lifecycle.validate(self.state, name, request))
             seq = self.state.seq  # the other case may read this one's recorded timeline

@@ -118,6 +118,9 @@ class Actor:
     handle: str
     role: Role | None = None
     queues: list[str] = field(default_factory=list)
+    # The version of the case (`CaseState.seq`) the agent's page showed when they acted: the
+    # case refuses the action if it has changed since (None: not said, as the API and CLI).
+    saw: int | None = None
 
     @property
     def is_agent(self) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, Request
 from temporalio.testing import WorkflowEnvironment
 
+from caseflow import i18n
 from caseflow.api.app import create_app
 from caseflow.settings import Settings
 from tests.conftest import missing
@@ -113,3 +114,34 @@ async def test_a_customer_signs_in_by_email_sees_their_case_and_accepts_the_reso
     async with api_client(harness.settings, harness.client) as api:
         case = (await api.get(f"/cases/{number}", headers=ANN)).json()
     assert case["status"] == "closed"
+
+
+async def test_an_italian_browser_gets_the_portal_and_its_sign_in_email_in_italian(
+    browser: Browser, harness: Harness
+) -> None:
+    """Bob names no language of his own: his browser's (it-IT) chooses, for the pages and for
+    the sign-in email those pages send."""
+    italian = i18n.translations("it").gettext
+    context = await browser.new_context(locale="it-IT")
+    page = await context.new_page()
+    async with served(create_app(harness.settings, harness.client)) as site:
+        await page.goto(f"{site}/portal/sign-in")
+        assert await page.locator("html").get_attribute("lang") == "it"
+        assert await page.locator("h1").inner_text() == italian("Sign in")
+        await screenshot(page, "portal-8-sign-in-italian")
+        await page.fill("#email", "bob@acme.example")
+        await page.click("button[type=submit].primary")
+        assert await page.locator("h1").inner_text() == italian("Check your email")
+
+        subject = italian(SIGN_IN_SUBJECT)
+        mail = await harness.sink.arrived(lambda ms: any(subject in str(m["Subject"]) for m in ms))
+        message = next(m for m in mail if subject in str(m["Subject"]))
+        assert str(message["To"]) == "bob@acme.example"
+        text = message.get_body(preferencelist=("plain",))
+        assert text is not None and "Hello" not in text.get_content()
+        await page.goto(f"{site}{link_of(message)}")
+        await page.click("button[type=submit].primary")
+        await page.wait_for_url(f"{site}/portal")
+        assert await page.locator("h1").inner_text() == italian("Your requests")
+        await screenshot(page, "portal-9-home-italian")
+    await context.close()

@@ -20,7 +20,7 @@ from caseflow.api.app import create_app
 from caseflow.client import start_case
 from caseflow.passwords import hash_password
 from caseflow.settings import Settings
-from caseflow.store import cases, knowledge
+from caseflow.store import cases, directory, knowledge
 from caseflow.store.db import transaction
 from caseflow.store.knowledge import ArticleContent
 from caseflow.store.models import Agent
@@ -196,3 +196,38 @@ async def test_an_agent_works_a_new_case_and_a_second_agents_stale_action_is_ref
     assert case is not None and (case.status, case.owner) == ("resolved", "ann")
     assert [e for e in events if e.kind == "note"] == []
     assert ann.hosts == sam.hosts == {urlsplit(site).netloc}
+
+
+async def test_a_form_without_its_token_and_another_queues_case_are_refused_in_the_browser(
+    browser: Browser, harness: Harness, site: str
+) -> None:
+    """In the browser as an attacker or a curious agent would try: a note posted with the
+    agent's own cookie but no CSRF token (as another site's form would send it), and the page
+    of a case in a queue the agent is not in. Each answers a page that says so; nothing
+    changes."""
+    number = await emailed_case(harness)  # in `standard`
+    with transaction(harness.sessions) as session:
+        directory.create_agent(session, "gil", "gil@caseflow.test", "agent", ["gold"], "x" * 64)
+        gil = session.scalars(select(Agent).where(Agent.handle == "gil")).one()
+        gil.password_hash = hash_password(PASSWORD)
+    ann = Visit(await (await browser.new_context()).new_page(), site)
+    await ann.sign_in("ann")
+    await ann.page.goto(f"{site}/agent/cases/{number}")
+    forged = await ann.page.request.post(
+        f"{site}/agent/cases/{number}/act/note",
+        form={"body": "planted", "version": "99", "idempotency_key": "k1"},
+        max_redirects=0,
+    )
+    assert forged.status == 403, await forged.text()
+    assert "came from elsewhere; nothing was done" in await forged.text()
+
+    other = Visit(await (await browser.new_context()).new_page(), site)
+    await other.sign_in("gil")
+    answer = await other.page.goto(f"{site}/agent/cases/{number}")
+    assert answer is not None and answer.status == 404
+    await screenshot(other.page, "workspace-10-another-queues-case")
+    assert "that you can see" in await other.page.locator("main").inner_text()
+
+    with transaction(harness.sessions, writes=False) as session:
+        events = cases.case_events(session, number)
+    assert [e for e in events if e.kind == "note"] == []

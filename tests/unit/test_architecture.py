@@ -19,7 +19,8 @@ THIRD_PARTY_OF_WORKFLOWS = {"temporalio", "pydantic"}
 # edits of calendars and policies reach the workflows through Temporal (not workflow code);
 # `admission` is whether a new case may open, for the API and the intake alike; `retrying` is
 # the backoff (tenacity) of the processes that wait for a server; `surfaces` derives the agent
-# actions' HTTP bodies and CLI options from the lifecycle's action registry.
+# actions' HTTP bodies and CLI options from the lifecycle's action registry; `i18n` chooses the
+# customer's language and holds its catalogues (Babel, Jinja), for customers' pages and emails.
 ALLOWED = {
     "workflows": set(),
     "client": {"workflows"},
@@ -34,6 +35,7 @@ ALLOWED = {
         "signing",
         "calendars",
         "policies",
+        "i18n",
     },  # fmt: skip
     "intake": {
         "workflows",
@@ -44,6 +46,7 @@ ALLOWED = {
         "settings",
         "signing",
         "retrying",
+        "i18n",
     },  # fmt: skip
     "api": {
         "workflows",
@@ -57,9 +60,11 @@ ALLOWED = {
         "reporting",
         "passwords",
         "surfaces",
+        "i18n",
     },  # fmt: skip
     "store": set(),
-    "mail": {"settings", "signing"},
+    "mail": {"settings", "signing", "i18n"},
+    "i18n": set(),
     "signing": set(),
     "passwords": set(),
     "settings": set(),

@@ -287,3 +287,19 @@ def test_templates_can_come_from_another_directory(tmp_path: Path) -> None:
 
     assert templates.names() == {"hello"}
     assert templates.render("hello", {"who": "<Ada>"}) == ("Hi <Ada>", "<p>Hi &lt;Ada&gt;</p>")
+
+
+@pytest.mark.parametrize("name", sorted(Templates().names()))
+def test_every_html_part_says_it_is_english_by_default(name: str) -> None:
+    _, html = Templates().render(
+        name, {**FULL_CONTEXT, "case_number": "CAS-000123", "support_name": "Caseflow Support"}
+    )
+
+    assert Templates().language == "en"
+    assert '<html lang="en">' in html
+
+
+def test_a_subject_without_its_templates_form_is_left_as_it_is() -> None:
+    assert str(_build(subject="Printer on fire")["Subject"]) == "[CAS-000123] Printer on fire"
+    assert compose.localized_subject("ack", "Printer on fire", "it") == "Printer on fire"
+    assert compose.localized_subject("reply", "Re: Printer on fire", "pt") == "Re: Printer on fire"

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -265,3 +266,32 @@ async def test_a_reopened_case_never_closes_itself(
 
     assert (await handle.query(CaseWorkflow.view)).status is CaseStatus.OPEN
     assert fakes.events("auto_closed") == [] and fakes.events("closed") == []
+
+
+async def test_of_two_agents_acting_on_the_same_version_the_second_is_refused(
+    client: Client, fakes: Fakes
+) -> None:
+    """The case's own check (`Actor.saw`), whatever the read model says yet: two pages showing
+    the same version, two actions at once, one carried out."""
+    handle = await open_case(client)
+    await fakes.until(lambda: bool(fakes.records), "the first record")
+    seen = max(r.seq for r in fakes.records)
+    ann = replace(AGENT, saw=seen)
+    sam = Actor(handle="sam", role=Role.AGENT, queues=["standard"], saw=seen)
+
+    first, second = await asyncio.gather(
+        handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=ann)),
+        handle.execute_update(CaseWorkflow.pick, ActionRequest(actor=sam)),
+        return_exceptions=True,
+    )
+
+    outcomes = [first, second]
+    refused = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
+    assert len(refused) == 1, outcomes
+    cause = refused[0].cause
+    assert isinstance(cause, ApplicationError) and cause.type == lifecycle.STALE
+    assert f"you saw version {seen}" in cause.message
+    view = await handle.query(CaseWorkflow.view)
+    assert view.status is CaseStatus.OPEN
+    # An action that says nothing of what its page showed (the API, the CLI) is not held to it.
+    await handle.execute_update(CaseWorkflow.note, MessageRequest(actor=AGENT, body="checked"))

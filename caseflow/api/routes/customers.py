@@ -92,6 +92,7 @@ class ContactSummary(BaseModel):
     account_id: int | None
     account: str | None
     email_status: str
+    language: str  # empty: the browser's, else the organisation's default
 
     @classmethod
     def of(cls, row: Contact) -> ContactSummary:
@@ -102,6 +103,7 @@ class ContactSummary(BaseModel):
             account_id=row.account_id,
             account=row.account.name if row.account else None,
             email_status=row.email_status,
+            language=row.language,
         )
 
 

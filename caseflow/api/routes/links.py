@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
@@ -24,6 +22,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from caseflow.api import languages
 from caseflow.api.customer_links import (
     DECISIONS,
     MAX_COMMENT,
@@ -47,24 +46,30 @@ from caseflow.api.deps import (
 from caseflow.api.errors import ApiError, from_rpc_error, from_update_failure
 from caseflow.api.ratelimits import LINKS, RateLimits, retry_sentence
 from caseflow.client import answer_survey, case_handle
+from caseflow.i18n import N_
 from caseflow.signing import LinkClaims, verify_link
-from caseflow.store import cases
+from caseflow.store import cases, directory
 from caseflow.workflows.case import CaseWorkflow
 from caseflow.workflows.model import ResolutionResponse, SurveyAnswer
 
 router = APIRouter(tags=["customer links"])
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 UPDATE_TIMEOUT = timedelta(seconds=15)
-NOT_VALID = "This link is not valid. Please check the email."
+NOT_VALID = N_("This link is not valid. Please check the email.")
 
 
 def page(
-    request: Request, settings: SettingsDep, template: str, status: int = 200, **context: Any
+    request: Request,
+    settings: SettingsDep,
+    template: str,
+    status: int = 200,
+    reader: str = "",
+    **context: Any,
 ) -> HTMLResponse:
+    """A link's page in its reader's language (`reader`: the case's contact's, if known)."""
     context.setdefault("case_number", "")
-    return templates.TemplateResponse(
-        request, template, {"support_name": settings.support_name, **context}, status_code=status
-    )
+    language = languages.page_language(request, settings, reader)
+    context = {"support_name": settings.support_name, **context}
+    return languages.render(request, language, template, context, status)
 
 
 async def claims_for(
@@ -93,6 +98,7 @@ def linked_case(session: Session, number: str) -> LinkedCase | None:
         closed_at=case.closed_at,
         outcome=outcome.kind if outcome else "",
         outcome_by=outcome.actor if outcome else "",
+        language=directory.language_of(session, case.customer_email or ""),
     )
 
 
@@ -101,15 +107,15 @@ async def carried_out(call: Awaitable[Any], number: str) -> None:
     try:
         await call
     except WorkflowUpdateFailedError as err:
-        raise _problem("Nothing changed", from_update_failure(err), number) from None
+        raise _problem(N_("Nothing changed"), from_update_failure(err), number) from None
     except RPCError as err:
-        raise _problem("Nothing changed", from_rpc_error(err), number) from None
+        raise _problem(N_("Nothing changed"), from_rpc_error(err), number) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise LinkProblem(
-            503, "Please try again", "We could not record that just now.", number
+            503, N_("Please try again"), N_("We could not record that just now."), number
         ) from None
     except ApiError as problem:
-        raise _problem("Please try again", problem, number) from None
+        raise _problem(N_("Please try again"), problem, number) from None
 
 
 async def workflow_client(request: Request, number: str) -> Client:
@@ -118,7 +124,7 @@ async def workflow_client(request: Request, number: str) -> Client:
     try:
         return await get_client(request)
     except ApiError as problem:
-        raise _problem("Please try again", problem, number) from None
+        raise _problem(N_("Please try again"), problem, number) from None
 
 
 def _problem(title: str, problem: ApiError, number: str) -> LinkProblem:
@@ -128,9 +134,9 @@ def _problem(title: str, problem: ApiError, number: str) -> LinkProblem:
 
 def _sentence(problem: ApiError) -> str:
     if problem.code == "case_closed":
-        return "This case is already closed; this link no longer changes anything."
+        return N_("This case is already closed; this link no longer changes anything.")
     if problem.status == 429 or problem.status >= 500:
-        return "We could not record that just now. Please try again in a few minutes."
+        return N_("We could not record that just now. Please try again in a few minutes.")
     return f"{problem.detail[:1].upper()}{problem.detail[1:]}."
 
 
@@ -141,7 +147,7 @@ def throttled(limits: RateLimits, request: Request) -> None:
     """Refuse (429) a client that opened more link pages than the limit allows."""
     wait = limits.wait_for(LINKS, client_address(request))
     if wait is not None:
-        raise LinkProblem(429, "Please slow down", retry_sentence(wait), retry_after=wait)
+        raise LinkProblem(429, N_("Please slow down"), retry_sentence(wait), retry_after=wait)
 
 
 @router.get("/survey/{token}", response_class=HTMLResponse)
@@ -160,19 +166,20 @@ async def survey_form(
             raise problem
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
-    return _survey_page(request, settings, claims.case_number)
+    return _survey_page(request, settings, case)
 
 
 def _survey_page(
-    request: Request, settings: SettingsDep, number: str, error: str = "", **entered: Any
+    request: Request, settings: SettingsDep, case: LinkedCase, error: str = "", **entered: Any
 ) -> HTMLResponse:
     return page(
         request,
         settings,
         "survey.html",
         status=422 if error else 200,
-        title="How did we do?",
-        case_number=number,
+        reader=case.language,
+        title=N_("How did we do?"),
+        case_number=case.number,
         error=error,
         max_comment=MAX_COMMENT,
         **entered,
@@ -198,9 +205,7 @@ async def survey_answered(
         form = read_survey_form(rating, comment)
         if isinstance(form, str):
             chosen = rating if rating in RATINGS else ""
-            return _survey_page(
-                request, settings, case.number, form, chosen=chosen, comment=comment
-            )
+            return _survey_page(request, settings, case, form, chosen=chosen, comment=comment)
         answer = SurveyAnswer(episode=claims.episode, rating=form.rating, comment=form.comment)
         client = await workflow_client(request, case.number)
         await carried_out(answer_survey(client, case.number, answer, UPDATE_TIMEOUT), case.number)
@@ -210,8 +215,9 @@ async def survey_answered(
         request,
         settings,
         "page.html",
-        title="Thank you!",
-        message="Your answer helps us get better.",
+        reader=case.language,
+        title=N_("Thank you!"),
+        message=N_("Your answer helps us get better."),
         case_number=case.number,
     )
 
@@ -234,31 +240,33 @@ async def resolution_form(
             raise problem
     except LinkProblem as problem:
         return _problem_page(request, settings, problem)
-    return _resolution_page(request, settings, case.number, decision)
+    return _resolution_page(request, settings, case, decision)
 
 
 def _resolution_page(
     request: Request,
     settings: SettingsDep,
-    number: str,
+    case: LinkedCase,
     decision: str,
     error: str = "",
     comment: str = "",
 ) -> HTMLResponse:
     messages = {
-        "accept": "Confirm that the proposed resolution solved your problem; we will close the "
-        "case.",
-        "reject": "Tell us the problem is not solved; we will reopen your case.",
+        "accept": N_(
+            "Confirm that the proposed resolution solved your problem; we will close the case."
+        ),
+        "reject": N_("Tell us the problem is not solved; we will reopen your case."),
     }
     return page(
         request,
         settings,
         "resolution.html",
         status=422 if error else 200,
-        title="Is your problem solved?",
-        message=messages.get(decision, "Did the proposed resolution solve your problem?"),
+        reader=case.language,
+        title=N_("Is your problem solved?"),
+        message=messages.get(decision, N_("Did the proposed resolution solve your problem?")),
         decision=decision if decision in DECISIONS else "",
-        case_number=number,
+        case_number=case.number,
         error=error,
         comment=comment,
         max_comment=MAX_COMMENT,
@@ -283,7 +291,7 @@ async def answer_resolution(
             raise problem
         form = read_resolution_form(decision, comment)
         if isinstance(form, str):
-            return _resolution_page(request, settings, case.number, decision, form, comment)
+            return _resolution_page(request, settings, case, decision, form, comment)
         response = ResolutionResponse(claims.episode, form.accept, form.comment)
         client = await workflow_client(request, case.number)
         update = case_handle(client, case.number).execute_update(
@@ -296,10 +304,11 @@ async def answer_resolution(
         request,
         settings,
         "page.html",
-        title="Thank you!" if form.accept else "We are on it",
-        message="Your case is closed."
+        reader=case.language,
+        title=N_("Thank you!") if form.accept else N_("We are on it"),
+        message=N_("Your case is closed.")
         if form.accept
-        else "Your case is open again; we will be back.",
+        else N_("Your case is open again; we will be back."),
         case_number=case.number,
     )
 

@@ -20,19 +20,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from caseflow.api import auth, portal_auth, portal_mail
+from caseflow.api import auth, languages, portal_auth, portal_mail
 from caseflow.api.customer_links import (
     MAX_COMMENT,
     LinkedCase,
@@ -55,6 +53,7 @@ from caseflow.api.ratelimits import LINKS, retry_sentence
 from caseflow.api.routes.cases import admit
 from caseflow.api.routes.links import UPDATE_TIMEOUT, carried_out, linked_case, workflow_client
 from caseflow.client import answer_survey, case_handle, create_case_and_wait, signal_email
+from caseflow.i18n import N_, Said
 from caseflow.settings import Settings
 from caseflow.signing import LinkClaims
 from caseflow.store import attachments, cases, knowledge, messages, portal
@@ -72,7 +71,6 @@ from caseflow.workflows.model import (
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/portal", tags=["customer portal"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 CSRF_COOKIE = "caseflow_portal_csrf"
 MAX_SUBJECT = 300
 MAX_TEXT = 20_000
@@ -83,36 +81,51 @@ DEFLECTION_WINDOW = timedelta(hours=1)
 # What a customer sees of a case's timeline: what they and we wrote them, and what became of
 # the case; never internal notes, assignments, SLA events or the audit.
 PUBLIC_KINDS = {
-    "created": "Request opened",
-    "email_in": "You wrote",
-    "replied": "We replied",
-    "resolved": "We proposed a resolution",
-    "accepted": "You accepted the resolution",
-    "reopened": "Reopened",
-    "closed": "Closed",
-    "cancelled": "Cancelled",
-    "survey_answered": "You answered the survey",
+    "created": N_("Request opened"),
+    "email_in": N_("You wrote"),
+    "replied": N_("We replied"),
+    "resolved": N_("We proposed a resolution"),
+    "accepted": N_("You accepted the resolution"),
+    "reopened": N_("Reopened"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
+    "survey_answered": N_("You answered the survey"),
+}
+SUBJECT_NEEDED = N_("Please give your request a subject (at most %(count)d characters).")
+# A case's state as its customer reads it.
+STATUS_WORDS = {
+    "new": N_("new"),
+    "open": N_("open"),
+    "awaiting_customer": N_("waiting for your reply"),
+    "on_hold": N_("on hold"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "cancelled": N_("cancelled"),
+    "merged": N_("merged"),
 }
 EMAILS_SHOWN_AS_EVENTS = {"reply"}  # their `replied` event shows them, body and all
-CHECK_EMAIL = (
+CHECK_EMAIL = N_(
     "If that address belongs to one of our customers, a sign-in link is on its way to it. "
-    "The link works once, within {minutes} minutes."
+    "The link works once, within %(minutes)d minutes."
 )
 LINK_PAGES = {
     portal.Redeemed.USED: (
-        "Link already used",
-        "This sign-in link has been used already: each link signs in once. Ask for a new one.",
+        N_("Link already used"),
+        N_("This sign-in link has been used already: each link signs in once. Ask for a new one."),
     ),
-    portal.Redeemed.EXPIRED: ("Link expired", "This sign-in link has expired. Ask for a new one."),
-    portal.Redeemed.UNKNOWN: ("Link not valid", "This sign-in link is not valid."),
+    portal.Redeemed.EXPIRED: (
+        N_("Link expired"),
+        N_("This sign-in link has expired. Ask for a new one."),
+    ),
+    portal.Redeemed.UNKNOWN: (N_("Link not valid"), N_("This sign-in link is not valid.")),
 }
 DONE = {
-    "replied": "Thank you: your reply is on the case.",
-    "accepted": "Thank you: the case is closed.",
-    "rejected": "We reopened the case and are working on it again.",
-    "surveyed": "Thank you for your answer.",
-    "opened": "Your request is open: we will be in touch.",
-    "followed": "Your earlier case was closed, so we opened this one for your reply.",
+    "replied": N_("Thank you: your reply is on the case."),
+    "accepted": N_("Thank you: the case is closed."),
+    "rejected": N_("We reopened the case and are working on it again."),
+    "surveyed": N_("Thank you for your answer."),
+    "opened": N_("Your request is open: we will be in touch."),
+    "followed": N_("Your earlier case was closed, so we opened this one for your reply."),
 }
 
 
@@ -160,17 +173,16 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request,
-        template,
-        {
-            "support_name": settings.support_name,
-            "customer": seen.customer,
-            "csrf": auth.csrf_token(_secret(settings), seen.csrf_nonce),
-            **context,
-        },
-        status_code=status,
-    )
+    reader = seen.customer.language if seen.customer else ""
+    language = languages.page_language(request, settings, reader)
+    page = {
+        "support_name": settings.support_name,
+        "customer": seen.customer,
+        "csrf": auth.csrf_token(_secret(settings), seen.csrf_nonce),
+        "status_words": STATUS_WORDS,
+        **context,
+    }
+    response = languages.render(request, language, template, page, status)
     response.headers["Cache-Control"] = "no-store"
     if seen.new_nonce:
         _set_cookie(response, settings, CSRF_COOKIE, seen.csrf_nonce, "strict")
@@ -204,9 +216,9 @@ def _csrf_ok(settings: Settings, seen: Visitor, token: str) -> bool:
 
 def _expired_form(request: Request, settings: Settings, seen: Visitor) -> HTMLResponse:
     return message_page(
-        request, settings, seen, 403, "Nothing changed",
-        "This form had expired or did not come from this site. Please go back, reload the "
-        "page and try again.",
+        request, settings, seen, 403, N_("Nothing changed"),
+        N_("This form had expired or did not come from this site. Please go back, reload the "
+           "page and try again."),
     )  # fmt: skip
 
 
@@ -243,37 +255,38 @@ async def ask_for_link(
     whether or not one does, so that it tells nobody who our customers are."""
     if (wait := limits.wait_for(LINKS, client_address(request))) is not None:
         refused = message_page(
-            request, settings, seen, 429, "Please slow down", retry_sentence(wait)
+            request, settings, seen, 429, N_("Please slow down"), retry_sentence(wait)
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
     if not _csrf_ok(settings, seen, csrf):
         return _expired_form(request, settings, seen)
     # The email goes after the answer, so that the answer takes as long whoever asks.
-    send = await _issue_link(settings, sessions, email, portal_auth.safe_next(next))
+    browser = languages.page_language(request, settings)
+    send = await _issue_link(settings, sessions, email, portal_auth.safe_next(next), browser)
     if send is not None:
         background.add_task(send)
     minutes = int(portal_auth.LINK_LIFETIME.total_seconds() // 60)
     return message_page(
-        request, settings, seen, 200, "Check your email", CHECK_EMAIL.format(minutes=minutes)
+        request, settings, seen, 200, N_("Check your email"), Said(CHECK_EMAIL, minutes=minutes)
     )
 
 
 async def _issue_link(
-    settings: Settings, sessions: SessionsDep, email: str, target: str
+    settings: Settings, sessions: SessionsDep, email: str, target: str, browser: str
 ) -> Callable[[], Awaitable[None]] | None:
-    """Keep a new link for the contact this address names, and answer how to email it; None
-    when no contact has the address."""
+    """Keep a new link for the contact this address names, and answer how to email it (in the
+    contact's language, else the page's: `browser`); None when no contact has the address."""
     secret = portal_auth.new_secret()
     key = portal_auth.link_hash(_secret(settings), secret)
     now = datetime.now(UTC)
 
-    def issued(session: Session) -> tuple[str, str] | None:
+    def issued(session: Session) -> tuple[str, str, str] | None:
         contact = portal.contact_for_sign_in(session, email)
         if contact is None:
             return None
         portal.issue_link(session, contact.id, key, now, portal_auth.LINK_LIFETIME)
-        return contact.email, contact.name
+        return contact.email, contact.name, contact.language or browser
 
     found = await write(sessions, issued)
     if found is None:
@@ -288,7 +301,7 @@ async def _issue_link(
         try:
             await run_in_threadpool(
                 portal_mail.send_sign_in_link, settings, sessions,
-                to=found[0], name=found[1], url=url, link_hash=key,
+                to=found[0], name=found[1], url=url, link_hash=key, language=found[2],
             )  # fmt: skip
         except Exception:  # the answer was the same; the customer may ask again
             logger.exception("sending a portal sign-in link failed")
@@ -369,7 +382,7 @@ async def _link_problem(
     """Why this link signs nobody in (status, title, sentence), or None. `peek`: the row is
     only looked at (the GET); the POST redeems it, and says then if it was used meanwhile."""
     if (wait := limits.wait_for(LINKS, client_address(request))) is not None:
-        return 429, "Please slow down", retry_sentence(wait)
+        return 429, N_("Please slow down"), retry_sentence(wait)
     checked = portal_auth.check_link(_secret(settings), token)
     if checked.check is portal_auth.LinkCheck.EXPIRED:
         return 410, *LINK_PAGES[portal.Redeemed.EXPIRED]
@@ -474,8 +487,8 @@ def _case_view(
 
 def _missing(request: Request, settings: Settings, seen: Visitor, number: str) -> HTMLResponse:
     return message_page(
-        request, settings, seen, 404, "No such case",
-        f"There is no case {number.strip().upper()[:40]} among your cases.",
+        request, settings, seen, 404, N_("No such case"),
+        Said("There is no case %(number)s among your cases.", number=number.strip().upper()[:40]),
     )  # fmt: skip
 
 
@@ -531,7 +544,7 @@ def _public_email(email: OutboundEmail) -> bool:
 
 
 def _email(email: OutboundEmail) -> PublicEntry:
-    return PublicEntry(email.sent_at or email.created_at, "We emailed you", email.subject, "")
+    return PublicEntry(email.sent_at or email.created_at, N_("We emailed you"), email.subject, "")
 
 
 def _resolution_claims(case: LinkedCase) -> LinkClaims | None:
@@ -589,7 +602,7 @@ async def reply(
         return found
     assert seen.customer is not None
     if not text.strip():
-        return _case_view(request, settings, seen, found, 422, error="Please write your reply.")
+        return _case_view(request, settings, seen, found, 422, error=N_("Please write your reply."))
     email = _portal_email(seen.customer, f"Re: {found.subject}", text, key)
     whole = text.strip()
     await write(sessions, lambda s: _keep_message(s, email, whole, None))
@@ -597,7 +610,7 @@ async def reply(
         client = await workflow_client(request, found.number)
         delivered = await _deliver(client, settings, sessions, seen.customer, found, email)
     except RPCError as err:
-        busy = "We could not record that just now. Please try again in a few minutes."
+        busy = N_("We could not record that just now. Please try again in a few minutes.")
         return _case_view(request, settings, seen, found, from_rpc_error(err).status, error=busy)
     except LinkProblem as problem:
         return _case_view(request, settings, seen, found, problem.status, error=problem.message)
@@ -699,7 +712,7 @@ async def answer_resolution(
     claims = _resolution_claims(found.linked)
     form = read_resolution_form(decision, comment)
     if claims is None:
-        message = "There is no proposed resolution waiting for your answer."
+        message = N_("There is no proposed resolution waiting for your answer.")
         return _case_view(request, settings, seen, found, 409, error=message)
     if isinstance(form, str):
         return _case_view(request, settings, seen, found, 422, error=form)
@@ -733,7 +746,7 @@ async def answer_the_survey(
     claims = _survey_claims(found.linked)
     form = read_survey_form(rating, comment)
     if claims is None:
-        message = "There is no survey waiting for your answer on this case."
+        message = N_("There is no survey waiting for your answer on this case.")
         return _case_view(request, settings, seen, found, 409, error=message)
     if isinstance(form, str):
         return _case_view(request, settings, seen, found, 422, error=form)
@@ -832,7 +845,7 @@ async def open_case(
         )  # fmt: skip
 
     if not subject.strip() or len(subject.strip()) > MAX_SUBJECT:
-        return again(422, f"Please give your request a subject (at most {MAX_SUBJECT} characters).")
+        return again(422, Said(SUBJECT_NEEDED, count=MAX_SUBJECT))
     uploads = await _uploads(settings, files or [])
     if isinstance(uploads, str):
         return again(422, uploads)
@@ -865,7 +878,7 @@ async def _uploads(settings: Settings, files: list[UploadFile]) -> list[Upload] 
         total += len(data)
         kept.append(Upload(file.filename, file.content_type or "", len(data), data))
     if total > settings.max_attachments_total or len(kept) > settings.max_attachments:
-        return "These files are too many or too large together: please send fewer."
+        return N_("These files are too many or too large together: please send fewer.")
     return kept
 
 
@@ -945,7 +958,7 @@ async def article(
     row = await read(sessions, lambda s: knowledge.get(s, wanted)) if wanted else None
     if row is None or not row.published:
         return message_page(
-            request, settings, seen, 404, "No such article", "This article does not exist."
+            request, settings, seen, 404, N_("No such article"), N_("This article does not exist.")
         )
     if offered and not seen.new_nonce:
         visitor_key = portal_auth.visitor_of(_secret(settings), seen.csrf_nonce)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -434,14 +434,23 @@ async def _carry_out(
     except ValidationError as err:
         raise ApiError(422, "invalid_input", casework.problem_of(err)) from None
     client = await get_client(request)
-    case = Acting(number, agent, client, sessions, settings.api_update_timeout, key, True)
+    # The case itself refuses the action if it changed since the page (`saw`): the read
+    # model's look first gives the fuller reason, the case's own check closes the race.
+    seen = replace(agent, saw=int(version))
+    case = Acting(number, seen, client, sessions, settings.api_update_timeout, key, True)
     try:
         stale = await read(sessions, lambda s: _staleness(s, number, case.scope, int(version)))
         if stale is not None:
             if await _done_before(case, action.update):
                 return await case.sees(number)  # a double submit or a reload: done already
             raise ApiError(409, casework.STALE, stale)
-        await action.run(case, body, form)
+        try:
+            await action.run(case, body, form)
+        except ApiError as refused:
+            if refused.code != casework.STALE:
+                raise
+            said = await read(sessions, lambda s: _staleness(s, number, case.scope, int(version)))
+            raise ApiError(409, casework.STALE, said or refused.detail) from None
         return await case.sees(number)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         detail = "no worker answered in time; send the form again (it is carried out once)"

@@ -15,7 +15,13 @@ This package is their one entry: the workflows and the tests use what it exports
 
 from __future__ import annotations
 
-from caseflow.workflows.lifecycle.actions import carry_out_accepted, perform, validate
+from caseflow.workflows.lifecycle.actions import (
+    STALE,
+    carry_out_accepted,
+    check_seen,
+    perform,
+    validate,
+)
 from caseflow.workflows.lifecycle.base import (
     ACTIONS,
     ACTIVE,
@@ -84,5 +90,5 @@ __all__ = [
     "parent_changed",
     "perform", "receive_email", "remember_action", "required_fields", "resolution_link",
     "respond_to_resolution", "stage_requirements", "survey_link", "survey_link_of",
-    "survey_to_hand_off", "validate",
+    "survey_to_hand_off", "validate", "STALE", "check_seen",
 ]  # fmt: skip

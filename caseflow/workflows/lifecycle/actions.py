@@ -50,6 +50,8 @@ from caseflow.workflows.model import (
     WaitRequest,
 )
 
+STALE = "stale_version"
+
 
 def validate(state: CaseState, name: str, request: Any) -> None:
     """Refuse what the current state or the actor's role does not allow; changes nothing."""
@@ -64,6 +66,17 @@ def validate(state: CaseState, name: str, request: Any) -> None:
     _authorize(state, name, request.actor, action.supervisors_only)
     if action.check is not None:
         action.check(state, request)
+
+
+def check_seen(state: CaseState, actor: Actor) -> None:
+    """Refuse an action from a page that showed an older version of the case than the case
+    now is (`actor.saw`), so that two agents acting on the same view cannot both change it."""
+    if actor.saw is not None and actor.saw < state.seq:
+        raise Refusal(
+            STALE,
+            f"this case changed since you opened it (you saw version {actor.saw}; it is at "
+            f"{state.seq}). Nothing was done; reload the case to see it, then act again",
+        )
 
 
 def perform(state: CaseState, name: str, request: Any, now: datetime) -> Effects:
