@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,14 @@ class MailboxSettings(BaseModel):
     # unless set here.
     unknown_senders: Literal["create", "refuse"] = "create"
     exhausted_entitlement: Literal["serve", "refuse"] | None = None
+
+
+class WorkerRole(StrEnum):
+    """What a `caseflow worker` process runs: the workflows, their activities, or both."""
+
+    BOTH = "both"
+    WORKFLOWS = "workflows"
+    ACTIVITIES = "activities"
 
 
 class Settings(BaseSettings):
@@ -127,6 +136,11 @@ class Settings(BaseSettings):
     # Where `caseflow worker` serves Prometheus metrics (Temporal's own and Caseflow's, such as
     # caseflow_case_state_bytes), e.g. 0.0.0.0:9464; empty: none.
     worker_metrics_address: str = ""
+    # What `caseflow worker` runs (`--role` overrides it): any number of each role may poll one
+    # task queue. A workflow worker keeps at most this many cases in memory (the rest are
+    # replayed from their history when they next have work), so its memory is bounded.
+    worker_role: WorkerRole = WorkerRole.BOTH
+    max_cached_workflows: int = Field(default=1000, ge=1)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
 
     # Requests per client address to the public pages (the customer's links, agents' sign-in

@@ -20,7 +20,7 @@ from caseflow.activities.cases import CaseActivities
 from caseflow.activities.email import EmailActivities
 from caseflow.activities.rollout import RolloutActivities
 from caseflow.client import connect
-from caseflow.settings import Settings
+from caseflow.settings import Settings, WorkerRole
 from caseflow.store.db import make_engine, session_factory
 from caseflow.workflows.case import STATE_BYTES_BUCKETS, STATE_BYTES_METRIC, CaseWorkflow
 from caseflow.workflows.fanout import RolloutActivity
@@ -58,18 +58,27 @@ def build_worker(
     settings: Settings,
     executor: ThreadPoolExecutor,
     swap: Callable[[Activities], Activities] | None = None,
+    role: WorkerRole | None = None,
     **options: object,
 ) -> Worker:
-    """The worker with everything registered; tests pass extra Worker options, and `swap` to
-    run other activities by name (one that waits for the test, a faulty one wrapping the
-    real one)."""
+    """The worker of its role (`settings.worker_role` unless given): the workflows, their
+    activities, or both, polling the one task queue; any number of each may run. Its cache
+    of workflows in memory is bounded (`settings.max_cached_workflows`): a case evicted is
+    replayed from its history when it next has work. Tests pass extra Worker options, and
+    `swap` to run other activities by name (one that waits for the test, a faulty one
+    wrapping the real one)."""
+    role = role or settings.worker_role
+    runs_workflows = role in (WorkerRole.BOTH, WorkerRole.WORKFLOWS)
+    runs_activities = role in (WorkerRole.BOTH, WorkerRole.ACTIVITIES)
+    found = activities(client, sessions, settings) if runs_activities else {}
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
-        activities=list((swap or _as_they_are)(activities(client, sessions, settings)).values()),
-        activity_executor=executor,
+        workflows=WORKFLOWS if runs_workflows else [],
+        activities=list((swap or _as_they_are)(found).values()) if runs_activities else [],
+        activity_executor=executor if runs_activities else None,
         max_concurrent_activities=ACTIVITY_THREADS,
+        max_cached_workflows=settings.max_cached_workflows if runs_workflows else 0,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
         **options,  # type: ignore[arg-type]
@@ -108,7 +117,10 @@ async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[
     try:
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
             logger.info(
-                "worker polling task queue %s at %s", settings.task_queue, settings.temporal_address
+                "worker (%s) polling task queue %s at %s",
+                settings.worker_role,
+                settings.task_queue,
+                settings.temporal_address,
             )
             yield build_worker(client, session_factory(engine), settings, executor)
     finally:

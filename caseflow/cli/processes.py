@@ -8,11 +8,11 @@ import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from caseflow.cli.base import configured
+from caseflow.cli.base import choices, configured
 from caseflow.retrying import Backoff
 
 if TYPE_CHECKING:
@@ -51,11 +51,23 @@ def dev() -> None:
     run_stack(configured(database=False))
 
 
+ROLES = ("both", "workflows", "activities")
+ROLE_HELP = (
+    "what this worker runs: the workflows, their activities, or both (default: "
+    "CASEFLOW_WORKER_ROLE, else both); any number of each may run against one task queue"
+)
+
+
 @app.command("worker", help="the Temporal worker: case workflows and their activities")
-def worker() -> None:
+def worker(
+    role: Annotated[str | None, typer.Option(help=ROLE_HELP, **choices(*ROLES))] = None,
+) -> None:
+    from caseflow.settings import WorkerRole
     from caseflow.worker import build_worker_for, metrics_runtime
 
     settings = configured()
+    if role is not None:
+        settings = settings.model_copy(update={"worker_role": WorkerRole(role)})
 
     async def work(stop: asyncio.Event) -> None:
         client = await connect_patiently(settings, stop, runtime=metrics_runtime(settings))

@@ -1,9 +1,10 @@
 """`caseflow dev` (`make run`): the whole development stack in the foreground, on 127.0.0.1.
 
-The Temporal dev server, the development mail server, the worker, the intake and the API run as
-child processes of this one, supervised: a child that dies is started again after a backoff
-(1 s, doubling to 30 s, back to 1 s once it has stayed up a while) and the log says so; one that
-keeps dying right after it starts is given up on, which stops the stack with its exit code.
+The Temporal dev server, the development mail server, the workflow and activity workers, the
+intake and the API run as child processes of this one, supervised: a child that dies is started
+again after a backoff (1 s, doubling to 30 s, back to 1 s once it has stayed up a while) and the
+log says so; one that keeps dying right after it starts is given up on, which stops the stack
+with its exit code.
 Each child dies with its parent (PR_SET_PDEATHSIG); Ctrl-C or SIGTERM stops them in reverse
 order.
 """
@@ -102,10 +103,10 @@ class Stack:
             if output:
                 output.close()
 
-    def caseflow(self, command: str) -> Child:
+    def caseflow(self, command: str, *args: str, name: str = "") -> Child:
         if self.stopping:
             raise StackError("stopped while starting")
-        return self.spawn(command, [sys.executable, "-m", "caseflow.cli", command])
+        return self.spawn(name or command, [sys.executable, "-m", "caseflow.cli", command, *args])
 
     def wait_for_port(self, child: Child, host: str, port: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -219,7 +220,9 @@ def start(stack: Stack) -> None:
     mail = stack.spawn("mail", mail_args(settings, home))
     stack.wait_for_port(mail, settings.imap_host, settings.imap_port)
     stack.wait_for_port(mail, settings.smtp_host, settings.smtp_port)
-    stack.caseflow("worker")
+    # The workers' two roles as separate processes, as production runs them (docker-compose.yml).
+    stack.caseflow("worker", "--role", "workflows", name="workflow worker")
+    stack.caseflow("worker", "--role", "activities", name="activity worker")
     stack.caseflow("intake")
     api = stack.caseflow("api")
     stack.wait_for_port(api, settings.api_host, settings.api_port)

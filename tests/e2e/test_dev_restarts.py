@@ -33,14 +33,15 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     running.stop()
 
 
-def worker_pid(stack: Stack) -> int | None:
-    """The pid of the stack's `caseflow worker` child, if one is running."""
+def worker_pid(stack: Stack, role: bytes = b"activities") -> int | None:
+    """The pid of the stack's `caseflow worker --role <role>` child, if one is running."""
     for pid in stack.children():
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"caseflow.cli" in command and b"worker" in command and not _zombie(pid):
+        ours = b"caseflow.cli" in command and b"worker" in command and role in command
+        if ours and not _zombie(pid):
             return pid
     return None
 
@@ -62,7 +63,7 @@ def test_a_killed_worker_is_restarted_while_the_api_answers(stack: Stack) -> Non
         assert re.search(
             r"worker exited with signal SIGKILL after \d+ s; restarting it in 1 s", log
         )
-        assert f"restarted worker (pid {restarted})" in log
+        assert f"restarted activity worker (pid {restarted})" in log
         auth = {"Authorization": f"Bearer {stack.token}"}
         assert http.get("/cases", headers=auth).status_code == 200
 
@@ -70,6 +71,7 @@ def test_a_killed_worker_is_restarted_while_the_api_answers(stack: Stack) -> Non
     wait_for_mail(stack.settings, CUSTOMER, "We received your request", timeout=60)
 
     children = stack.children()
-    assert len(children) == 5  # temporal, mail, worker, intake, api
+    assert worker_pid(stack, b"workflows") is not None  # the other role was left running
+    assert len(children) == 6  # temporal, mail, workflow worker, activity worker, intake, api
     assert stack.stop() == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]

@@ -60,6 +60,7 @@ def test_the_help_of_agent_add_names_its_options_and_roles(
         (["calendar", "add", "--calendar", "x.yaml"], "Missing option '--start'"),
         (["report", "--colour"], "No such option: --colour"),
         (["bogus"], "No such command 'bogus'"),
+        (["worker", "--role", "everything"], "invalid choice: 'everything'"),
     ],
 )
 def test_a_mistake_on_the_command_line_is_one_line_and_exit_code_two(
