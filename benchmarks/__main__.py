@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from benchmarks import case_creation, intake_drain, sla_timers
+from benchmarks import case_creation, intake_drain, sla_timers, worker_memory
 
 BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "case_creation": case_creation.run,
     "intake_drain": intake_drain.run,
     "sla_timers": sla_timers.run,
+    "worker_memory": worker_memory.run,
 }
 
 

@@ -17,12 +17,18 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from caseflow.activities.cases import CaseActivities
-from caseflow.activities.email import EmailActivities
+from caseflow.activities.email import SLA_LATENESS_BUCKETS, SLA_LATENESS_METRIC, EmailActivities
 from caseflow.activities.rollout import RolloutActivities
 from caseflow.client import connect
 from caseflow.settings import Settings, WorkerRole
 from caseflow.store.db import make_engine, session_factory
-from caseflow.workflows.case import STATE_BYTES_BUCKETS, STATE_BYTES_METRIC, CaseWorkflow
+from caseflow.workflows.case import (
+    INTAKE_LAG_BUCKETS,
+    INTAKE_LAG_METRIC,
+    STATE_BYTES_BUCKETS,
+    STATE_BYTES_METRIC,
+    CaseWorkflow,
+)
 from caseflow.workflows.fanout import RolloutActivity
 from caseflow.workflows.model import ActivityName
 from caseflow.workflows.rollout import ChangeRolloutWorkflow
@@ -128,11 +134,17 @@ async def build_worker_for(client: Client, settings: Settings) -> AsyncIterator[
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
-    """The SDK runtime serving Prometheus metrics at CASEFLOW_WORKER_METRICS_ADDRESS (the
-    SDK's and the workflows' own, `caseflow_case_state_bytes` among them), or None."""
+    """The SDK runtime serving Prometheus metrics at CASEFLOW_WORKER_METRICS_ADDRESS: the SDK's
+    own (task latencies, pollers, cache, activity failures) and Caseflow's, the histograms of
+    each case's state size, of intake lag (an email reaching the intake to its case hearing of
+    it) and of SLA emails' lateness (due to sent); or None."""
     if not settings.worker_metrics_address:
         return None
-    buckets = {STATE_BYTES_METRIC: STATE_BYTES_BUCKETS}
+    buckets = {
+        STATE_BYTES_METRIC: STATE_BYTES_BUCKETS,
+        INTAKE_LAG_METRIC: INTAKE_LAG_BUCKETS,
+        SLA_LATENESS_METRIC: SLA_LATENESS_BUCKETS,
+    }
     prometheus = PrometheusConfig(
         bind_address=settings.worker_metrics_address, histogram_bucket_overrides=buckets
     )

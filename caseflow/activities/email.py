@@ -123,6 +123,8 @@ class EmailActivities:
             raise ApplicationError(str(err), type="EmailBeingSent") from err
         if delivered is not messages.Delivery.SENT_NOW:
             activity.logger.info("email %s was already sent", request.key)
+        else:
+            _record_lateness(request)
         if refused:
             activity.logger.warning("email %s: %d recipients refused", request.key, len(refused))
         return EmailOutcome()
@@ -220,6 +222,28 @@ class EmailActivities:
             references=_dedupe(references) if customer_facing else [],
         )
         return compose.build(outgoing, self._templates_in(language), s.support_domain)
+
+
+# From an SLA warning's or failure's due instant to its email handed to the SMTP server.
+SLA_LATENESS_METRIC = "caseflow_sla_email_lateness_seconds"
+SLA_LATENESS_BUCKETS = [0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0]
+
+
+def _record_lateness(request: EmailRequest) -> None:
+    """An SLA email's lateness, as a worker metric (`CASEFLOW_WORKER_METRICS_ADDRESS`)."""
+    due = request.context.get("due_at", "") if request.template.startswith("sla_") else ""
+    if not due:
+        return
+    try:
+        due_at = datetime.fromisoformat(due)
+    except ValueError:
+        return
+    if due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=UTC)
+    late = max((datetime.now(UTC) - due_at).total_seconds(), 0.0)
+    activity.metric_meter().create_histogram_float(
+        SLA_LATENESS_METRIC, "from an SLA warning's or failure's due instant to its email sent", "s"
+    ).with_additional_attributes({"template": request.template}).record(late)
 
 
 def _outbox_row(

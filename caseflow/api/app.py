@@ -27,6 +27,7 @@ from caseflow.api.routes import (
     metrics,
     noise,
     portal,
+    prometheus,
     quarantine,
     queues,
     related,
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(queues.router)
     app.include_router(metrics.router)
+    app.include_router(prometheus.router)
     app.include_router(workspace.router)
     app.include_router(portal.router)
     app.include_router(workspace_cases.router)

@@ -369,3 +369,15 @@ def merged_into_it(session: Session, number: str, scope: Scope | None = None) ->
     """The duplicates merged into this case."""
     query = select(Case.number).where(Case.merged_into == number, in_scope(scope))
     return list(session.scalars(query.order_by(Case.number)))
+
+
+def open_by_status(session: Session) -> dict[str, int]:
+    """How many cases are in each state whose workflow still runs (new to resolved)."""
+    query = (
+        select(Case.status, func.count())
+        .where(Case.status.in_(RUNNING_STATUSES))
+        .group_by(Case.status)
+    )
+    counts = dict.fromkeys(RUNNING_STATUSES, 0)
+    counts.update(dict(session.execute(query).all()))
+    return counts

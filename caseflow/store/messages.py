@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from caseflow.store.db import transaction
 from caseflow.store.models import Case, CaseEvent, InboundMessage, OutboundEmail, RawMessage, utcnow
@@ -523,3 +523,32 @@ def email_of_bounce_token(
     keys = session.scalars(query)
     key = next((k for k in keys if names(k)), None)
     return session.get(OutboundEmail, key) if key is not None else None
+
+
+@dataclass(frozen=True)
+class MailCounts:
+    """What waits in the mail tables now, for the operators' metrics."""
+
+    emails_waiting: int  # outbox rows not yet sent (pending, or claimed by a sending attempt)
+    emails_failed: int
+    quarantined: int
+    noise: int
+    intake_waiting: int  # taken in, not yet handed to a case (a retry of the hand-off waits)
+
+
+def mail_counts(session: Session) -> MailCounts:
+    """Counts by status, two grouped queries over indexed columns."""
+    outbox = _by_status(session, OutboundEmail.status)
+    inbound = _by_status(session, InboundMessage.status)
+    return MailCounts(
+        emails_waiting=outbox.get(PENDING, 0) + outbox.get(SENDING, 0),
+        emails_failed=outbox.get(FAILED, 0),
+        quarantined=inbound.get(QUARANTINED, 0),
+        noise=inbound.get(NOISE, 0),
+        intake_waiting=inbound.get(RECEIVED, 0),
+    )
+
+
+def _by_status(session: Session, status: InstrumentedAttribute[str]) -> dict[str, int]:
+    query = select(status, func.count()).group_by(status)
+    return dict(session.execute(query).all())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
@@ -74,6 +74,9 @@ RELATED_RETRY = RetryPolicy(
 # stays far below Temporal's limits: 200 emails and 50 transitions make about 57 KB).
 STATE_BYTES_METRIC = "caseflow_case_state_bytes"
 STATE_BYTES_BUCKETS = [2.0**n for n in range(10, 21)]  # 1 KiB to 1 MiB
+# From a customer's email reaching the intake to its case hearing of it, in seconds.
+INTAKE_LAG_METRIC = "caseflow_intake_lag_seconds"
+INTAKE_LAG_BUCKETS = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0]
 
 # workflow.patched() ids: each marks a change in what the workflow does, for runs in flight.
 CAN_WITH_EMAILS_PENDING = "continue-as-new-with-emails-pending"
@@ -251,6 +254,8 @@ class CaseWorkflow(StateRunner):
         )
         self._state, effects = lifecycle.create(number, new, context, workflow.now())
         self._commit(effects, new.created_by, "create")
+        if new.email is not None:
+            _intake_lag(new.email)
         for signal in self._early:  # in the order they came
             signal()
         self._early.clear()
@@ -336,6 +341,7 @@ class CaseWorkflow(StateRunner):
                 self._late_mail.append(late)
             return
         self._fire_timers()
+        _intake_lag(email)
         effects = lifecycle.receive_email(self.state, email, workflow.now())
         if effects is not None:
             self._commit(effects, "customer", "email")
@@ -617,6 +623,20 @@ class CaseWorkflow(StateRunner):
         if self._state is None:
             raise ApplicationError("the case is still being created", type="not_created")
         return self._state
+
+
+def _intake_lag(email: InboundEmail) -> None:
+    """How long the email took from the intake to its case, as a worker metric (a metric, not
+    a command: replay skips it)."""
+    if workflow.unsafe.is_replaying():
+        return
+    arrived = email.received_at
+    if arrived.tzinfo is None:  # written without a zone: the intake writes UTC
+        arrived = arrived.replace(tzinfo=UTC)
+    lag = max((workflow.now() - arrived).total_seconds(), 0.0)
+    workflow.metric_meter().create_histogram_float(
+        INTAKE_LAG_METRIC, "from an email reaching the intake to its case hearing of it", "s"
+    ).record(lag)
 
 
 def _refusal_of(err: ActivityError) -> ApplicationError:

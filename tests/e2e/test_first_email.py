@@ -186,7 +186,7 @@ def test_first_email_to_answered_survey_on_the_real_stack(
         assert (final["status"], final["survey"]["rating"]) == ("closed", 5)
 
     children = stack.children()
-    assert len(children) == 5  # temporal, mail, worker, intake, api
+    assert len(children) == 6  # temporal, mail, workflow worker, activity worker, intake, api
     assert stack.stop() == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
 
