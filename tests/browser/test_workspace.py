@@ -1,7 +1,8 @@
 """The workspace in a real browser (Chromium) on the Temporal dev server with a real worker: an
 agent finds a new emailed case in their queue, picks it, sends a knowledge article as the reply
 and resolves it; a second agent's page says the case changed, and their stale action is refused;
-an email carrying a script and a tracking pixel shows nothing active. Every page is saved as a
+an email carrying a script and a tracking pixel shows nothing active; the customer signs in to
+the portal with the emailed link and accepts the resolution. Every page is saved as a
 screenshot (`tests/support/browser.SCREENSHOTS`)."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from caseflow.workflows.model import Channel, InboundEmail, NewCase
 from tests.conftest import missing
 from tests.support.browser import chromium, chromium_path, screenshot, served
 from tests.support.harness import CUSTOMER, STAGES_DONE, Harness, running_worker
+from tests.support.portal import SIGN_IN_SUBJECT, link_of
 from tests.support.servers import SmtpSink
 
 PASSWORD = "correct horse battery staple"
@@ -196,6 +198,30 @@ async def test_an_agent_works_a_new_case_and_a_second_agents_stale_action_is_ref
     assert case is not None and (case.status, case.owner) == ("resolved", "ann")
     assert [e for e in events if e.kind == "note"] == []
     assert ann.hosts == sam.hosts == {urlsplit(site).netloc}
+
+    # The customer answers in the portal: signs in with the emailed link and accepts.
+    carol = Visit(await (await browser.new_context()).new_page(), site)
+    await carol.page.goto(f"{site}/portal/sign-in")
+    await carol.page.fill("#email", CUSTOMER)
+    await carol.page.click("button[type=submit].primary")
+    mail = await harness.sink.arrived(
+        lambda ms: any(SIGN_IN_SUBJECT in str(m["Subject"]) for m in ms)
+    )
+    await carol.page.goto(
+        f"{site}{link_of(next(m for m in mail if SIGN_IN_SUBJECT in str(m['Subject'])))}"
+    )
+    await carol.page.click("button[type=submit].primary")
+    await carol.page.wait_for_url(f"{site}/portal")
+    await carol.page.goto(f"{site}/portal/cases/{number}")
+    assert "Fuser replaced." in await carol.page.locator("main").inner_text()
+    await carol.page.click("text=Yes, it is solved: close my case")
+    await carol.page.wait_for_url(f"{site}/portal/cases/{number}?done=accepted")
+    await screenshot(carol.page, "workspace-11-customer-accepted-in-the-portal")
+    await harness.settled(number)
+    with transaction(harness.sessions, writes=False) as session:
+        closed = cases.get_case(session, number)
+    assert closed is not None and closed.status == "closed"
+    assert carol.hosts == {urlsplit(site).netloc}
 
 
 async def test_a_form_without_its_token_and_another_queues_case_are_refused_in_the_browser(
