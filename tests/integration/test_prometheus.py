@@ -136,6 +136,7 @@ def test_an_sla_emails_lateness_is_from_its_due_instant_to_its_sending(
 ) -> None:
     meter = _Recorded()
     monkeypatch.setattr(temporalio.activity, "metric_meter", lambda: meter)
+    monkeypatch.setattr(temporalio.activity, "in_activity", lambda: True)
     due = datetime.now(UTC) - timedelta(seconds=42)
 
     def request(template: str, **context: str) -> EmailRequest:
