@@ -21,21 +21,19 @@ from pathlib import Path
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks.minimal import Minimal, no_op
 from benchmarks.sla_timers import rss_bytes
-from caseflow.client import create_case_and_wait, register_search_attributes
+from benchmarks.stack import dev_server_and_sink
+from caseflow.client import create_case_and_wait
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
-from caseflow.workflows import search
 from caseflow.workflows.model import Channel, NewCase
-from caseflow.workflows.payloads import DATA_CONVERTER
-from tests.support.servers import SmtpSink, venv_binary
+from tests.support.servers import SmtpSink
 
 CASES = 200
 CONCURRENCY = 20
@@ -122,22 +120,10 @@ async def caseflow_cases(client: Client, home: Path, sink: SmtpSink) -> Rate:
 
 
 async def run() -> str:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.ALL_KEYS,
-        data_converter=DATA_CONVERTER,
-        dev_server_log_level="error",
-    )
-    sink = SmtpSink()
-    sink.start()
-    try:
-        await register_search_attributes(env.client, env.client.namespace)
+    async with dev_server_and_sink() as (env, sink):
         base = await baseline(env.client)
         with tempfile.TemporaryDirectory() as home:
             ours = await caseflow_cases(env.client, Path(home), sink)
-    finally:
-        sink.stop()
-        await env.shutdown()
     return report(base, ours)
 
 

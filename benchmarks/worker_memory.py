@@ -27,17 +27,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.client import register_search_attributes, start_case
+from benchmarks.stack import dev_server_and_sink
+from caseflow.client import start_case
 from caseflow.settings import Settings, WorkerRole
 from caseflow.store import cases
 from caseflow.store.db import make_engine, session_factory, transaction, upgrade
 from caseflow.store.models import Case
 from caseflow.store.seed import seed_demo
 from caseflow.worker import ACTIVITY_THREADS, build_worker
-from caseflow.workflows import search
 from caseflow.workflows.model import Channel, NewCase
-from caseflow.workflows.payloads import DATA_CONVERTER
-from tests.support.servers import SmtpSink, venv_binary
+from tests.support.servers import SmtpSink
 
 CASES = int(os.environ.get("CASEFLOW_BENCH_OPEN_CASES", "10000"))
 CONCURRENCY = 50
@@ -139,16 +138,7 @@ async def measure(
 
 
 async def run() -> str:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        search_attributes=search.ALL_KEYS,
-        data_converter=DATA_CONVERTER,
-        dev_server_log_level="error",
-    )
-    sink = SmtpSink()
-    sink.start()
-    try:
-        await register_search_attributes(env.client, env.client.namespace)
+    async with dev_server_and_sink() as (env, sink):
         with tempfile.TemporaryDirectory() as home:
             url = f"sqlite:///{Path(home) / 'bench.db'}"
             upgrade(url)
@@ -157,9 +147,6 @@ async def run() -> str:
                 seed_demo(session)
             engine.dispose()
             found = [await measure(env, Path(home), sink, url, cache) for cache in (1000, CASES)]
-    finally:
-        sink.stop()
-        await env.shutdown()
     return report(found)
 
 

@@ -21,12 +21,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from caseflow.client import case_handle, connect, create_case_and_wait, signal_email
+from caseflow.client import case_handle, create_case_and_wait, signal_email
 from caseflow.settings import Settings
 from caseflow.store import cases
 from caseflow.store.db import transaction
 from caseflow.store.models import CaseNumber
-from caseflow.worker import metrics_runtime
 from caseflow.workflows import search
 from caseflow.workflows.case import STATE_BYTES_METRIC, CaseWorkflow
 from caseflow.workflows.model import (
@@ -53,10 +52,11 @@ from tests.support.harness import (
     GOLD_CUSTOMER,
     STAGES_DONE,
     Harness,
+    metered_client,
     running_worker,
 )
 from tests.support.seeds import RANDOM
-from tests.support.servers import SmtpSink, free_port, venv_binary
+from tests.support.servers import SmtpSink, venv_binary
 
 Handle = WorkflowHandle[CaseWorkflow, CaseResult]
 T = TypeVar("T")
@@ -193,10 +193,7 @@ async def test_search_attributes_find_exactly_the_open_cases_with_their_owner_an
 async def test_the_worker_serves_the_size_of_each_cases_state_as_a_metric(
     dev_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
-    port = free_port()
-    metered = settings.model_copy(update={"worker_metrics_address": f"127.0.0.1:{port}"})
-    address = dev_env.client.service_client.config.target_host
-    client = await connect(address, dev_env.client.namespace, metrics_runtime(metered))
+    client, metered, port = await metered_client(dev_env, settings)
     async with running_worker(client, metered, smtp_sink) as harness:
         numbers_of_its_own(harness.sessions)
         await created_case(harness)

@@ -17,19 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from caseflow.activities import email as email_activity
-from caseflow.client import connect
 from caseflow.settings import DEVELOPMENT_SECRET, Settings
 from caseflow.signing import token_hash
 from caseflow.store import directory
 from caseflow.store.db import make_engine, session_factory, transaction
 from caseflow.store.models import InboundMessage, OutboundEmail
-from caseflow.worker import metrics_runtime
 from caseflow.workflows.case import INTAKE_LAG_METRIC
 from caseflow.workflows.model import EmailRequest, Recipients
 from tests.support.api import bearer
-from tests.support.harness import running_worker
+from tests.support.harness import metered_client, running_worker
 from tests.support.read_model import add_case
-from tests.support.servers import SmtpSink, free_port
+from tests.support.servers import SmtpSink
 
 SAM, ANN = bearer("sam"), bearer("ann")
 
@@ -96,10 +94,7 @@ async def test_the_metrics_are_for_supervisors_and_admins(
 async def test_a_worker_serves_the_intake_lag_with_temporals_own_metrics(
     dev_env: WorkflowEnvironment, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
-    port = free_port()
-    metered = settings.model_copy(update={"worker_metrics_address": f"127.0.0.1:{port}"})
-    address = dev_env.client.service_client.config.target_host
-    client = await connect(address, dev_env.client.namespace, metrics_runtime(metered))
+    client, metered, port = await metered_client(dev_env, settings)
     async with running_worker(client, metered, smtp_sink) as harness:
         handle = await harness.open_case(customer=f"lag-{uuid.uuid4().hex[:6]}@example.org")
         await harness.settled(handle.id)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from caseflow.client import start_case
@@ -151,3 +152,18 @@ async def _idle(client: Client, workflow_id: str) -> bool:
         return True
     raw = described.raw_description
     return not raw.pending_activities and not raw.HasField("pending_workflow_task")
+
+
+async def metered_client(
+    env: WorkflowEnvironment, settings: Settings
+) -> tuple[Client, Settings, int]:
+    """A client whose runtime serves the worker's Prometheus metrics on a free port, the
+    settings that say so, and the port (`/metrics` there)."""
+    from caseflow.client import connect
+    from caseflow.worker import metrics_runtime
+    from tests.support.servers import free_port
+
+    port = free_port()
+    metered = settings.model_copy(update={"worker_metrics_address": f"127.0.0.1:{port}"})
+    address = env.client.service_client.config.target_host
+    return await connect(address, env.client.namespace, metrics_runtime(metered)), metered, port
